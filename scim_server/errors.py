@@ -1,0 +1,133 @@
+"""Errors mapped to responses in one place.
+
+SCIM routes answer in the RFC 7644 §3.12 error schema (``status`` as a string, ``scimType``
+where the RFC defines one); the admin API answers ``{"error": {"code", "message"}}``.
+Anything unexpected is a 500 carrying the request id, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from pydantic import ValidationError
+from scim2_models import Error, SCIMException
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scim_server.auth import AuthenticationFailed, ScopeDenied
+
+log = logging.getLogger("scim_bridge.errors")
+
+SCIM_MEDIA_TYPE = "application/scim+json"
+ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+class AdminError(Exception):
+    """An admin API error: HTTP status, a stable code, a human message."""
+
+    status = 400
+    code = "invalid"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.status = status or self.status
+
+
+class NotFound(AdminError):
+    status, code = 404, "not_found"
+
+
+class Conflict(AdminError):
+    status, code = 409, "conflict"
+
+
+class Invalid(AdminError):
+    status, code = 400, "invalid"
+
+
+class Forbidden(AdminError):
+    status, code = 403, "forbidden"
+
+
+def _is_scim(request: Request) -> bool:
+    return request.url.path.startswith("/scim/")
+
+
+def scim_error(status: int, detail: str, scim_type: str | None = None, headers: dict | None = None) -> Response:
+    body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
+    if scim_type:
+        body["scimType"] = scim_type
+    return Response(orjson.dumps(body), status_code=status, media_type=SCIM_MEDIA_TYPE, headers=headers)
+
+
+def admin_error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
+    return Response(
+        orjson.dumps({"error": {"code": code, "message": message}}),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _error(request: Request, status: int, code: str, message: str, headers: dict | None = None) -> Response:
+    if _is_scim(request):
+        return scim_error(status, message, code if code in _SCIM_TYPES else None, headers)
+    return admin_error(status, code, message, headers)
+
+
+_SCIM_TYPES = {
+    "invalidFilter", "tooMany", "uniqueness", "mutability", "invalidSyntax", "invalidPath",
+    "noTarget", "invalidValue", "invalidVers", "sensitive", "invalidCursor", "expiredCursor", "invalidCount",
+}  # fmt: skip
+
+
+async def on_scim_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SCIMException)
+    error = exc.to_error()
+    return scim_error(int(error.status or exc.status), error.detail or str(exc), error.scim_type)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ValidationError)
+    errors = Error.from_validation_errors(exc.errors())
+    first = errors[0] if errors else Error(status=400, scim_type="invalidValue", detail=str(exc))
+    return _error(request, 400, first.scim_type or "invalidValue", first.detail or "Invalid value.")
+
+
+async def on_admin_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AdminError)
+    return admin_error(exc.status, exc.code, exc.message)
+
+
+async def on_auth_failed(request: Request, exc: Exception) -> Response:
+    return _error(request, 401, "unauthorized", str(exc), {"WWW-Authenticate": 'Bearer realm="scim-bridge"'})
+
+
+async def on_scope_denied(request: Request, exc: Exception) -> Response:
+    return _error(request, 403, "forbidden", str(exc))
+
+
+async def on_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(request, exc.status_code, "http_" + str(exc.status_code), str(exc.detail), exc.headers)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    request_id = getattr(request.state, "request_id", "-")
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return _error(request, 500, "internal", f"Internal error; request id {request_id}.")
+
+
+ERROR_HANDLERS = {
+    SCIMException: on_scim_exception,
+    ValidationError: on_validation_error,
+    AdminError: on_admin_error,
+    AuthenticationFailed: on_auth_failed,
+    ScopeDenied: on_scope_denied,
+    HTTPException: on_http_exception,
+    Exception: on_unexpected,
+}

@@ -1,0 +1,122 @@
+"""Discovery documents (RFC 7644 §4): built once per app from scim2-models, served as bytes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    EnterpriseUser,
+    ETag,
+    Filter,
+    Group,
+    NotFoundException,
+    Patch,
+    ResourceType,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    User,
+)
+from scim2_models.resources.service_provider_config import Pagination
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scim_server.scim.context import scim_call
+from scim_server.scim.responses import ScimResponse, list_response
+from scim_server.settings import Settings
+
+
+@dataclass(frozen=True)
+class Discovery:
+    config: dict[str, Any]
+    resource_types: dict[str, dict[str, Any]]
+    schemas: dict[str, dict[str, Any]]
+
+
+def _dump(model: Any) -> dict[str, Any]:
+    return model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+
+
+def build_discovery(settings: Settings) -> Discovery:
+    config = ServiceProviderConfig(
+        documentation_uri="https://github.com/scim-bridge/scim-bridge",
+        patch=Patch(supported=True),
+        bulk=Bulk(supported=True, max_operations=settings.bulk_max_operations,
+                  max_payload_size=settings.max_payload_size),  # fmt: skip
+        filter=Filter(supported=True, max_results=settings.filter_max_results),
+        change_password=ChangePassword(supported=True),
+        sort=Sort(supported=True),
+        etag=ETag(supported=True),
+        pagination=Pagination(cursor=True, index=True, default_pagination_method="index",
+                              default_page_size=settings.default_page_size,
+                              max_page_size=settings.filter_max_results),  # fmt: skip
+        authentication_schemes=[
+            AuthenticationScheme(
+                type="oauthbearertoken",
+                name="OAuth Bearer Token",
+                description="Authentication with a bearer token (opaque or JWT).",
+                primary=True,
+            )
+        ],
+    )
+    provider = ScimProvider(
+        models=[User, EnterpriseUser, Group],
+        resource_types=[ResourceType.from_resource(User[EnterpriseUser]), ResourceType.from_resource(Group)],
+        config=config,
+    )
+    return Discovery(
+        config=_dump(config) | {"meta": {"resourceType": "ServiceProviderConfig"}},
+        resource_types={str(rt.id): _dump(rt) for rt in provider.resource_types},
+        schemas={str(s.id): _dump(s) for s in provider.schemas},
+    )
+
+
+def _with_location(doc: dict[str, Any], kind: str, key: str, base: str) -> dict[str, Any]:
+    meta = dict(doc.get("meta") or {})
+    meta.setdefault("resourceType", kind)
+    meta["location"] = f"{base}/{kind}s/{key}"
+    return doc | {"meta": meta}
+
+
+async def service_provider_config(request: Request) -> Response:
+    call = await scim_call(request)
+    discovery: Discovery = request.app.state.discovery
+    meta = discovery.config["meta"] | {"location": f"{call.base_url}/ServiceProviderConfig"}
+    return ScimResponse(discovery.config | {"meta": meta})
+
+
+async def resource_types(request: Request) -> Response:
+    call = await scim_call(request)
+    docs = request.app.state.discovery.resource_types
+    items = [_with_location(d, "ResourceType", k, call.base_url) for k, d in docs.items()]
+    return list_response(items, len(items), 1)
+
+
+async def resource_type(request: Request) -> Response:
+    call = await scim_call(request)
+    docs = request.app.state.discovery.resource_types
+    key = request.path_params["id"]
+    if key not in docs:
+        raise NotFoundException(detail=f"ResourceType {key} not found.")
+    return ScimResponse(_with_location(docs[key], "ResourceType", key, call.base_url))
+
+
+async def schemas(request: Request) -> Response:
+    call = await scim_call(request)
+    docs = request.app.state.discovery.schemas
+    items = [_with_location(d, "Schema", k, call.base_url) for k, d in docs.items()]
+    return list_response(items, len(items), 1)
+
+
+async def schema(request: Request) -> Response:
+    call = await scim_call(request)
+    docs = request.app.state.discovery.schemas
+    key = request.path_params["id"]
+    if key not in docs:
+        raise NotFoundException(detail=f"Schema {key} not found.")
+    return ScimResponse(_with_location(docs[key], "Schema", key, call.base_url))

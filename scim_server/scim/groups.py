@@ -1,0 +1,160 @@
+"""/Groups. Member changes go to member rows (see store/groups.py); a read with
+``excludedAttributes=members`` never touches them."""
+
+from __future__ import annotations
+
+from scim2_models import Context
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scim_server.audit.log import append as audit
+from scim_server.scim import filters
+from scim_server.scim.context import ScimCall, json_body, scim_call
+from scim_server.scim.patch import apply_group_patch, normalize_patch
+from scim_server.scim.projection import project, wants_attribute
+from scim_server.scim.query import ListQuery
+from scim_server.scim.resources import etag, group_fields_from_doc, member_refs, parse_group, render
+from scim_server.scim.responses import ScimResponse
+from scim_server.scim.users import _list, _query_params
+from scim_server.store import groups as store
+from scim_server.store.directory import StoredResource
+from scim_server.store.groups import MemberChange
+
+RESOURCE = "Group"
+
+
+def _render(call: ScimCall, conn: Connection, stored: StoredResource, q: ListQuery | None = None) -> dict:
+    attrs, excl = (q.attributes, q.excluded) if q else (None, None)
+    extra = None
+    if wants_attribute("members", attrs, excl):
+        entries = store.members_of(conn, [stored.id])[stored.id]
+        extra = {"members": member_refs(entries, call.base_url)} if entries else None
+    return project(render(stored, RESOURCE, call.base_url, extra), attrs, excl)
+
+
+def _respond(body: dict, stored: StoredResource, status: int = 200) -> ScimResponse:
+    headers = {"ETag": etag(stored.version)}
+    if status == 201:
+        headers["Location"] = body["meta"]["location"]
+    return ScimResponse(body, status_code=status, headers=headers)
+
+
+async def create(request: Request) -> Response:
+    call = await scim_call(request)
+    fields, member_ids = parse_group(await json_body(request, call.services.settings.max_payload_size))
+
+    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+        stored = store.create_group(conn, call.ws, fields, member_ids)
+        audit(conn, call.ws, call.principal.actor, "scim.group.create", RESOURCE, stored.id,
+              detail={"displayName": fields.display_name, "members_added": len(member_ids)})  # fmt: skip
+        return _render(call, conn, stored), stored
+
+    body, stored = await call.services.db.write(unit)
+    return _respond(body, stored, 201)
+
+
+async def get(request: Request) -> Response:
+    call = await scim_call(request)
+    group_id = request.path_params["id"]
+    q = _query_params(request)
+
+    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+        stored = store.get_group(conn, call.ws, group_id)
+        return _render(call, conn, stored, q), stored
+
+    body, stored = await call.services.db.read(unit)
+    if request.headers.get("if-none-match") == etag(stored.version):
+        return Response(status_code=304, headers={"ETag": etag(stored.version)})
+    return _respond(body, stored)
+
+
+async def replace(request: Request) -> Response:
+    call = await scim_call(request)
+    group_id = request.path_params["id"]
+    body = await json_body(request, call.services.settings.max_payload_size)
+    fields, member_ids = parse_group(body, Context.RESOURCE_REPLACEMENT_REQUEST)
+    if_match = request.headers.get("if-match")
+
+    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+        stored = store.replace_group(conn, call.ws, group_id, fields, member_ids, if_match)
+        audit(conn, call.ws, call.principal.actor, "scim.group.replace", RESOURCE, group_id,
+              detail={"displayName": fields.display_name, "members": len(member_ids)})  # fmt: skip
+        return _render(call, conn, stored), stored
+
+    out, stored = await call.services.db.write(unit)
+    return _respond(out, stored)
+
+
+async def patch(request: Request) -> Response:
+    call = await scim_call(request)
+    group_id = request.path_params["id"]
+    operations = normalize_patch(await json_body(request, call.services.settings.max_payload_size))
+    if_match = request.headers.get("if-match")
+    q = _query_params(request)
+
+    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+        current = store.get_group(conn, call.ws, group_id)
+        result = apply_group_patch(current.doc, operations)
+        fields = group_fields_from_doc(result.doc) if result.doc != current.doc else None
+        change = MemberChange(
+            add=tuple(result.add_members),
+            remove=tuple(result.remove_members),
+            replace=None if result.replace_members is None else tuple(result.replace_members),
+            remove_all=result.remove_all_members,
+        )
+        stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match)
+        audit(conn, call.ws, call.principal.actor, "scim.group.patch", RESOURCE, group_id,
+              detail={"members_added": len(change.add), "members_removed": len(change.remove),
+                      "members_replaced": change.replace is not None or change.remove_all,
+                      "attributes_changed": fields is not None})  # fmt: skip
+        return _render(call, conn, stored, q), stored
+
+    body, stored = await call.services.db.write(unit)
+    return _respond(body, stored)
+
+
+async def delete(request: Request) -> Response:
+    call = await scim_call(request)
+    group_id = request.path_params["id"]
+    if_match = request.headers.get("if-match")
+
+    def unit(conn: Connection) -> None:
+        from scim_server.store.directory import check_version
+
+        current = store.get_group(conn, call.ws, group_id)
+        check_version(current.version, if_match)
+        store.delete_group(conn, call.ws, group_id)
+        audit(conn, call.ws, call.principal.actor, "scim.group.delete", RESOURCE, group_id,
+              detail={"displayName": current.doc.get("displayName")})  # fmt: skip
+
+    await call.services.db.write(unit)
+    return Response(status_code=204)
+
+
+async def search(call: ScimCall, q: ListQuery) -> Response:
+    where = filters.group_where(q.filter) if q.filter else None
+    order = filters.group_order_by(q.sort_by, q.sort_order)
+    with_members = wants_attribute("members", q.attributes, q.excluded)
+
+    def unit(conn: Connection) -> tuple[int, list[dict]]:
+        total = store.count_groups(conn, call.ws, where)
+        rows = store.list_groups(conn, call.ws, where, order, q.offset, q.count) if q.count else []
+        entries = store.members_of(conn, [r.id for r in rows]) if with_members else {}
+        return total, [
+            project(
+                render(r, RESOURCE, call.base_url,
+                       {"members": member_refs(entries[r.id], call.base_url)} if entries.get(r.id) else None),
+                q.attributes,
+                q.excluded,
+            )
+            for r in rows
+        ]  # fmt: skip
+
+    total, resources = await call.services.db.read(unit)
+    return _list(q, total, resources)
+
+
+async def list_(request: Request) -> Response:
+    call = await scim_call(request)
+    return await search(call, _query_params(request))

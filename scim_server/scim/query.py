@@ -1,0 +1,88 @@
+"""List and search parameters (RFC 7644 §3.4.2, §3.4.3) and RFC 9865 cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scim2_models import InvalidCursorException, InvalidValueException
+
+from scim_server.scim.projection import split_param
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    filter: str | None
+    sort_by: str | None
+    sort_order: str | None
+    start_index: int  # 1-based
+    count: int
+    cursor: str | None  # None: index paging; "" or a token: cursor paging (RFC 9865)
+    attributes: list[str] | None
+    excluded: list[str] | None
+
+    @property
+    def offset(self) -> int:
+        return decode_cursor(self.cursor) if self.cursor else self.start_index - 1
+
+
+def _int(value: Any, name: str) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise InvalidValueException(detail=f"{name} must be an integer.")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidValueException(detail=f"{name} must be an integer.") from None
+
+
+def _names(value: Any) -> list[str] | None:
+    if isinstance(value, list):
+        return [str(v) for v in value if str(v).strip()] or None
+    return split_param(value) if isinstance(value, str) or value is None else None
+
+
+def parse_list_query(params: Mapping[str, Any], default_count: int, max_count: int) -> ListQuery:
+    """From query parameters or a ``.search`` body (same names; body may use lists)."""
+    start = _int(params.get("startIndex"), "startIndex")
+    count = _int(params.get("count"), "count")
+    sort_order = params.get("sortOrder")
+    if sort_order is not None and str(sort_order).lower() not in ("ascending", "descending"):
+        raise InvalidValueException(detail="sortOrder must be 'ascending' or 'descending'.")
+    flt = params.get("filter")
+    if flt is not None and not isinstance(flt, str):
+        raise InvalidValueException(detail="filter must be a string.")
+    sort_by = params.get("sortBy")
+    if sort_by is not None and not isinstance(sort_by, str):
+        raise InvalidValueException(detail="sortBy must be a string.")
+    cursor = params.get("cursor")
+    return ListQuery(
+        filter=flt if flt and flt.strip() else None,
+        sort_by=sort_by or None,
+        sort_order=str(sort_order).lower() if sort_order else None,
+        start_index=max(1, start if start is not None else 1),
+        count=min(max(0, count if count is not None else default_count), max_count),
+        cursor=None if cursor is None else str(cursor),
+        attributes=_names(params.get("attributes")),
+        excluded=_names(params.get("excludedAttributes")),
+    )
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = raw.partition(":")
+        offset = int(value)
+        if kind != "o" or offset < 0:
+            raise ValueError
+        return offset
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursorException(detail="The cursor is not one this server issued.") from None

@@ -1,0 +1,175 @@
+"""Users and groups on the way in (validated once, with scim2-models) and on the way out
+(rendered from the stored document, no model rebuilt on a read)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from datetime import datetime
+from typing import Any
+
+from scim2_models import (
+    Context,
+    EnterpriseUser,
+    Group,
+    InvalidSyntaxException,
+    InvalidValueException,
+    ScimPolicy,
+    User,
+)
+
+from scim_server.scim.projection import CORE_GROUP, CORE_USER, ENTERPRISE
+from scim_server.store.directory import GroupFields, StoredResource, UserFields
+
+UserModel = User[EnterpriseUser]
+KNOWN_SCHEMAS = {CORE_USER.lower(): CORE_USER, ENTERPRISE.lower(): ENTERPRISE, CORE_GROUP.lower(): CORE_GROUP}
+POLICY = ScimPolicy(unknown=ScimPolicy.Unknown.forbid)
+_READONLY = ("id", "meta", "groups")
+
+
+def hash_password(password: str) -> str:
+    """Okta may send a password; only an scrypt hash of it is ever stored."""
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
+
+
+def _require_schema(body: Any, core: str) -> dict:
+    if not isinstance(body, dict):
+        raise InvalidSyntaxException(detail="The request body must be a JSON object.")
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or core.lower() not in {str(s).lower() for s in schemas}:
+        raise InvalidSyntaxException(detail=f"'schemas' must list {core}.")
+    return body
+
+
+def _tolerate_foreign_urns(body: dict) -> dict:
+    """Unknown schema URNs (an IdP's custom extension) are tolerated: dropped, not stored.
+
+    The extension keys of known schemas are matched case-insensitively and renamed to
+    their canonical spelling.
+    """
+    out: dict[str, Any] = {}
+    for key, value in body.items():
+        lowered = key.lower()
+        if lowered.startswith("urn:"):
+            if lowered in KNOWN_SCHEMAS:
+                out[KNOWN_SCHEMAS[lowered]] = value
+            continue
+        if lowered in _READONLY:
+            continue
+        out[key] = value
+    out["schemas"] = [KNOWN_SCHEMAS[s.lower()] for s in body["schemas"] if str(s).lower() in KNOWN_SCHEMAS]
+    return out
+
+
+def _manager_ref(body: dict) -> None:
+    """Entra sends ``manager`` as a bare id string, or ``{"value"}`` with no ``$ref``."""
+    ext = body.get(ENTERPRISE)
+    if not isinstance(ext, dict) or "manager" not in ext:
+        return
+    manager = ext["manager"]
+    if isinstance(manager, str):
+        manager = {"value": manager}
+    if isinstance(manager, dict) and manager.get("value") and not manager.get("$ref"):
+        manager = {**manager, "$ref": f"../Users/{manager['value']}"}
+    if manager in ("", None, {}):
+        ext = {k: v for k, v in ext.items() if k != "manager"}
+        body[ENTERPRISE] = ext
+        return
+    body[ENTERPRISE] = {**ext, "manager": manager}
+
+
+def user_fields_from_doc(doc: dict, password: str | None = None) -> UserFields:
+    """Index columns of an already-validated user document."""
+    return UserFields(
+        user_name=doc["userName"],
+        external_id=doc.get("externalId"),
+        display_name=doc.get("displayName"),
+        active=doc.get("active", True) is not False,
+        doc=doc,
+        password_hash=hash_password(password) if password else None,
+    )
+
+
+def validate_user_doc(body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> tuple[dict, str | None]:
+    """Validate a user body; return (the canonical document, the password if one was sent)."""
+    body = _tolerate_foreign_urns(_require_schema(body, CORE_USER))
+    _manager_ref(body)
+    model = UserModel.model_validate(body, scim_ctx=ctx, scim_policy=POLICY)
+    password = model.password
+    doc = model.model_dump(scim_ctx=ctx)
+    doc.pop("password", None)
+    if not doc.get("userName"):
+        raise InvalidValueException(detail="userName is required.")
+    if ENTERPRISE not in doc and ENTERPRISE in doc["schemas"]:
+        doc["schemas"] = [s for s in doc["schemas"] if s != ENTERPRISE]
+    return doc, password
+
+
+def parse_user(body: Any, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> UserFields:
+    doc, password = validate_user_doc(body, ctx)
+    return user_fields_from_doc(doc, password)
+
+
+def member_ids(value: Any) -> list[str]:
+    """``members`` as a list of ids; each entry must be an object with a string ``value``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidValueException(detail="'members' must be a list.")
+    ids: list[str] = []
+    for entry in value:
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), str) or not entry["value"]:
+            raise InvalidValueException(detail="Each member needs a string 'value'.")
+        ids.append(entry["value"])
+    return ids
+
+
+def group_fields_from_doc(doc: dict) -> GroupFields:
+    return GroupFields(display_name=doc["displayName"], external_id=doc.get("externalId"), doc=doc)
+
+
+def validate_group_doc(body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> dict:
+    """Validate a group body without its members (they are validated by ``member_ids``)."""
+    model = Group.model_validate(body, scim_ctx=ctx, scim_policy=POLICY)
+    doc = model.model_dump(scim_ctx=ctx)
+    doc.pop("members", None)
+    if not doc.get("displayName"):
+        raise InvalidValueException(detail="displayName is required.")
+    return doc
+
+
+def parse_group(body: Any, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> tuple[GroupFields, list[str]]:
+    body = _tolerate_foreign_urns(_require_schema(body, CORE_GROUP))
+    ids = member_ids(body.pop("members", None))
+    return group_fields_from_doc(validate_group_doc(body, ctx)), ids
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def render(stored: StoredResource, resource_type: str, base_url: str, extra: dict | None = None) -> dict:
+    out: dict[str, Any] = {"id": stored.id, **stored.doc}
+    if extra:
+        out.update(extra)
+    out["meta"] = {
+        "resourceType": resource_type,
+        "created": _iso(stored.created),
+        "lastModified": _iso(stored.last_modified),
+        "location": f"{base_url}/{resource_type}s/{stored.id}",
+        "version": etag(stored.version),
+    }
+    return out
+
+
+def member_refs(entries: list[dict], base_url: str) -> list[dict]:
+    return [
+        {"value": m["value"], "$ref": f"{base_url}/{m['type']}s/{m['value']}", "type": m["type"]} for m in entries
+    ]

@@ -1,0 +1,56 @@
+"""Settings: the only reader of the environment (prefix ``SCIM_BRIDGE_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with defaults that run the embedded single-process setup.
+
+    The defaults give a durable SQLite file in the working directory; production sets
+    ``SCIM_BRIDGE_DATABASE_URL`` to a PostgreSQL URL (``postgresql+psycopg://...``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SCIM_BRIDGE_", env_file=None, extra="ignore")
+
+    database_url: str = "sqlite:///./scim-bridge.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str | None = None
+    log_level: str = "INFO"
+    access_log: bool = True
+
+    # SCIM protocol limits, announced in /ServiceProviderConfig.
+    max_payload_size: int = 1_048_576
+    bulk_max_operations: int = 1000
+    filter_max_results: int = 1000
+    default_page_size: int = 100
+
+    # Tokens: how long a verified token may be served from memory before the store is asked again.
+    token_cache_seconds: float = 5.0
+
+    # JWT bearer tokens (as Entra ID can send); off unless an issuer is configured.
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    jwt_workspace_claim: str = "tid"
+    jwt_workspace: str | None = None  # a fixed workspace name for every valid JWT, instead of the claim
+
+    # Secrets at rest (automation-account credentials): a Fernet key, or a file holding one.
+    secret_key: str | None = None
+    secret_key_file: Path = Path("./scim-bridge.key")
+
+    # SQLite durability: FULL fsyncs every commit (group commit keeps it fast).
+    sqlite_synchronous: str = "FULL"
+    write_batch_max: int = 256
+
+    @cached_property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

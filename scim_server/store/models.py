@@ -1,0 +1,140 @@
+"""Tables. Every row belongs to one workspace; every query filters on it.
+
+Resources are stored as their canonical JSON document (``doc``, without ``id``/``meta``;
+groups without ``members``) plus the columns that filters, sorting and uniqueness need.
+Any other user attribute a filter can name is found through ``scim_user_values``: one row
+per leaf value (``path`` like ``emails.value``; ``elem`` groups the sub-attributes of one
+multi-valued element), so every SCIM filter becomes SQL on both SQLite and PostgreSQL.
+Group members live in ``scim_group_members``, never in the document, so that patching a
+2000-member group touches only the rows it changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scim_server.store.db import Base
+
+
+class Workspace(Base):
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiToken(Base):
+    """A bearer token. Only the SHA-256 of the token is kept: tokens are 256-bit random."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    scope: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(200))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ScimUser(Base):
+    __tablename__ = "scim_users"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "user_name_ci", name="uq_scim_users_workspace_username"),
+        Index("ix_scim_users_workspace_external", "workspace_id", "external_id"),
+        Index("ix_scim_users_workspace_created", "workspace_id", "created", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(512))
+    user_name_ci: Mapped[str] = mapped_column(String(512))
+    external_id: Mapped[str | None] = mapped_column(String(512))
+    display_name: Mapped[str | None] = mapped_column(String(512))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    doc: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScimUserValue(Base):
+    """One leaf value of a user document, for filters on any attribute path."""
+
+    __tablename__ = "scim_user_values"
+    __table_args__ = (
+        Index("ix_scim_user_values_lookup", "workspace_id", "path", "value_ci"),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("scim_users.id", ondelete="CASCADE"), index=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(300))
+    elem: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[str | None] = mapped_column(Text)
+    value_ci: Mapped[str | None] = mapped_column(Text)
+    value_num: Mapped[float | None] = mapped_column(Float)
+
+
+class ScimGroup(Base):
+    __tablename__ = "scim_groups"
+    __table_args__ = (
+        Index("ix_scim_groups_workspace_name", "workspace_id", "display_name_ci"),
+        Index("ix_scim_groups_workspace_external", "workspace_id", "external_id"),
+        Index("ix_scim_groups_workspace_created", "workspace_id", "created", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    display_name: Mapped[str] = mapped_column(String(512))
+    display_name_ci: Mapped[str] = mapped_column(String(512))
+    external_id: Mapped[str | None] = mapped_column(String(512))
+    doc: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ScimGroupMember(Base):
+    __tablename__ = "scim_group_members"
+    __table_args__ = (Index("ix_scim_group_members_member", "workspace_id", "member_id"),)
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("scim_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    member_type: Mapped[str] = mapped_column(String(10), default="User")
+
+
+class AuditEvent(Base):
+    """Append-only (a database trigger refuses UPDATE and DELETE). Written in the same
+    transaction as the change it records."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_workspace_at", "workspace_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(100))
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,104 @@
+"""Workspaces and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from scim_server.store.db import now
+from scim_server.store.models import ApiToken, Workspace
+
+workspaces = Workspace.__table__
+tokens = ApiToken.__table__
+
+SCOPES = ("scim", "admin", "audit")
+TOKEN_PREFIX = "sbt_"
+
+
+class UnknownWorkspace(LookupError):
+    """No workspace has that name."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: str
+    workspace_id: int
+    workspace: str
+    scope: str
+    label: str | None
+    created: datetime
+    revoked: datetime | None
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 is enough: tokens are 256 bits of randomness, so no slow KDF is needed."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_workspace(conn: Connection, name: str) -> int:
+    found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    return int(conn.execute(insert(workspaces).values(name=name, created=now()).returning(workspaces.c.id)).scalar_one())
+
+
+def workspace_id(conn: Connection, name: str) -> int:
+    found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
+    if found is None:
+        raise UnknownWorkspace(name)
+    return int(found)
+
+
+def create_token(conn: Connection, workspace: str, scope: str, label: str | None = None) -> tuple[str, str]:
+    """Create a token; returns (token id, the token). The token itself is never stored."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+    ws = ensure_workspace(conn, workspace)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = "tok_" + secrets.token_hex(8)
+    conn.execute(
+        insert(tokens).values(
+            id=token_id, workspace_id=ws, scope=scope, token_hash=hash_token(token), label=label, created=now()
+        )
+    )
+    return token_id, token
+
+
+def lookup_token(conn: Connection, token: str) -> TokenRecord | None:
+    """The live (not revoked) token record for a presented token, or None."""
+    row = conn.execute(
+        select(tokens, workspaces.c.name)
+        .join(workspaces, workspaces.c.id == tokens.c.workspace_id)
+        .where(tokens.c.token_hash == hash_token(token), tokens.c.revoked.is_(None))
+    ).first()
+    return None if row is None else _record(row)
+
+
+def list_tokens(conn: Connection, workspace: str | None = None) -> list[TokenRecord]:
+    query = select(tokens, workspaces.c.name).join(workspaces, workspaces.c.id == tokens.c.workspace_id)
+    if workspace is not None:
+        query = query.where(workspaces.c.name == workspace)
+    return [_record(row) for row in conn.execute(query.order_by(tokens.c.created))]
+
+
+def revoke_token(conn: Connection, token_id: str) -> bool:
+    result = conn.execute(
+        update(tokens).where(tokens.c.id == token_id, tokens.c.revoked.is_(None)).values(revoked=now())
+    )
+    return result.rowcount > 0
+
+
+def _record(row: object) -> TokenRecord:
+    return TokenRecord(
+        id=row.id,  # type: ignore[attr-defined]
+        workspace_id=row.workspace_id,  # type: ignore[attr-defined]
+        workspace=row.name,  # type: ignore[attr-defined]
+        scope=row.scope,  # type: ignore[attr-defined]
+        label=row.label,  # type: ignore[attr-defined]
+        created=row.created,  # type: ignore[attr-defined]
+        revoked=row.revoked,  # type: ignore[attr-defined]
+    )
