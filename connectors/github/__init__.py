@@ -1,0 +1,37 @@
+"""GitHub organizations: the reference kind (client.py = the vendor API, connector.py = protocols)."""
+
+from __future__ import annotations
+
+from connectors.base import AutomationAccount
+from connectors.errors import AuthError, InvalidRequest
+from connectors.github.client import BASE_URL, KIND, GitHubClient, make_http
+from connectors.github.connector import ROLES, GitHubConnector
+from connectors.http import HTTPSettings
+from connectors.registry import ConnectorSpec, register
+
+__all__ = ["SPEC", "GitHubClient", "GitHubConnector", "make_connector"]
+
+
+def make_connector(
+    *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
+) -> GitHubConnector:
+    """A connector for organization ``business_id`` acting with ``account.api_token``."""
+    if account.api_token is None:
+        raise AuthError(KIND, "connect", "the automation account has no api_token")
+    if not business_id:
+        raise InvalidRequest(KIND, "connect", "an organization login is required")
+    return GitHubConnector(GitHubClient(make_http(base_url, account.api_token, settings), business_id))
+
+
+SPEC = register(ConnectorSpec(
+    kind=KIND,
+    name="GitHub",
+    cls=GitHubConnector,
+    factory=make_connector,
+    base_url=BASE_URL,
+    needs_business_id=True,
+    business_id_label="Organization",
+    login_methods=("sso", "password"),
+    account_fields=("api_token",),
+    roles=ROLES,
+))

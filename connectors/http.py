@@ -1,0 +1,363 @@
+"""The one HTTP policy every API connector uses, and the one vendor-status-to-error map.
+
+``VendorHTTP`` wraps ``httpx.AsyncClient`` with: a base URL, auth headers/params supplied by the
+kind (sent, never logged, scrubbed from error messages), timeouts, bounded retries with exponential
+backoff and jitter on ``RetryableError`` only (honouring ``Retry-After``, ``X-RateLimit-Reset`` and
+vendor body hints), and an ``asyncio.Semaphore`` limiting concurrent requests per app.
+
+Vendors whose errors live in the body plug a ``Classifier`` into the same policy::
+
+    def classify(kind: str, operation: str, response: httpx.Response) -> ConnectorError | None:
+        body = response.json()
+        if body.get("code") == 40100:                       # TikTok: throttled, in an HTTP 200
+            return RateLimited(kind, operation, body["message"], vendor_code="40100")
+        return None                                         # fall through to the status map
+
+    http = VendorHTTP("tiktok_business", base_url, auth_headers={"Access-Token": token},
+                      settings=settings, classifier=classify)
+
+The classifier sees every response (2xx included) before the status map; returning an error raises
+it (and retries it if it is a ``RetryableError``); returning ``None`` applies ``raise_for_vendor``.
+An ``AuthError`` is never retried, so an expired token fails at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from connectors.base import Secret
+from connectors.errors import (
+    AuthError,
+    ConnectorError,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    RetryableError,
+    VendorUnavailable,
+)
+
+__all__ = [
+    "Classifier",
+    "HTTPSettings",
+    "VendorHTTP",
+    "iter_link_pages",
+    "raise_for_vendor",
+    "retry_after_hint",
+    "vendor_message",
+]
+
+log = logging.getLogger("connectors.http")
+
+Classifier = Callable[[str, str, httpx.Response], ConnectorError | None]
+"""``(kind, operation, response) -> error or None``: a kind's body-level error signals."""
+
+
+@dataclass(frozen=True, slots=True)
+class HTTPSettings:
+    """Tunables of the policy. Tests use tiny delays; production keeps the defaults.
+
+    :param timeout: seconds for a whole read/write; ``connect_timeout`` for connecting.
+    :param max_attempts: total tries per request (1 = no retry).
+    :param backoff_base: first backoff in seconds; doubles per attempt up to ``backoff_max``.
+    :param jitter: fraction of each backoff randomised away (0 = none, 1 = full jitter).
+    :param max_retry_wait: cap on a vendor's wait hint (a hint beyond it is clipped).
+    :param concurrency: concurrent requests per app (per ``VendorHTTP``).
+    :param page_size: page size a connector asks for; ``None`` = the vendor's maximum.
+    """
+
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    jitter: float = 0.5
+    max_retry_wait: float = 120.0
+    concurrency: int = 8
+    page_size: int | None = None
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based) when the vendor gave no hint."""
+        delay = min(self.backoff_max, self.backoff_base * (2**attempt))
+        return delay * (1.0 - self.jitter * rng.random())
+
+    def wait_for(self, error: RetryableError, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait after ``error``: the vendor's hint (capped), else exponential backoff."""
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return max(0.0, min(error.retry_after, self.max_retry_wait))
+        return self.backoff(attempt, rng)
+
+
+def retry_after_hint(response: httpx.Response, now: float | None = None) -> float | None:
+    """Seconds to wait, from ``Retry-After`` (RFC 9110 10.2.3: seconds or HTTP-date), else from
+    ``X-RateLimit-Reset`` when ``X-RateLimit-Remaining`` is 0.
+
+    ``X-RateLimit-Reset`` is an epoch time at GitHub and a delta in seconds at Calendly; a value
+    above 10^9 is taken as an epoch time.
+    """
+    now = time.time() if now is None else now
+    value = response.headers.get("retry-after")
+    if value:
+        return _parse_retry_after(value, now)
+    reset = response.headers.get("x-ratelimit-reset")
+    if reset and response.headers.get("x-ratelimit-remaining") == "0":
+        try:
+            number = float(reset)
+        except ValueError:
+            return None
+        return max(0.0, number - now) if number > 1e9 else max(0.0, number)
+    return None
+
+
+def _parse_retry_after(value: str, now: float) -> float | None:
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - now) if parsed is not None else None
+
+
+def vendor_message(response: httpx.Response, limit: int = 300) -> str:
+    """The vendor's human explanation from a JSON error body, best effort, truncated."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:limit]
+    return _message_from(body)[:limit]
+
+
+def _message_from(body: Any) -> str:
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "detail", "title", "error"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, dict):
+                return _message_from(value)
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors:
+            return _message_from(errors[0])
+    return str(body) if not isinstance(body, dict) else ""
+
+
+def raise_for_vendor(
+    kind: str,
+    operation: str,
+    response: httpx.Response,
+    classifier: Classifier | None = None,
+) -> None:
+    """Raise the ``ConnectorError`` a vendor response means; return for a success.
+
+    The single status map (baton ``GrpcCodeFromHTTPStatus``): 401 -> ``AuthError``; 403 ->
+    ``PermissionDenied``, except a 403 with ``x-ratelimit-remaining: 0`` or ``Retry-After`` (GitHub's
+    primary/secondary limits) -> ``RateLimited``; 404 -> ``NotFound``; 400/409/422 and other 4xx ->
+    ``InvalidRequest``; 429 -> ``RateLimited``; 5xx -> ``VendorUnavailable``. ``classifier`` runs
+    first, for vendors that signal errors in the body.
+    """
+    if classifier is not None:
+        error = classifier(kind, operation, response)
+        if error is not None:
+            raise error
+    status = response.status_code
+    if status < 400:
+        return
+    raise _status_error(kind, operation, response)
+
+
+def _status_error(kind: str, operation: str, response: httpx.Response) -> ConnectorError:
+    status = response.status_code
+    detail = vendor_message(response)
+    if status == 429 or (status == 403 and _throttled_403(response)):
+        return RateLimited(kind, operation, detail, retry_after=retry_after_hint(response), status=status)
+    table: dict[int, type[ConnectorError]] = {401: AuthError, 403: PermissionDenied, 404: NotFound}
+    if status in table:
+        return table[status](kind, operation, detail, status=status)
+    if status >= 500:
+        return VendorUnavailable(kind, operation, detail, status=status)
+    return InvalidRequest(kind, operation, detail, status=status, vendor_code=_first_code(response))
+
+
+def _throttled_403(response: httpx.Response) -> bool:
+    headers = response.headers
+    return headers.get("x-ratelimit-remaining") == "0" or "retry-after" in headers
+
+
+def _first_code(response: httpx.Response) -> str | None:
+    """``errors[0].code`` when the body carries one (GitHub 422 ``already_exists`` ...)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = errors[0].get("code")
+        return str(code) if code is not None else None
+    return None
+
+
+class VendorHTTP:
+    """One app's HTTP client: the policy above around ``httpx.AsyncClient``.
+
+    :param kind: catalog kind, used in errors and logs.
+    :param base_url: production or sandbox base; paths are relative to it.
+    :param auth_headers: credential headers (values are secrets: never logged, scrubbed).
+    :param auth_params: credential query parameters (Meta ``access_token``), same treatment.
+    :param headers: other headers sent on every request (``Accept``, API version ...).
+    :param classifier: body-level error signals of the kind, see the module docstring.
+    :param transport: an httpx transport, for in-process use (``httpx.ASGITransport``).
+    :param rng: seeded in tests that need repeatable jitter.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        base_url: str,
+        *,
+        auth_headers: Mapping[str, Secret | str] | None = None,
+        auth_params: Mapping[str, Secret | str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        settings: HTTPSettings | None = None,
+        classifier: Classifier | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        rng: random.Random | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.kind = kind
+        self.settings = settings or HTTPSettings()
+        self._classifier = classifier
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        self._secrets = _reveal_all(auth_headers) | _reveal_all(auth_params)
+        self._auth_params = {k: _reveal(v) for k, v in (auth_params or {}).items()}
+        all_headers = dict(headers or {}) | {k: _reveal(v) for k, v in (auth_headers or {}).items()}
+        timeout = httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/", headers=all_headers, timeout=timeout,
+            transport=transport, follow_redirects=False,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = True,
+    ) -> httpx.Response:
+        """Send one request under the policy; return a success response or raise.
+
+        Retries ``RetryableError`` (up to ``settings.max_attempts`` tries) when ``retry`` is true;
+        a non-idempotent call that may have taken effect before a timeout must be made idempotent by
+        its connector (look the effect up after an ``InvalidRequest`` on the retry).
+        """
+        attempts = self.settings.max_attempts if retry else 1
+        for attempt in range(attempts):
+            try:
+                return await self._send_once(method, path, operation, params, json, data, headers)
+            except RetryableError as error:
+                if attempt + 1 >= attempts:
+                    raise
+                wait = self.settings.wait_for(error, attempt, self._rng)
+                log.info("%s %s: %s; retry %d in %.2fs", self.kind, operation,
+                         type(error).__name__, attempt + 1, wait)
+                await self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get_json(
+        self, path: str, *, operation: str, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """``GET`` and decode JSON."""
+        return (await self.request("GET", path, operation=operation, params=params)).json()
+
+    async def _send_once(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        merged = {**self._auth_params, **(params or {})} if self._auth_params else params
+        async with self._semaphore:
+            try:
+                response = await self._client.request(
+                    method, path, params=merged, json=json, data=data, headers=headers
+                )
+            except httpx.TimeoutException as exc:
+                raise VendorUnavailable(self.kind, operation, f"timeout ({type(exc).__name__})") from None
+            except httpx.TransportError as exc:
+                raise VendorUnavailable(self.kind, operation, self._scrub(type(exc).__name__)) from None
+        log.debug("%s %s %s %s -> %d", self.kind, operation, method, response.url.path,
+                  response.status_code)
+        try:
+            raise_for_vendor(self.kind, operation, response, self._classifier)
+        except ConnectorError as error:
+            raise self._scrubbed(error) from None
+        return response
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _scrubbed(self, error: ConnectorError) -> ConnectorError:
+        clean = self._scrub(error.detail)
+        if clean != error.detail:
+            error.detail = clean
+            error.args = (error._message(),)
+        return error
+
+
+def _reveal(value: Secret | str) -> str:
+    return value.reveal() if isinstance(value, Secret) else value
+
+
+def _reveal_all(values: Mapping[str, Secret | str] | None) -> set[str]:
+    revealed = {_reveal(v) for v in (values or {}).values()}
+    # "Bearer <token>": scrub the bare token too.
+    return revealed | {v.split(" ", 1)[1] for v in revealed if " " in v}
+
+
+async def iter_link_pages(
+    http: VendorHTTP,
+    path: str,
+    *,
+    operation: str,
+    params: Mapping[str, Any] | None = None,
+) -> AsyncIterator[httpx.Response]:
+    """Yield each page of an RFC 8288 ``Link``-paged listing (GitHub), following ``rel="next"``.
+
+    The first request uses ``path`` and ``params``; later ones use the absolute ``next`` URL the
+    vendor advertised, which already carries the query. Stops when no ``next`` link is present.
+    """
+    response = await http.request("GET", path, operation=operation, params=params)
+    while True:
+        yield response
+        next_url = response.links.get("next", {}).get("url")
+        if not next_url:
+            return
+        response = await http.request("GET", next_url, operation=operation)
