@@ -133,7 +133,7 @@ async def delete(request: Request) -> Response:
 
 
 async def search(call: ScimCall, q: ListQuery) -> Response:
-    where = filters.group_where(q.filter) if q.filter else None
+    where = filters.group_where(q.filter, call.ws) if q.filter else None
     order = filters.group_order_by(q.sort_by, q.sort_order)
     with_members = wants_attribute("members", q.attributes, q.excluded)
 

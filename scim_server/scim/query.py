@@ -35,9 +35,12 @@ def _int(value: Any, name: str) -> int | None:
     if isinstance(value, bool):
         raise InvalidValueException(detail=f"{name} must be an integer.")
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise InvalidValueException(detail=f"{name} must be an integer.") from None
+    if abs(number) >= 2**31:  # beyond any index a database can seek to (SQLite raises OverflowError)
+        raise InvalidValueException(detail=f"{name} is out of range.")
+    return number
 
 
 def _names(value: Any) -> list[str] | None:

@@ -52,6 +52,8 @@ def _tolerate_foreign_urns(body: dict) -> dict:
     """
     out: dict[str, Any] = {}
     for key, value in body.items():
+        if value is None:  # null is unassigned (RFC 7643 §2.5); Entra sends "manager": null
+            continue
         lowered = key.lower()
         if lowered.startswith("urn:"):
             if lowered in KNOWN_SCHEMAS:

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from scim_server.errors import scim_error
 from scim_server.scim import discovery, groups, users
 from scim_server.scim.bulk import bulk
 from scim_server.scim.context import json_body, scim_call
@@ -35,7 +36,7 @@ def _searcher(module: object):  # type: ignore[no-untyped-def]
 
 async def _read_only(request: Request) -> Response:
     await scim_call(request)
-    return Response(status_code=405, headers={"Allow": "GET"})
+    return scim_error(405, "Discovery endpoints are read-only.", None, {"Allow": "GET"})
 
 
 def _discovery(path: str, endpoint) -> list[Route]:  # type: ignore[no-untyped-def]

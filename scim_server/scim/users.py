@@ -131,7 +131,7 @@ async def delete(request: Request) -> Response:
 
 
 async def search(call: ScimCall, q: ListQuery) -> Response:
-    where = filters.user_where(q.filter) if q.filter else None
+    where = filters.user_where(q.filter, call.ws) if q.filter else None
     order = filters.user_order_by(q.sort_by, q.sort_order)
 
     def unit(conn: Connection) -> tuple[int, list[dict]]:

@@ -24,7 +24,7 @@ from scim_server.store.models import (
     ScimUser,
     ScimUserValue,
 )
-from scim_server.store.values import user_value_rows
+from scim_server.store.values import comparison_key, user_value_rows
 
 users = ScimUser.__table__
 user_values = ScimUserValue.__table__
@@ -98,7 +98,7 @@ _USER_COLUMNS = (users.c.id, users.c.doc, users.c.version, users.c.created, user
 def _user_row_values(fields: UserFields) -> dict:
     return {
         "user_name": fields.user_name,
-        "user_name_ci": fields.user_name.casefold(),
+        "user_name_ci": comparison_key(fields.user_name),
         "external_id": fields.external_id,
         "display_name": fields.display_name,
         "active": fields.active,

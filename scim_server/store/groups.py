@@ -11,6 +11,7 @@ import orjson
 from scim2_models import InvalidValueException, NotFoundException, PreconditionFailedException
 from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
 
+from scim_server.store.values import comparison_key
 from scim_server.store.directory import (
     GroupFields,
     StoredResource,
@@ -41,7 +42,7 @@ class MemberChange:
 def _group_values(fields: GroupFields) -> dict:
     return {
         "display_name": fields.display_name,
-        "display_name_ci": fields.display_name.casefold(),
+        "display_name_ci": comparison_key(fields.display_name),
         "external_id": fields.external_id,
         "doc": orjson.dumps(fields.doc).decode(),
     }

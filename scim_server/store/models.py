@@ -79,10 +79,11 @@ class ScimUserValue(Base):
     __tablename__ = "scim_user_values"
     __table_args__ = (
         Index("ix_scim_user_values_lookup", "workspace_id", "path", "value_ci"),
+        Index("ix_scim_user_values_user_path", "user_id", "path", "elem"),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[str] = mapped_column(ForeignKey("scim_users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("scim_users.id", ondelete="CASCADE"))
     workspace_id: Mapped[int] = mapped_column(Integer)
     path: Mapped[str] = mapped_column(String(300))
     elem: Mapped[int] = mapped_column(Integer, default=0)
