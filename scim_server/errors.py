@@ -93,6 +93,11 @@ async def on_scim_exception(request: Request, exc: Exception) -> Response:
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ValidationError)
+    if not _is_scim(request):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}" for error in exc.errors()[:10]
+        )
+        return admin_error(400, "invalid", problems or "Invalid request.")
     errors = Error.from_validation_errors(exc.errors())
     first = errors[0] if errors else Error(status=400, scim_type="invalidValue", detail=str(exc))
     return _error(request, 400, first.scim_type or "invalidValue", first.detail or "Invalid value.")

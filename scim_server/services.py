@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from scim_server.auth import Authenticator
 from scim_server.settings import Settings
 from scim_server.store.db import Database
+from scim_server.vault import Vault
 
 
 @dataclass
@@ -14,3 +16,9 @@ class Services:
     settings: Settings
     db: Database
     auth: Authenticator
+    vault: Vault
+    worker: Any = field(default=None)  # the in-process Worker, when this process runs one
+
+    def wake_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import uvicorn
+from cryptography.fernet import Fernet
 
 from scim_server.app import create_app
 from scim_server.settings import Settings
@@ -59,7 +60,8 @@ class RunningServer:
 
 @contextmanager
 def scim_bridge(database_url: str, **overrides: object) -> Iterator[RunningServer]:
-    settings = Settings(**({"database_url": database_url, "access_log": False} | overrides))  # type: ignore[arg-type]
+    defaults = {"database_url": database_url, "access_log": False, "secret_key": Fernet.generate_key().decode()}
+    settings = Settings(**(defaults | overrides))  # type: ignore[arg-type]
     migrate.upgrade(database_url)
     db = Database(settings)
     app = create_app(settings, database=db)

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.db import database_url
-from tests.servers import RunningServer, scim_bridge
-
-
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    directory: Path = tmp_path_factory.mktemp("scim-db")
-    with database_url(str(request.param), directory) as url, scim_bridge(url) as running:
-        yield running
-
-
-@pytest.fixture
-def workspace() -> str:
-    return f"ws-{uuid.uuid4().hex[:10]}"
+from tests.servers import RunningServer
 
 
 @pytest.fixture

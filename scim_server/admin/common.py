@@ -1,0 +1,96 @@
+"""What admin handlers share: the caller (admin scope), request bodies parsed by pydantic
+models (unknown fields refused), and cursor pagination (``?cursor=&limit=``)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scim_server.auth import Principal
+from scim_server.errors import Invalid
+from scim_server.services import Services
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class Body(BaseModel):
+    """Base of every admin request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+@dataclass(frozen=True, slots=True)
+class AdminCall:
+    services: Services
+    principal: Principal
+
+    @property
+    def ws(self) -> int:
+        return self.principal.workspace_id
+
+    @property
+    def actor(self) -> str:
+        return self.principal.actor
+
+
+async def admin_call(request: Request, scope: str = "admin") -> AdminCall:
+    services: Services = request.app.state.services
+    principal = await services.auth.authenticate(request.headers.get("authorization"), scope)
+    return AdminCall(services, principal)
+
+
+async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
+    raw = await request.body()
+    if len(raw) > request.app.state.services.settings.max_payload_size:
+        raise Invalid("The request body is too large.", code="too_large", status=413)
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"Malformed JSON: {exc.msg}.") from None
+    if not isinstance(data, dict):
+        raise Invalid("The request body must be a JSON object.")
+    return model.model_validate(data)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def page_params(request: Request, default: int = 50, maximum: int = 500) -> tuple[str | None, int]:
+    raw_limit = request.query_params.get("limit")
+    try:
+        limit = default if raw_limit in (None, "") else int(raw_limit)
+    except ValueError:
+        raise Invalid("limit must be an integer.") from None
+    if not 1 <= limit <= maximum:
+        raise Invalid(f"limit must be between 1 and {maximum}.")
+    return request.query_params.get("cursor") or None, limit
+
+
+def encode_cursor(*parts: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[str]:
+    try:
+        parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error, orjson.JSONDecodeError):
+        raise Invalid("The cursor is not one this server issued.", code="invalid_cursor") from None
+    if not isinstance(parts, list) or len(parts) != size or not all(isinstance(p, str) for p in parts):
+        raise Invalid("The cursor is not one this server issued.", code="invalid_cursor")
+    return parts
+
+
+def page(items: list[dict[str, Any]], limit: int, key: tuple[str, ...]) -> dict[str, Any]:
+    """``items`` holds up to limit+1 rows; the extra one says there is a next page."""
+    more = len(items) > limit
+    items = items[:limit]
+    cursor = encode_cursor(*(str(items[-1][k]) for k in key)) if more and items else None
+    return {"items": items, "next_cursor": cursor}

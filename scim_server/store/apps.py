@@ -1,0 +1,113 @@
+"""Connected apps: rows, and the public view of one (never its secrets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+
+from scim_server.store.app_models import App, AppMember
+from scim_server.store.db import new_id, now
+
+apps = App.__table__
+app_members = AppMember.__table__
+
+
+class AppNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AppRecord:
+    id: str
+    workspace_id: int
+    kind: str
+    label: str
+    business_id: str | None
+    login_method: str
+    account_secret: str
+    account_fields: tuple[str, ...]
+    api_base_url: str | None
+    deprovision_policy: str
+    schedule: str
+    mass_removal_count: int
+    mass_removal_percent: int
+    automation_remote_id: str | None
+    automation_email: str | None
+    last_check: datetime | None
+    next_check: datetime | None
+    created: datetime
+    updated: datetime
+
+    def public(self, counts: dict[str, int] | None = None) -> dict[str, Any]:
+        """What the API returns: the account's field names, never their values."""
+        return {
+            "id": self.id, "kind": self.kind, "label": self.label, "business_id": self.business_id,
+            "login_method": self.login_method, "automation_account": {"fields": list(self.account_fields)},
+            "api_base_url": self.api_base_url, "deprovision_policy": self.deprovision_policy,
+            "schedule": self.schedule,
+            "mass_removal_guard": {"count": self.mass_removal_count, "percent": self.mass_removal_percent},
+            "last_check": _iso(self.last_check), "next_check": _iso(self.next_check),
+            "created": _iso(self.created), "updated": _iso(self.updated),
+            **({"member_counts": counts} if counts is not None else {}),
+        }  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _record(row: Any) -> AppRecord:
+    values = dict(row._mapping)
+    values["account_fields"] = tuple(orjson.loads(values["account_fields"]))
+    return AppRecord(**values)
+
+
+def create_app_row(conn: Connection, workspace_id: int, values: dict[str, Any]) -> AppRecord:
+    at = now()
+    row = values | {"id": new_id(), "workspace_id": workspace_id, "created": at, "updated": at,
+                    "account_fields": orjson.dumps(list(values["account_fields"])).decode()}  # fmt: skip
+    conn.execute(insert(apps).values(row))
+    return get_app(conn, workspace_id, row["id"])
+
+
+def get_app(conn: Connection, workspace_id: int, app_id: str) -> AppRecord:
+    row = conn.execute(select(apps).where(apps.c.workspace_id == workspace_id, apps.c.id == app_id)).first()
+    if row is None:
+        raise AppNotFound(app_id)
+    return _record(row)
+
+
+def list_apps(conn: Connection, workspace_id: int, after: tuple[str, str] | None, limit: int) -> list[AppRecord]:
+    query = select(apps).where(apps.c.workspace_id == workspace_id)
+    if after is not None:
+        created, app_id = after
+        query = query.where(or_(apps.c.created > created, and_(apps.c.created == created, apps.c.id > app_id)))
+    return [_record(r) for r in conn.execute(query.order_by(apps.c.created, apps.c.id).limit(limit))]
+
+
+def update_app(conn: Connection, workspace_id: int, app_id: str, values: dict[str, Any]) -> AppRecord:
+    get_app(conn, workspace_id, app_id)
+    if "account_fields" in values:
+        values = values | {"account_fields": orjson.dumps(list(values["account_fields"])).decode()}
+    conn.execute(update(apps).where(apps.c.id == app_id).values(values | {"updated": now()}))
+    return get_app(conn, workspace_id, app_id)
+
+
+def delete_app(conn: Connection, workspace_id: int, app_id: str) -> AppRecord:
+    record = get_app(conn, workspace_id, app_id)
+    conn.execute(delete(apps).where(apps.c.id == app_id))
+    return record
+
+
+def member_counts(conn: Connection, app_id: str) -> dict[str, int]:
+    query = select(app_members.c.state, func.count()).where(app_members.c.app_id == app_id).group_by(app_members.c.state)
+    return {state: int(n) for state, n in conn.execute(query)}
+
+
+def due_for_check(conn: Connection, at: datetime, limit: int = 100) -> list[AppRecord]:
+    query = select(apps).where(or_(apps.c.next_check.is_(None), apps.c.next_check <= at)).limit(limit)
+    return [_record(r) for r in conn.execute(query)]
