@@ -1,0 +1,42 @@
+"""Meta Business Manager (Graph API): client.py = the vendor API, connector.py = the protocols."""
+
+from __future__ import annotations
+
+from connectors.base import AutomationAccount
+from connectors.errors import AuthError, InvalidRequest
+from connectors.http import HTTPSettings
+from connectors.meta_business.client import BASE_URL, KIND, MetaClient, make_http, split_version
+from connectors.meta_business.connector import ROLES, MetaBusinessConnector
+from connectors.registry import ConnectorSpec, register
+
+__all__ = ["SPEC", "MetaBusinessConnector", "MetaClient", "make_connector"]
+
+
+def make_connector(
+    *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
+) -> MetaBusinessConnector:
+    """A connector for Business Manager ``business_id`` acting with ``account.api_token`` (a System
+    User token with ``business_management``; ``ads_management`` for ad-account tasks).
+
+    ``base_url`` may end with a Graph version (``https://graph.facebook.com/v26.0``) to select it.
+    """
+    if account.api_token is None:
+        raise AuthError(KIND, "connect", "the automation account has no api_token")
+    if not business_id:
+        raise InvalidRequest(KIND, "connect", "a Business Manager id is required")
+    root, version = split_version(base_url)
+    return MetaBusinessConnector(MetaClient(make_http(root, account.api_token, settings), business_id, version))
+
+
+SPEC = register(ConnectorSpec(
+    kind=KIND,
+    name="Meta Business Manager",
+    cls=MetaBusinessConnector,
+    factory=make_connector,
+    base_url=BASE_URL,
+    needs_business_id=True,
+    business_id_label="Business Manager ID",
+    login_methods=("sso", "password"),
+    account_fields=("api_token",),
+    roles=ROLES,
+))
