@@ -1,0 +1,37 @@
+"""Asana workspaces (client.py = the vendor API, connector.py = the capability protocols)."""
+
+from __future__ import annotations
+
+from connectors.asana.client import BASE_URL, KIND, AsanaClient, make_http
+from connectors.asana.connector import ROLES, AsanaConnector
+from connectors.base import AutomationAccount
+from connectors.errors import AuthError, InvalidRequest
+from connectors.http import HTTPSettings
+from connectors.registry import ConnectorSpec, register
+
+__all__ = ["SPEC", "AsanaClient", "AsanaConnector", "make_connector"]
+
+
+def make_connector(
+    *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
+) -> AsanaConnector:
+    """A connector for workspace gid ``business_id`` acting with ``account.api_token`` (a PAT)."""
+    if account.api_token is None:
+        raise AuthError(KIND, "connect", "the automation account has no api_token")
+    if not business_id:
+        raise InvalidRequest(KIND, "connect", "a workspace gid is required")
+    return AsanaConnector(AsanaClient(make_http(base_url, account.api_token, settings), business_id))
+
+
+SPEC = register(ConnectorSpec(
+    kind=KIND,
+    name="Asana",
+    cls=AsanaConnector,
+    factory=make_connector,
+    base_url=BASE_URL,
+    needs_business_id=True,
+    business_id_label="Workspace gid",
+    login_methods=("sso", "password"),
+    account_fields=("api_token",),
+    roles=ROLES,
+))

@@ -1,0 +1,37 @@
+"""Atlassian Cloud organizations (client.py = the admin API, connector.py = the capability protocols)."""
+
+from __future__ import annotations
+
+from connectors.atlassian.client import BASE_URL, KIND, AtlassianClient, make_http
+from connectors.atlassian.connector import ROLES, AtlassianConnector
+from connectors.base import AutomationAccount
+from connectors.errors import AuthError, InvalidRequest
+from connectors.http import HTTPSettings
+from connectors.registry import ConnectorSpec, register
+
+__all__ = ["SPEC", "AtlassianClient", "AtlassianConnector", "make_connector"]
+
+
+def make_connector(
+    *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
+) -> AtlassianConnector:
+    """A connector for organization id ``business_id`` acting with the org API key ``account.api_token``."""
+    if account.api_token is None:
+        raise AuthError(KIND, "connect", "the automation account has no api_token")
+    if not business_id:
+        raise InvalidRequest(KIND, "connect", "an organization id is required")
+    return AtlassianConnector(AtlassianClient(make_http(base_url, account.api_token, settings), business_id))
+
+
+SPEC = register(ConnectorSpec(
+    kind=KIND,
+    name="Atlassian Cloud",
+    cls=AtlassianConnector,
+    factory=make_connector,
+    base_url=BASE_URL,
+    needs_business_id=True,
+    business_id_label="Organization ID",
+    login_methods=("sso", "password"),
+    account_fields=("api_token",),
+    roles=ROLES,
+))
