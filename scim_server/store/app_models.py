@@ -65,6 +65,7 @@ class AppMember(Base):
     user_id: Mapped[str | None] = mapped_column(String(36))
     bridge_role: Mapped[str | None] = mapped_column(String(20))
     match_source: Mapped[str | None] = mapped_column(String(20))  # auto | manual
+    managed_user_id: Mapped[str | None] = mapped_column(String(36))  # set while a rule manages it
     exempt_reason: Mapped[str | None] = mapped_column(Text)
     exempted_by: Mapped[str | None] = mapped_column(String(100))
     exempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -108,6 +109,24 @@ class AssignmentRule(Base):
     app_role: Mapped[str | None] = mapped_column(String(100))
     asset_grants: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{"asset_id", "permission"}]
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DeprovisionReport(Base):
+    """An app's deprovision report: ``pending`` collects entries until an admin applies it
+    (or, under policy ``automatic``, the guard held removals that need confirmation)."""
+
+    __tablename__ = "deprovision_reports"
+    __table_args__ = (Index("ix_deprovision_reports_app", "workspace_id", "app_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))  # pending | applied
+    held_reason: Mapped[str | None] = mapped_column(Text)  # why the guard held removals
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    applied_by: Mapped[str | None] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    applied: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class DeprovisionEntry(Base):
