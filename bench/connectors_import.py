@@ -34,6 +34,16 @@ from connectors.sandbox import SeedAsset, SeedMember, SeedSpec, create_sandbox_a
 from connectors.sandbox.app import fake_classes  # noqa: E402
 
 TOKEN = "bench-token"
+
+
+def _account(kind: str) -> AutomationAccount:
+    """Apple signs a JWT with a team key instead of presenting a token: the sandbox derives the
+    team's key pair from the seeded token (``team_credentials``)."""
+    if kind == "apple":
+        from connectors.sandbox.apple import team_credentials
+
+        return team_credentials(TOKEN)
+    return AutomationAccount(api_token=TOKEN)
 ASSETS, GRANTS_PER_ASSET = 20, 250
 
 
@@ -73,7 +83,7 @@ def serve(app: object) -> tuple[uvicorn.Server, int]:
 
 
 async def import_all(kind: str, base_url: str, org: str) -> tuple[int, int, int]:
-    connector = create_connector(kind, account=AutomationAccount(api_token=TOKEN), base_url=base_url,
+    connector = create_connector(kind, account=_account(kind), base_url=base_url,
                                  business_id=org, settings=HTTPSettings())
     members = assets = grants = 0
     try:

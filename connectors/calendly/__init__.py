@@ -1,0 +1,37 @@
+"""Calendly organizations (API v2): members, pending invitations, invite and remove."""
+
+from __future__ import annotations
+
+from connectors.base import AutomationAccount
+from connectors.calendly.client import BASE_URL, KIND, CalendlyClient, make_http
+from connectors.calendly.connector import ROLES, CalendlyConnector
+from connectors.errors import AuthError, InvalidRequest
+from connectors.http import HTTPSettings
+from connectors.registry import ConnectorSpec, register
+
+__all__ = ["SPEC", "CalendlyClient", "CalendlyConnector", "make_connector"]
+
+
+def make_connector(
+    *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
+) -> CalendlyConnector:
+    """A connector for organization uuid ``business_id`` acting with ``account.api_token``."""
+    if account.api_token is None:
+        raise AuthError(KIND, "connect", "the automation account has no api_token")
+    if not business_id:
+        raise InvalidRequest(KIND, "connect", "an organization uuid is required")
+    return CalendlyConnector(CalendlyClient(make_http(base_url, account.api_token, settings), business_id))
+
+
+SPEC = register(ConnectorSpec(
+    kind=KIND,
+    name="Calendly",
+    cls=CalendlyConnector,
+    factory=make_connector,
+    base_url=BASE_URL,
+    needs_business_id=True,
+    business_id_label="Organization UUID",
+    login_methods=("sso", "password"),
+    account_fields=("api_token",),
+    roles=ROLES,
+))
