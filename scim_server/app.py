@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +28,21 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+def start_background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """The embedded default: a job worker and the scheduler in the serving process."""
+    from scim_server.jobs.handlers import HANDLERS
+    from scim_server.jobs.scheduler import Scheduler
+    from scim_server.jobs.worker import Worker
+
+    settings = services.settings
+    worker = Worker(services.db, HANDLERS, lease_seconds=settings.worker_lease_seconds,
+                    poll_seconds=settings.worker_poll_seconds, retry_base=settings.retry_base_seconds,
+                    services=services)  # fmt: skip
+    services.worker = worker
+    scheduler = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
+    return [asyncio.create_task(worker.run(stop)), asyncio.create_task(scheduler.run(stop, worker.wake))]
+
+
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
     """Build the ASGI app. The schema must already be migrated (``scim-bridge migrate``)."""
     settings = settings or Settings()
@@ -37,9 +53,13 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         db.start()
+        stop = asyncio.Event()
+        tasks = start_background(services, stop) if settings.run_worker else []
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
             db.close()
 
     app = Starlette(

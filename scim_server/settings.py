@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     secret_key_file: Path = Path("./scim-bridge.key")
 
+    # Background work in this process (``serve``): a job worker and the scheduler.
+    run_worker: bool = True
+    worker_lease_seconds: float = 30.0
+    worker_poll_seconds: float = 1.0
+    scheduler_tick_seconds: float = 30.0
+    retry_base_seconds: float = 1.0
+    sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
+
     # SQLite durability: FULL fsyncs every commit (group commit keeps it fast).
     sqlite_synchronous: str = "FULL"
     write_batch_max: int = 256

@@ -1,0 +1,262 @@
+"""One function per job kind. Each is idempotent: connectors treat a repeated effect as
+success, and the bookkeeping written afterwards is the same however often it runs, so a job
+re-claimed after a crash finishes the work without doubling it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
+from connectors.errors import ConnectorError, UnsupportedCapability
+from sqlalchemy import Connection, update
+
+from scim_server import reconcile
+from scim_server.audit.log import append as audit
+from scim_server.connections import open_connector
+from scim_server.jobs.worker import JobContext
+from scim_server.store import apps as app_store
+from scim_server.store import members as member_store
+from scim_server.store.apps import AppRecord
+from scim_server.store.db import now
+from scim_server.store.members import ImportedMember
+
+BATCH = 500
+SCHEDULE = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
+
+
+class VerificationFailed(ConnectorError):
+    """A removal was acknowledged by the app but a re-read still shows the access."""
+
+
+async def _app(ctx: JobContext) -> AppRecord:
+    app_id = ctx.job.app_id or ""
+    return await ctx.db.read(lambda conn: app_store.get_app(conn, ctx.job.workspace_id, app_id))
+
+
+def _imported(member: Member) -> ImportedMember:
+    return ImportedMember(member.remote_id, member.email, member.username, member.display_name, member.role, member.state)
+
+
+async def _import_members(ctx: JobContext, app: AppRecord, connector: Any, seen_at: Any) -> int:
+    batch: list[ImportedMember] = []
+    total = 0
+
+    async def flush() -> None:
+        rows = list(batch)
+        await ctx.db.write(lambda conn: member_store.upsert_members(conn, app.workspace_id, app.id, rows, seen_at))
+        batch.clear()
+
+    async for member in connector.list_members():
+        batch.append(_imported(member))
+        total += 1
+        if len(batch) >= BATCH:
+            await flush()
+            await ctx.progress(total, None)
+    await flush()
+    return total
+
+
+async def _import_assets(connector: Any) -> tuple[list[tuple[str, str | None, str | None]], list[tuple[str, str, str]]]:
+    assets: list[tuple[str, str | None, str | None]] = []
+    permissions: list[tuple[str, str, str]] = []
+    if not isinstance(connector, ListsAssets):
+        return assets, permissions
+    async for asset in connector.list_assets():
+        assets.append((asset.id, asset.name, asset.type))
+        async for permission in connector.list_permissions(asset):
+            permissions.append((asset.id, permission.remote_id, permission.permission))
+    return assets, permissions
+
+
+def next_check(schedule: str) -> Any:
+    step = SCHEDULE.get(schedule)
+    if step is not None:
+        return now() + step
+    if ":" in schedule:  # "HH:MM" UTC, daily
+        hour, minute = (int(x) for x in schedule.split(":"))
+        at = now().replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return at if at > now() else at + timedelta(days=1)
+    return None  # manual
+
+
+async def check(ctx: JobContext) -> dict[str, Any]:
+    """Check for updates: import members, assets and permissions, then reconcile."""
+    app = await _app(ctx)
+    seen_at = now()
+    async with open_connector(app, ctx.services.vault) as connector:
+        if not isinstance(connector, ListsMembers):
+            raise UnsupportedCapability(app.kind, "check", "this app cannot list its members")
+        imported = await _import_members(ctx, app, connector, seen_at)
+        assets, permissions = await _import_assets(connector)
+
+    def unit(conn: Connection) -> dict[str, Any]:
+        closed = member_store.close_vanished(conn, app.id, seen_at)
+        member_store.replace_assets(conn, app.workspace_id, app.id, assets, permissions)
+        app_store.update_app(conn, app.workspace_id, app.id, {"last_check": seen_at, "next_check": next_check(app.schedule)})
+        outcome = reconcile.persist(conn, app.workspace_id, reconcile.load(conn, app.workspace_id, app), ctx.job.id)
+        outcome |= {"imported": imported, "closed": closed, "assets": len(assets), "permissions": len(permissions)}
+        audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.check", "App", app.id,
+              detail={k: v for k, v in outcome.items() if k in ("imported", "closed", "sets", "jobs")})  # fmt: skip
+        return outcome
+
+    result = await ctx.db.write(unit)
+    await ctx.progress(imported, imported)
+    ctx.services.wake_worker()
+    return result
+
+
+async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
+    """The outbox consumer: re-plan an app after a directory change or an admin action."""
+    app = await _app(ctx)
+
+    def unit(conn: Connection) -> dict[str, Any]:
+        return reconcile.persist(conn, app.workspace_id, reconcile.load(conn, app.workspace_id, app), ctx.job.id)
+
+    result = await ctx.db.write(unit)
+    if result["jobs"]:
+        ctx.services.wake_worker()
+    return result
+
+
+async def _still_present(connector: Any, remote_id: str, assets: tuple[str, ...]) -> list[str]:
+    """Verify after remove: re-read the app; what is still there (member and/or asset permissions)."""
+    left: list[str] = []
+    async for member in connector.list_members():
+        if member.remote_id == remote_id:
+            left.append("member")
+            break
+    if isinstance(connector, ListsAssets):
+        for asset_id in assets:
+            async for permission in connector.list_permissions(Asset(asset_id, asset_id, "")):
+                if permission.remote_id == remote_id:
+                    left.append(f"permission on {asset_id}")
+                    break
+    return left
+
+
+async def remove_member(ctx: JobContext, app: AppRecord, connector: Any, action: reconcile.Remove) -> None:
+    if isinstance(connector, GrantsAssets):
+        for asset_id in action.revokes:
+            await connector.revoke(action.remote_id, asset_id)
+    await connector.remove(action.remote_id)
+    left = await _still_present(connector, action.remote_id, action.revokes)
+    if left:
+        raise VerificationFailed(app.kind, "remove", f"still present after removal: {', '.join(left)}")
+
+    def unit(conn: Connection) -> None:
+        member_store.close_member(conn, app.id, action.member_id, action.remote_id)
+        entries = reconcile.entries_t
+        conn.execute(update(entries).where(entries.c.app_id == app.id, entries.c.member_id == action.member_id,
+                                           entries.c.status.in_(("pending", "held")))
+                     .values(status="removed", updated=now()))  # fmt: skip
+        audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.remove", "AppMember", action.member_id,
+              detail={"app_id": app.id, "remote_id": action.remote_id, "cause": action.cause,
+                      "revoked": list(action.revokes), "user_id": action.user_id})  # fmt: skip
+
+    await ctx.db.write(unit)
+
+
+async def remove(ctx: JobContext) -> dict[str, Any]:
+    action = reconcile.action_from(ctx.job.payload)
+    assert isinstance(action, reconcile.Remove)
+    app = await _app(ctx)
+    async with open_connector(app, ctx.services.vault) as connector:
+        await remove_member(ctx, app, connector, action)
+    return {"removed": action.member_id, "verified": True}
+
+
+async def invite(ctx: JobContext) -> dict[str, Any]:
+    action = reconcile.action_from(ctx.job.payload)
+    assert isinstance(action, reconcile.Invite)
+    app = await _app(ctx)
+    async with open_connector(app, ctx.services.vault) as connector:
+        member = await connector.invite(action.email, action.app_role)
+
+    def unit(conn: Connection) -> str:
+        member_store.upsert_members(conn, app.workspace_id, app.id, [_imported(member)], now())
+        row = conn.execute(member_store.app_members.select().where(
+            member_store.app_members.c.app_id == app.id, member_store.app_members.c.remote_id == member.remote_id)).first()  # fmt: skip
+        member_store.set_member(conn, row.id, user_id=action.user_id, bridge_role=action.bridge_role, state="matched",
+                                match_source="manual", managed_user_id=ctx.job.payload.get("managed_user_id"))  # fmt: skip
+        audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.invite", "AppMember", row.id,
+              detail={"app_id": app.id, "user_id": action.user_id, "app_role": action.app_role,
+                      "bridge_role": action.bridge_role, "status": member.state})  # fmt: skip
+        return str(row.id)
+
+    member_id = await ctx.db.write(unit)
+    return {"member_id": member_id, "remote_id": member.remote_id, "status": member.state}
+
+
+async def change_role(ctx: JobContext) -> dict[str, Any]:
+    action = reconcile.action_from(ctx.job.payload)
+    assert isinstance(action, reconcile.ChangeRole)
+    app = await _app(ctx)
+    async with open_connector(app, ctx.services.vault) as connector:
+        member = await connector.change_role(action.remote_id, action.to_role)
+
+    def unit(conn: Connection) -> None:
+        member_store.set_member(conn, action.member_id, app_role=member.role)
+        audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.change_role", "AppMember", action.member_id,
+              detail={"app_id": app.id, "before": action.from_role, "after": member.role})  # fmt: skip
+
+    await ctx.db.write(unit)
+    return {"member_id": action.member_id, "app_role": member.role}
+
+
+async def grant(ctx: JobContext) -> dict[str, Any]:
+    action = reconcile.action_from(ctx.job.payload)
+    assert isinstance(action, reconcile.Grant)
+    app = await _app(ctx)
+    async with open_connector(app, ctx.services.vault) as connector:
+        await connector.grant(action.remote_id, action.asset_id, action.permission)
+
+    def unit(conn: Connection) -> None:
+        member_store.grant_permission(conn, app.workspace_id, app.id, action.asset_id, action.remote_id, action.permission)
+        audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.asset.grant", "AppMember", action.member_id,
+              detail={"app_id": app.id, "asset_id": action.asset_id, "permission": action.permission})  # fmt: skip
+
+    await ctx.db.write(unit)
+    return {"member_id": action.member_id, "asset_id": action.asset_id}
+
+
+async def revoke(ctx: JobContext) -> dict[str, Any]:
+    action = reconcile.action_from(ctx.job.payload)
+    assert isinstance(action, reconcile.Revoke)
+    app = await _app(ctx)
+    async with open_connector(app, ctx.services.vault) as connector:
+        await connector.revoke(action.remote_id, action.asset_id)
+
+    def unit(conn: Connection) -> None:
+        member_store.revoke_permission(conn, app.id, action.asset_id, action.remote_id)
+        audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.asset.revoke", "AppMember", action.member_id,
+              detail={"app_id": app.id, "asset_id": action.asset_id})  # fmt: skip
+
+    await ctx.db.write(unit)
+    return {"member_id": action.member_id, "asset_id": action.asset_id}
+
+
+async def apply_report(ctx: JobContext) -> dict[str, Any]:
+    """Remove every member on the confirmed report (the guard does not apply: an admin confirmed)."""
+    app = await _app(ctx)
+    report_id = ctx.job.payload["report_id"]
+
+    def load(conn: Connection) -> list[reconcile.Remove]:
+        loaded = reconcile.load(conn, app.workspace_id, app)
+        wanted = [e.member_id for e in conn.execute(reconcile.entries_t.select().where(
+            reconcile.entries_t.c.report_id == report_id, reconcile.entries_t.c.status.in_(("pending", "held"))))]  # fmt: skip
+        return list(reconcile.report_removals(loaded.actual, wanted))
+
+    removals = await ctx.db.read(load)
+    async with open_connector(app, ctx.services.vault) as connector:
+        for done, action in enumerate(removals, start=1):
+            await remove_member(ctx, app, connector, action)
+            await ctx.progress(done, len(removals))
+    return {"removed": [r.member_id for r in removals]}
+
+
+HANDLERS: dict[str, Callable[[JobContext], Awaitable[dict[str, Any] | None]]] = {
+    "check": check, "reconcile": reconcile_job, "remove": remove, "invite": invite, "change_role": change_role,
+    "grant": grant, "revoke": revoke, "apply_report": apply_report,
+}  # fmt: skip

@@ -1,0 +1,83 @@
+"""The scheduler: queue each app's check for updates when it is due (daily by default).
+
+One leader at a time: on PostgreSQL a session advisory lock, elsewhere a lease row renewed on
+every tick; a follower simply skips the tick. Queuing is deduplicated per app, so two leaders
+in a split second still queue one check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Connection, delete, insert, select, text, update
+
+from scim_server.jobs import queue
+from scim_server.jobs.handlers import next_check
+from scim_server.jobs.worker import worker_name
+from scim_server.store import apps as app_store
+from scim_server.store.app_models import Lease
+from scim_server.store.db import Database, now
+
+log = logging.getLogger("scim_bridge.scheduler")
+leases = Lease.__table__
+ADVISORY_KEY = 0x5C1B_0001
+
+
+def take_lease(conn: Connection, name: str, owner: str, seconds: float) -> bool:
+    at = now()
+    current = conn.execute(select(leases).where(leases.c.name == name)).first()
+    if current is None:
+        conn.execute(insert(leases).values(name=name, owner=owner, until=at + timedelta(seconds=seconds)))
+        return True
+    until = current.until if current.until.tzinfo else current.until.replace(tzinfo=at.tzinfo)
+    if current.owner != owner and until > at:
+        return False
+    conn.execute(update(leases).where(leases.c.name == name).values(owner=owner, until=at + timedelta(seconds=seconds)))
+    return True
+
+
+def queue_due_checks(conn: Connection) -> int:
+    queued = 0
+    for app in app_store.due_for_check(conn, now()):
+        if app.schedule == "manual":
+            app_store.update_app(conn, app.workspace_id, app.id, {"next_check": now() + timedelta(days=3650)})
+            continue
+        queue.enqueue(conn, app.workspace_id, "check", {"reason": "schedule"}, app_id=app.id,
+                      dedupe_key=f"{app.id}:check", created_by="scheduler")  # fmt: skip
+        app_store.update_app(conn, app.workspace_id, app.id, {"next_check": next_check(app.schedule)})
+        queued += 1
+    return queued
+
+
+@dataclass
+class Scheduler:
+    db: Database
+    tick_seconds: float = 30.0
+    name: str = field(default_factory=worker_name)
+
+    async def run(self, stop: asyncio.Event, on_queued: object = None) -> None:
+        while not stop.is_set():
+            try:
+                queued = await self.db.write(self._tick)
+                if queued and callable(on_queued):
+                    on_queued()
+            except Exception:
+                log.exception("scheduler tick failed")
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=self.tick_seconds)
+            except TimeoutError:
+                pass
+
+    def _tick(self, conn: Connection) -> int:
+        if conn.dialect.name == "postgresql":
+            leader = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
+        else:
+            leader = take_lease(conn, "scheduler", self.name, self.tick_seconds * 3)
+        return queue_due_checks(conn) if leader else 0
+
+
+def release(conn: Connection, owner: str) -> None:
+    conn.execute(delete(leases).where(leases.c.name == "scheduler", leases.c.owner == owner))

@@ -1,0 +1,152 @@
+"""App members, assets and permissions: imports (upserts in batches), state updates, reads."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+
+from scim_server.store.app_models import AppAsset, AppMember, AppPermission
+from scim_server.store.db import new_id, now
+
+app_members = AppMember.__table__
+app_assets = AppAsset.__table__
+app_permissions = AppPermission.__table__
+OPEN = app_members.c.closed.is_(None)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedMember:
+    remote_id: str
+    email: str | None
+    username: str | None
+    display_name: str | None
+    app_role: str | None
+    status: str
+
+
+def _email_ci(email: str | None) -> str | None:
+    return email.strip().casefold() if email else None
+
+
+def upsert_members(conn: Connection, workspace_id: int, app_id: str, batch: Sequence[ImportedMember],
+                   seen_at: datetime) -> int:  # fmt: skip
+    """Insert new members, refresh known ones (reopening a closed one); returns how many were new."""
+    if not batch:
+        return 0
+    known = dict(
+        conn.execute(
+            select(app_members.c.remote_id, app_members.c.id).where(
+                app_members.c.app_id == app_id, app_members.c.remote_id.in_([m.remote_id for m in batch])
+            )
+        ).all()
+    )
+    fresh = [m for m in batch if m.remote_id not in known]
+    if fresh:
+        conn.execute(insert(app_members), [
+            {"id": new_id(), "workspace_id": workspace_id, "app_id": app_id, "remote_id": m.remote_id,
+             "email": m.email, "email_ci": _email_ci(m.email), "username": m.username,
+             "display_name": m.display_name, "app_role": m.app_role, "status": m.status, "state": "unmatched",
+             "first_seen": seen_at, "last_seen": seen_at} for m in fresh])  # fmt: skip
+    for m in batch:
+        if m.remote_id in known:
+            conn.execute(
+                update(app_members).where(app_members.c.id == known[m.remote_id]).values(
+                    email=m.email, email_ci=_email_ci(m.email), username=m.username, display_name=m.display_name,
+                    app_role=m.app_role, status=m.status, last_seen=seen_at, closed=None,
+                )
+            )  # fmt: skip
+    return len(fresh)
+
+
+def close_vanished(conn: Connection, app_id: str, seen_at: datetime) -> int:
+    """Members the import did not see are closed (state ``removed``), never deleted."""
+    result = conn.execute(
+        update(app_members)
+        .where(app_members.c.app_id == app_id, OPEN, app_members.c.last_seen < seen_at)
+        .values(closed=seen_at, state="removed", managed_user_id=None)
+    )
+    return result.rowcount
+
+
+def replace_assets(conn: Connection, workspace_id: int, app_id: str, assets: Iterable[tuple[str, str | None, str | None]],
+                   permissions: Iterable[tuple[str, str, str]]) -> None:  # fmt: skip
+    """The app's assets (id, name, type) and permissions (asset id, remote id, permission), as imported."""
+    conn.execute(delete(app_permissions).where(app_permissions.c.app_id == app_id))
+    conn.execute(delete(app_assets).where(app_assets.c.app_id == app_id))
+    rows = [{"app_id": app_id, "workspace_id": workspace_id, "asset_id": a, "name": n, "type": t} for a, n, t in assets]
+    if rows:
+        conn.execute(insert(app_assets), rows)
+    perms = {(a, r): p for a, r, p in permissions}
+    if perms:
+        conn.execute(insert(app_permissions), [
+            {"app_id": app_id, "workspace_id": workspace_id, "asset_id": a, "remote_id": r, "permission": p}
+            for (a, r), p in perms.items()])  # fmt: skip
+
+
+def open_members(conn: Connection, app_id: str) -> list[Any]:
+    return list(conn.execute(select(app_members).where(app_members.c.app_id == app_id, OPEN)))
+
+
+def permissions_by_member(conn: Connection, app_id: str) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    query = select(app_permissions.c.remote_id, app_permissions.c.asset_id, app_permissions.c.permission).where(
+        app_permissions.c.app_id == app_id
+    )
+    for remote_id, asset_id, permission in conn.execute(query):
+        out[remote_id].append((asset_id, permission))
+    return out
+
+
+def get_member(conn: Connection, app_id: str, member_id: str) -> Any | None:
+    return conn.execute(select(app_members).where(app_members.c.app_id == app_id, app_members.c.id == member_id)).first()
+
+
+def set_member(conn: Connection, member_id: str, **values: Any) -> None:
+    conn.execute(update(app_members).where(app_members.c.id == member_id).values(**values))
+
+
+def grant_permission(conn: Connection, workspace_id: int, app_id: str, asset_id: str, remote_id: str, permission: str) -> None:
+    revoke_permission(conn, app_id, asset_id, remote_id)
+    conn.execute(insert(app_permissions).values(app_id=app_id, workspace_id=workspace_id, asset_id=asset_id,
+                                                remote_id=remote_id, permission=permission))  # fmt: skip
+
+
+def revoke_permission(conn: Connection, app_id: str, asset_id: str | None, remote_id: str) -> None:
+    where = [app_permissions.c.app_id == app_id, app_permissions.c.remote_id == remote_id]
+    if asset_id is not None:
+        where.append(app_permissions.c.asset_id == asset_id)
+    conn.execute(delete(app_permissions).where(and_(*where)))
+
+
+def close_member(conn: Connection, app_id: str, member_id: str, remote_id: str) -> None:
+    set_member(conn, member_id, closed=now(), state="removed", managed_user_id=None)
+    revoke_permission(conn, app_id, None, remote_id)
+
+
+def members_page(conn: Connection, app_id: str, state: str | None, after: str | None, limit: int) -> list[Any]:
+    query = select(app_members).where(app_members.c.app_id == app_id)
+    if state == "removed":
+        query = query.where(app_members.c.state == "removed")
+    elif state is not None:
+        query = query.where(app_members.c.state == state, OPEN)
+    else:
+        query = query.where(OPEN)
+    if after is not None:
+        query = query.where(app_members.c.id > after)
+    return list(conn.execute(query.order_by(app_members.c.id).limit(limit)))
+
+
+def members_of_users(conn: Connection, workspace_id: int, user_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(app id, member id) of the open members linked to these directory users."""
+    if not user_ids:
+        return []
+    query = select(app_members.c.app_id, app_members.c.id).where(
+        app_members.c.workspace_id == workspace_id, app_members.c.user_id.in_(list(user_ids)), OPEN,
+        or_(app_members.c.state == "matched", app_members.c.state == "exempted"),
+    )  # fmt: skip
+    return [(a, m) for a, m in conn.execute(query)]
