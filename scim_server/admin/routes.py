@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from scim_server.admin import apps, jobs
+from scim_server.admin import apps, governance, jobs, members
 
 ROUTES = [
     Route("/catalog", apps.catalog, methods=["GET"]),
@@ -13,6 +13,21 @@ ROUTES = [
     Route("/apps/{app_id}", apps.get_app, methods=["GET"]),
     Route("/apps/{app_id}", apps.configure, methods=["PATCH"]),
     Route("/apps/{app_id}", apps.remove, methods=["DELETE"]),
+    Route("/apps/{app_id}/check", members.check, methods=["POST"]),
+    Route("/apps/{app_id}/members", members.list_members, methods=["GET"]),
+    Route("/apps/{app_id}/members/{member_id}", members.change_roles, methods=["PATCH"]),
+    Route("/apps/{app_id}/members/{member_id}/match", members.match, methods=["POST"]),
+    Route("/apps/{app_id}/members/{member_id}/remove", members.remove, methods=["POST"]),
+    Route("/apps/{app_id}/members/{member_id}/exempt", members.exempt, methods=["POST"]),
+    Route("/apps/{app_id}/members/{member_id}/unexempt", members.unexempt, methods=["POST"]),
+    Route("/apps/{app_id}/invitations", members.invite, methods=["POST"]),
+    Route("/apps/{app_id}/plan", members.plan, methods=["GET"]),
+    Route("/apps/{app_id}/assets", members.assets, methods=["GET"]),
+    Route("/apps/{app_id}/rules", governance.list_rules, methods=["GET"]),
+    Route("/apps/{app_id}/rules", governance.create_rule, methods=["POST"]),
+    Route("/apps/{app_id}/rules/{rule_id}", governance.delete_rule, methods=["DELETE"]),
+    Route("/reports", governance.list_reports, methods=["GET"]),
+    Route("/reports/{report_id}/apply", governance.apply_report, methods=["POST"]),
     Route("/jobs", jobs.list_jobs, methods=["GET"]),
     Route("/jobs/{job_id}", jobs.get_job, methods=["GET"]),
     Route("/jobs/{job_id}/cancel", jobs.cancel_job, methods=["POST"]),

@@ -72,13 +72,15 @@ def enqueue(
     created_by: str | None = None,
     max_attempts: int = 8,
     run_after: datetime | None = None,
+    dedupe_statuses: tuple[str, ...] = LIVE,
 ) -> str:
-    """Queue a job in the caller's transaction; with ``dedupe_key``, a live job with the
-    same key is returned instead of a second one."""
+    """Queue a job in the caller's transaction; with ``dedupe_key``, a job with the same key in
+    ``dedupe_statuses`` (default: queued or running) is returned instead of a second one."""
     if dedupe_key is not None:
         existing = conn.execute(
             select(jobs.c.id).where(
-                jobs.c.workspace_id == workspace_id, jobs.c.dedupe_key == dedupe_key, jobs.c.status.in_(LIVE)
+                jobs.c.workspace_id == workspace_id, jobs.c.dedupe_key == dedupe_key,
+                jobs.c.status.in_(dedupe_statuses),
             )
         ).scalar()
         if existing is not None:

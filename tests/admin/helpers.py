@@ -1,0 +1,45 @@
+"""Small helpers for admin API tests: wait for a job, create directory users over SCIM."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+TERMINAL = {"completed", "failed", "cancelled"}
+
+
+def wait_job(admin: httpx.Client, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """Poll the job until it ends (bounded); returns its final view."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = admin.get(f"/jobs/{job_id}").json()
+        if job["status"] in TERMINAL:
+            return job
+        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}: {job}"
+        time.sleep(0.05)
+
+
+def wait_idle(admin: httpx.Client, app_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Wait until the app has no queued or running job; returns all its jobs."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = admin.get("/jobs", params={"app_id": app_id, "limit": 500}).json()["items"]
+        if all(j["status"] in TERMINAL for j in jobs):
+            return jobs
+        assert time.monotonic() < deadline, f"jobs still running: {[j for j in jobs if j['status'] not in TERMINAL]}"
+        time.sleep(0.05)
+
+
+def scim_user(scim: httpx.Client, email: str, active: bool = True) -> str:
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email, "active": active,
+            "emails": [{"value": email, "type": "work", "primary": True}]}  # fmt: skip
+    response = scim.post("/Users", json=body)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,139 @@
+"""End to end over real HTTP: connect an app on the sandbox, check for updates, the sets, admin
+actions, and IdP-driven deprovisioning (report and automatic), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.sandbox import SandboxClient
+from tests.admin.helpers import scim_user, unique, wait_idle, wait_job
+from tests.servers import RunningServer
+
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+@pytest.fixture
+def scim_client(server: RunningServer, workspace: str) -> Iterator[httpx.Client]:
+    token = server.token(workspace, "scim")
+    with httpx.Client(base_url=server.scim, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def github(sandbox: SandboxClient) -> dict[str, Any]:
+    org, token = unique("org"), unique("ghp")
+    sandbox.seed("github", {
+        "org": org, "token": token,
+        "members": [
+            {"email": "ada@example.com", "name": "ada", "role": "admin", "status": "active"},
+            {"email": "grace@example.com", "name": "grace", "role": "member", "status": "active"},
+            {"email": "agency@outside.example", "name": "agency", "role": "member", "status": "active"},
+            {"email": "bot@example.com", "name": "bot", "role": "member", "status": "active"},
+        ],
+        "assets": [{"id": "repo-1", "name": "repo-1", "type": "repository",
+                    "grants": [{"email": "grace@example.com", "permission": "push"},
+                               {"email": "agency@outside.example", "permission": "admin"}]}],
+    })  # fmt: skip
+    return {"org": org, "token": token}
+
+
+def connect(admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any], policy: str = "report") -> str:
+    response = admin.post("/apps", json={"kind": "github", "label": "Eng", "business_id": github["org"],
+                                         "automation_account": {"api_token": github["token"]},
+                                         "api_base_url": sandbox.kind_url("github"), "deprovision_policy": policy})  # fmt: skip
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def check(admin: httpx.Client, app_id: str) -> dict[str, Any]:
+    response = admin.post(f"/apps/{app_id}/check")
+    assert response.status_code == 202
+    job = wait_job(admin, response.json()["job_id"])
+    assert job["status"] == "completed", job
+    return job
+
+
+def members(admin: httpx.Client, app_id: str, state: str) -> dict[str, dict[str, Any]]:
+    items = admin.get(f"/apps/{app_id}/members", params={"state": state}).json()["items"]
+    return {m["email"]: m for m in items}
+
+
+def remote_emails(sandbox: SandboxClient, org: str) -> set[str]:
+    return {m["email"] for m in sandbox.state("github", org)["members"]}
+
+
+def test_check_match_exempt_remove(admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any],
+                                   scim_client: httpx.Client) -> None:  # fmt: skip
+    ada, grace = scim_user(scim_client, "ada@example.com"), scim_user(scim_client, "Grace@Example.com")
+    app_id = connect(admin, sandbox, github)
+    job = check(admin, app_id)
+    assert job["result"]["imported"] == 4 and job["progress"]["done"] == 4
+    matched = members(admin, app_id, "matched")
+    assert {e: m["user_id"] for e, m in matched.items()} == {"ada@example.com": ada, "grace@example.com": grace}
+    assert matched["grace@example.com"]["assets"] == [{"asset_id": "repo-1", "permission": "push"}]
+    unmatched = members(admin, app_id, "unmatched")
+    assert set(unmatched) == {"agency@outside.example", "bot@example.com"}
+
+    bot = unmatched["bot@example.com"]
+    response = admin.post(f"/apps/{app_id}/members/{bot['id']}/exempt", json={"reason": "CI service account"})
+    assert response.status_code == 200 and response.json()["state"] == "exempted"
+    assert admin.post(f"/apps/{app_id}/members/{bot['id']}/exempt", json={"reason": ""}).status_code == 400
+    assert members(admin, app_id, "exempted")["bot@example.com"]["exempt_reason"] == "CI service account"
+
+    agency = unmatched["agency@outside.example"]
+    response = admin.post(f"/apps/{app_id}/members/{agency['id']}/remove")
+    assert response.status_code == 202
+    assert wait_job(admin, response.json()["job_id"])["status"] == "completed"
+    state = sandbox.state("github", github["org"])
+    assert "agency@outside.example" not in {m["email"] for m in state["members"]}
+    agency_remote = agency["remote_id"]
+    assert all(g["remote_id"] != agency_remote for a in state["assets"] for g in a["grants"])
+    assert "agency@outside.example" not in members(admin, app_id, "unmatched")
+
+    check(admin, app_id)  # a fresh import keeps the exemption and the matches
+    assert set(members(admin, app_id, "exempted")) == {"bot@example.com"}
+    assert set(members(admin, app_id, "matched")) == {"ada@example.com", "grace@example.com"}
+    plan = admin.get(f"/apps/{app_id}/plan").json()
+    assert plan["actions"] == [] and plan["sets"]["matched"] == 2
+
+
+def test_match_and_roles(admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any],
+                         scim_client: httpx.Client) -> None:  # fmt: skip
+    someone = scim_user(scim_client, "someone@example.com")
+    app_id = connect(admin, sandbox, github)
+    check(admin, app_id)
+    agency = members(admin, app_id, "unmatched")["agency@outside.example"]
+    response = admin.post(f"/apps/{app_id}/members/{agency['id']}/match",
+                          json={"user_id": someone, "bridge_role": "owner"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert members(admin, app_id, "matched")["agency@outside.example"]["bridge_role"] == "owner"
+    assert admin.post(f"/apps/{app_id}/members/{agency['id']}/match", json={"user_id": "nobody"}).status_code == 400
+    changed = admin.patch(f"/apps/{app_id}/members/{agency['id']}", json={"app_role": "admin"})
+    assert changed.status_code == 202
+    assert wait_job(admin, changed.json()["job_id"])["status"] == "completed"
+    roles = {m["email"]: m["role"] for m in sandbox.state("github", github["org"])["members"]}
+    assert roles["agency@outside.example"] == "admin"
+    assert admin.patch(f"/apps/{app_id}/members/{agency['id']}", json={"app_role": "emperor"}).status_code == 400
+
+
+def test_invite_pending_until_accepted(admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any],
+                                       scim_client: httpx.Client) -> None:  # fmt: skip
+    newcomer = scim_user(scim_client, "newcomer@example.com")
+    app_id = connect(admin, sandbox, github)
+    response = admin.post(f"/apps/{app_id}/invitations", json={"user_id": newcomer, "bridge_role": "collaborator"})
+    assert response.status_code == 202
+    job = wait_job(admin, response.json()["job_id"])
+    assert job["status"] == "completed" and job["result"]["status"] == "pending"
+    pending = {m["email"]: m for m in sandbox.state("github", github["org"])["members"]}["newcomer@example.com"]
+    assert pending["status"] == "pending"
+    again = admin.post(f"/apps/{app_id}/invitations", json={"user_id": newcomer, "bridge_role": "collaborator"})
+    wait_job(admin, again.json()["job_id"])
+    assert [m["email"] for m in sandbox.state("github", github["org"])["members"]].count("newcomer@example.com") == 1
+    sandbox.accept("github", github["org"], "newcomer@example.com")
+    check(admin, app_id)
+    view = members(admin, app_id, "matched")["newcomer@example.com"]
+    assert view["user_id"] == newcomer and view["status"] == "active"
