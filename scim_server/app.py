@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
 from scim_server.auth import Authenticator
@@ -28,7 +28,7 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
-def start_background(services: Services, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool = True) -> list[asyncio.Task[None]]:
     """The embedded default: a job worker and the scheduler in the serving process."""
     from scim_server.jobs.handlers import HANDLERS
     from scim_server.jobs.scheduler import Scheduler
@@ -39,15 +39,24 @@ def start_background(services: Services, stop: asyncio.Event) -> list[asyncio.Ta
                     poll_seconds=settings.worker_poll_seconds, retry_base=settings.retry_base_seconds,
                     services=services)  # fmt: skip
     services.worker = worker
-    scheduler = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
-    return [asyncio.create_task(worker.run(stop)), asyncio.create_task(scheduler.run(stop, worker.wake))]
+    tasks = [asyncio.create_task(worker.run(stop))]
+    if scheduler:
+        leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
+        tasks.append(asyncio.create_task(leader.run(stop, worker.wake)))
+    return tasks
 
 
-def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Starlette:
+def build_services(settings: Settings, database: Database | None = None) -> Services:
+    db = database or Database(settings)
+    return Services(settings=settings, db=db, auth=Authenticator(settings, db), vault=Vault(settings))
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None,
+               extra_routes: list[BaseRoute] | None = None) -> Starlette:  # fmt: skip
     """Build the ASGI app. The schema must already be migrated (``scim-bridge migrate``)."""
     settings = settings or Settings()
-    db = database or Database(settings)
-    services = Services(settings=settings, db=db, auth=Authenticator(settings, db), vault=Vault(settings))
+    services = build_services(settings, database)
+    db = services.db
     metrics = Metrics()
 
     @asynccontextmanager
@@ -68,6 +77,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
             Mount("/api/v1", routes=ADMIN_ROUTES),
+            *(extra_routes or []),
         ],
         middleware=[Middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log)],
         exception_handlers=ERROR_HANDLERS,  # type: ignore[arg-type]

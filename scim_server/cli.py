@@ -71,8 +71,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"scim-bridge: workspace {args.workspace!r}", flush=True)
     print(f"SCIM base URL: {base}/scim/v2", flush=True)
     print(f"SCIM token ({token_id}): {token}", flush=True)
+    extra = []
+    if args.demo:
+        from connectors.sandbox import create_sandbox_app
+        from starlette.routing import Mount
+
+        admin_id, admin = db.write_sync(lambda conn: tenancy.create_token(conn, args.workspace, "admin", "demo"))
+        extra.append(Mount("/sandbox", create_sandbox_app("demo")))
+        print(f"Admin API: {base}/api/v1  token ({admin_id}): {admin}", flush=True)
+        print(f"Sandbox apps (demo data): {base}/sandbox/<kind>  e.g. api_base_url {base}/sandbox/github", flush=True)
     uvicorn.run(
-        create_app(settings, database=db),
+        create_app(settings, database=db, extra_routes=extra),
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -80,6 +89,30 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         loop="auto",
         http="auto",
     )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Workers alone, for scale-out: any number share the database (jobs are leased)."""
+    import asyncio
+    import signal
+
+    from scim_server.app import build_services, start_background
+    from scim_server.observability import configure_logging
+
+    configure_logging(settings.log_level)
+    services = build_services(settings)
+
+    async def run() -> None:
+        services.db.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await asyncio.gather(*start_background(services, stop, scheduler=not args.no_scheduler))
+        services.db.close()
+
+    asyncio.run(run())
     return 0
 
 
@@ -116,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = tsub.add_parser("revoke")
     revoke.add_argument("token_id")
     token.set_defaults(func=cmd_token)
+
+    worker = sub.add_parser("worker", help="run job workers (and the scheduler) without the HTTP face")
+    worker.add_argument("--no-scheduler", action="store_true", help="leave scheduling to other processes")
+    worker.set_defaults(func=cmd_worker)
 
     sandbox = sub.add_parser("sandbox", help="serve the fake vendor APIs alone")
     sandbox.add_argument("--host", default="127.0.0.1")
