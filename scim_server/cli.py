@@ -73,8 +73,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"SCIM token ({token_id}): {token}", flush=True)
     extra = []
     if args.demo:
-        from connectors.sandbox import create_sandbox_app
         from starlette.routing import Mount
+
+        from connectors.sandbox import create_sandbox_app
 
         admin_id, admin = db.write_sync(lambda conn: tenancy.create_token(conn, args.workspace, "admin", "demo"))
         extra.append(Mount("/sandbox", create_sandbox_app("demo")))

@@ -13,7 +13,6 @@ from typing import Any
 from connectors.base import Authorizes, AutomationAccount, Connector
 from connectors.http import HTTPSettings
 from connectors.registry import create_connector, get_spec
-
 from scim_server.store.apps import AppRecord
 from scim_server.vault import Vault
 

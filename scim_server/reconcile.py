@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from connectors.registry import get_spec
 from sqlalchemy import Connection, select, update
 
+from connectors.registry import get_spec
 from mapping import (
     Actual,
     Adopt,
@@ -75,7 +75,10 @@ def policy_of(app: AppRecord) -> AppPolicy:
     )
 
 
-def load_directory(conn: Connection, ws: int, linked_user_ids: set[str], group_ids: set[str]) -> Directory:
+def load_directory(conn: Connection, ws: int, linked: dict[str, set[str]], group_ids: set[str]) -> Directory:
+    """The workspace's users (with every email), plus a deleted tombstone for each user an app
+    member is linked to but the directory no longer holds; the tombstone carries the linked
+    members' emails, so the link survives the deletion and the member is deprovisioned."""
     users_t, values_t = ScimUser.__table__, ScimUserValue.__table__
     emails: dict[str, list[str]] = defaultdict(list)
     for user_id, value in conn.execute(
@@ -89,7 +92,8 @@ def load_directory(conn: Connection, ws: int, linked_user_ids: set[str], group_i
         )
     ]
     present = {u.id for u in users}
-    users += [DirectoryUser(uid, "", (), False, deleted=True) for uid in sorted(linked_user_ids - present)]
+    users += [DirectoryUser(uid, "", tuple(sorted(linked[uid])), False, deleted=True)
+              for uid in sorted(set(linked) - present)]  # fmt: skip
     groups: dict[str, set[str]] = defaultdict(set)
     if group_ids:
         members_t = ScimGroupMember.__table__
@@ -145,7 +149,11 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
     rows = member_store.open_members(conn, app.id)
     perms = member_store.permissions_by_member(conn, app.id)
     rules = load_rules(conn, app.id)
-    directory = load_directory(conn, ws, {r.user_id for r in rows if r.user_id}, {r.group_id for r in rules})
+    linked: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        if r.user_id:
+            linked[r.user_id].update([r.email] if r.email else [])
+    directory = load_directory(conn, ws, linked, {r.group_id for r in rules})
     members = tuple(
         AppMember(r.id, r.remote_id, r.email, r.username, r.display_name, r.app_role or "",
                   "pending" if r.status == "pending" else "active", asset_grants(dict(perms.get(r.remote_id, ()))))

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from connectors.errors import AuthError, ConnectorError, PermissionDenied, RetryableError
-from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
 from pydantic import Field, HttpUrl
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server.admin.common import Body, admin_call, decode_cursor, json_response, page, page_params, parse_body
+from connectors.errors import AuthError, ConnectorError, PermissionDenied, RetryableError
+from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
+from scim_server.admin.common import (
+    Body,
+    admin_call,
+    decode_cursor,
+    json_response,
+    page,
+    page_params,
+    parse_body,
+)
 from scim_server.audit.log import append as audit
 from scim_server.connections import account_from, authorize_if_needed, build
 from scim_server.errors import AdminError, Invalid, NotFound

@@ -15,7 +15,16 @@ from starlette.responses import Response
 
 from scim_server import reconcile
 from scim_server.admin.apps import _app_or_404
-from scim_server.admin.common import AdminCall, Body, admin_call, decode_cursor, json_response, page, page_params, parse_body
+from scim_server.admin.common import (
+    AdminCall,
+    Body,
+    admin_call,
+    decode_cursor,
+    json_response,
+    page,
+    page_params,
+    parse_body,
+)
 from scim_server.audit.log import append as audit
 from scim_server.errors import Conflict, Invalid, NotFound
 from scim_server.jobs import queue

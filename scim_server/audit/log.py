@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
+from scim_server.store import fastsql
 from scim_server.store.db import now
 from scim_server.store.models import AuditEvent
 
@@ -27,15 +28,14 @@ def append(
     outcome: str = "success",
     detail: dict[str, Any] | None = None,
 ) -> None:
-    conn.execute(
-        insert(audit_events).values(
-            workspace_id=workspace_id,
-            at=now(),
-            actor=actor,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            outcome=outcome,
-            detail=orjson.dumps(detail).decode() if detail else None,
-        )
-    )
+    row = {
+        "workspace_id": workspace_id,
+        "at": fastsql.ts_in(conn.dialect.name, now()),
+        "actor": actor,
+        "action": action,
+        "target_type": target_type,
+        "target_id": target_id,
+        "outcome": outcome,
+        "detail": orjson.dumps(detail).decode() if detail else None,
+    }
+    fastsql.execute(conn, fastsql.INSERT_AUDIT, row)

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
-from connectors.errors import ConnectorError, UnsupportedCapability
 from sqlalchemy import Connection, update
 
+from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
+from connectors.errors import ConnectorError, UnsupportedCapability
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector

@@ -9,7 +9,6 @@ import random
 from datetime import datetime, timedelta
 
 from connectors.errors import RateLimited, RetryableError
-
 from scim_server.store.db import now
 
 

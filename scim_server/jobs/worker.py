@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.errors import ConnectorError
-
 from scim_server.jobs import queue
 from scim_server.jobs.queue import JobRecord
 from scim_server.jobs.retry import retry_at

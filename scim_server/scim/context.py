@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 
 import orjson
 from scim2_models import InvalidSyntaxException, PayloadTooLargeException
+from sqlalchemy import Connection
 from starlette.requests import Request
 
 from scim_server.auth import Principal
 from scim_server.services import Services
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +28,29 @@ class ScimCall:
     def ws(self) -> int:
         return self.principal.workspace_id
 
+    async def write(self, unit: Callable[[Connection], T]) -> T:
+        """Commit a unit of work, then nudge this process's worker: the unit may have queued
+        jobs through the outbox (``scim.changes.record``)."""
+        result = await self.services.db.write(unit)
+        self.services.wake_worker()
+        return result
+
 
 async def scim_call(request: Request) -> ScimCall:
     services: Services = request.app.state.services
-    principal = await services.auth.authenticate(request.headers.get("authorization"), "scim")
-    base = services.settings.public_base_url
-    if base is None:
-        host = request.headers.get("host") or f"{services.settings.host}:{services.settings.port}"
-        base = f"{request.url.scheme}://{host}"
-    return ScimCall(services, principal, base.rstrip("/") + "/scim/v2")
+    headers = request.headers
+    principal = await services.auth.authenticate(headers.get("authorization"), "scim")
+    settings = services.settings
+    if settings.public_base_url is not None:
+        return ScimCall(services, principal, _base_url(settings.public_base_url))
+    # The scheme and Host header, as Request.url would give them, without parsing a URL.
+    host = headers.get("host") or f"{settings.host}:{settings.port}"
+    return ScimCall(services, principal, _base_url(f"{request.scope.get('scheme', 'http')}://{host}"))
+
+
+@lru_cache(maxsize=256)
+def _base_url(origin: str) -> str:
+    return origin.rstrip("/") + "/scim/v2"
 
 
 async def json_body(request: Request, max_size: int) -> Any:

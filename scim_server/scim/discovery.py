@@ -20,13 +20,13 @@ from scim2_models import (
     ScimProvider,
     ServiceProviderConfig,
     Sort,
-    User,
 )
 from scim2_models.resources.service_provider_config import Pagination
 from starlette.requests import Request
 from starlette.responses import Response
 
 from scim_server.scim.context import scim_call
+from scim_server.scim.models import BridgeUser, UserModel
 from scim_server.scim.responses import ScimResponse, list_response
 from scim_server.settings import Settings
 
@@ -65,15 +65,27 @@ def build_discovery(settings: Settings) -> Discovery:
         ],
     )
     provider = ScimProvider(
-        models=[User, EnterpriseUser, Group],
-        resource_types=[ResourceType.from_resource(User[EnterpriseUser]), ResourceType.from_resource(Group)],
+        models=[BridgeUser, EnterpriseUser, Group],
+        resource_types=[ResourceType.from_resource(UserModel), ResourceType.from_resource(Group)],
         config=config,
     )
+    schemas = {str(s.id): _dump(s) for s in provider.schemas}
+    _read_only_member_display(schemas[str(Group.__schema__)])
     return Discovery(
         config=_dump(config) | {"meta": {"resourceType": "ServiceProviderConfig"}},
         resource_types={str(rt.id): _dump(rt) for rt in provider.resource_types},
-        schemas={str(s.id): _dump(s) for s in provider.schemas},
+        schemas=schemas,
     )
+
+
+def _read_only_member_display(group_schema: dict[str, Any]) -> None:
+    """Members are stored as ids (rows), so ``members.display`` is announced read-only: a
+    client must not expect a display it sent to come back (RFC 7643 §7 ``mutability``)."""
+    for attribute in group_schema.get("attributes", []):
+        if attribute.get("name") == "members":
+            for sub in attribute.get("subAttributes", []):
+                if sub.get("name") == "display":
+                    sub["mutability"] = "readOnly"
 
 
 def _with_location(doc: dict[str, Any], kind: str, key: str, base: str) -> dict[str, Any]:

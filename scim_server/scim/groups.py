@@ -3,25 +3,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from scim2_models import Context
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server.audit.log import append as audit
 from scim_server.scim import filters
+from scim_server.scim.changes import record
 from scim_server.scim.context import ScimCall, json_body, scim_call
 from scim_server.scim.patch import apply_group_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
-from scim_server.scim.query import ListQuery
+from scim_server.scim.query import ListQuery, simple_eq
 from scim_server.scim.resources import etag, group_fields_from_doc, member_refs, parse_group, render
 from scim_server.scim.responses import ScimResponse
 from scim_server.scim.users import _list, _query_params
 from scim_server.store import groups as store
-from scim_server.store.directory import StoredResource
+from scim_server.store.directory import StoredResource, check_version
 from scim_server.store.groups import MemberChange
 
 RESOURCE = "Group"
+# RFC 7644 §3.5.2: a successful PATCH answers 200 with the whole resource, or 204 (No Content);
+# 200 is required when the request names ``attributes``. Rendering every member of a large
+# group on each member change costs more than the change (2000 members: ~2 ms), and Entra's
+# and Okta's documented group PATCH exchanges answer 204, so 204 it is unless the caller
+# asks for attributes (``attributes``/``excludedAttributes``).
+PATCH_RETURNS_RESOURCE = False
 
 
 def _render(call: ScimCall, conn: Connection, stored: StoredResource, q: ListQuery | None = None) -> dict:
@@ -46,11 +54,11 @@ async def create(request: Request) -> Response:
 
     def unit(conn: Connection) -> tuple[dict, StoredResource]:
         stored = store.create_group(conn, call.ws, fields, member_ids)
-        audit(conn, call.ws, call.principal.actor, "scim.group.create", RESOURCE, stored.id,
+        record(conn, call, "scim.group.create", RESOURCE, stored.id,
               detail={"displayName": fields.display_name, "members_added": len(member_ids)})  # fmt: skip
         return _render(call, conn, stored), stored
 
-    body, stored = await call.services.db.write(unit)
+    body, stored = await call.write(unit)
     return _respond(body, stored, 201)
 
 
@@ -78,11 +86,11 @@ async def replace(request: Request) -> Response:
 
     def unit(conn: Connection) -> tuple[dict, StoredResource]:
         stored = store.replace_group(conn, call.ws, group_id, fields, member_ids, if_match)
-        audit(conn, call.ws, call.principal.actor, "scim.group.replace", RESOURCE, group_id,
+        record(conn, call, "scim.group.replace", RESOURCE, group_id,
               detail={"displayName": fields.display_name, "members": len(member_ids)})  # fmt: skip
         return _render(call, conn, stored), stored
 
-    out, stored = await call.services.db.write(unit)
+    out, stored = await call.write(unit)
     return _respond(out, stored)
 
 
@@ -93,7 +101,7 @@ async def patch(request: Request) -> Response:
     if_match = request.headers.get("if-match")
     q = _query_params(request)
 
-    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+    def unit(conn: Connection) -> tuple[dict | None, StoredResource]:
         current = store.get_group(conn, call.ws, group_id)
         result = apply_group_patch(current.doc, operations)
         fields = group_fields_from_doc(result.doc) if result.doc != current.doc else None
@@ -103,14 +111,18 @@ async def patch(request: Request) -> Response:
             replace=None if result.replace_members is None else tuple(result.replace_members),
             remove_all=result.remove_all_members,
         )
-        stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match)
-        audit(conn, call.ws, call.principal.actor, "scim.group.patch", RESOURCE, group_id,
+        stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match, current)
+        record(conn, call, "scim.group.patch", RESOURCE, group_id,
               detail={"members_added": len(change.add), "members_removed": len(change.remove),
                       "members_replaced": change.replace is not None or change.remove_all,
                       "attributes_changed": fields is not None})  # fmt: skip
+        if not (PATCH_RETURNS_RESOURCE or q.attributes or q.excluded):
+            return None, stored
         return _render(call, conn, stored, q), stored
 
-    body, stored = await call.services.db.write(unit)
+    body, stored = await call.write(unit)
+    if body is None:
+        return Response(status_code=204, headers={"ETag": etag(stored.version)})
     return _respond(body, stored)
 
 
@@ -120,27 +132,45 @@ async def delete(request: Request) -> Response:
     if_match = request.headers.get("if-match")
 
     def unit(conn: Connection) -> None:
-        from scim_server.store.directory import check_version
-
         current = store.get_group(conn, call.ws, group_id)
         check_version(current.version, if_match)
-        store.delete_group(conn, call.ws, group_id)
-        audit(conn, call.ws, call.principal.actor, "scim.group.delete", RESOURCE, group_id,
+        store.delete_group(conn, call.ws, group_id, current)
+        record(conn, call, "scim.group.delete", RESOURCE, group_id,
               detail={"displayName": current.doc.get("displayName")})  # fmt: skip
 
-    await call.services.db.write(unit)
+    await call.write(unit)
     return Response(status_code=204)
 
 
 async def search(call: ScimCall, q: ListQuery) -> Response:
+    eq = simple_eq(q.filter) if q.filter and q.sort_by is None else None
+    if eq is not None and eq[0] in store.EQ_ATTRIBUTES:
+        attribute, value = eq
+
+        def find(conn: Connection) -> tuple[int, list[StoredResource]]:
+            return store.find_groups_eq(conn, call.ws, attribute, value, q.offset, q.count)
+
+        return await _search(call, q, find)
     where = filters.group_where(q.filter, call.ws) if q.filter else None
-    order = filters.group_order_by(q.sort_by, q.sort_order)
+    order = filters.group_order_by(q.sort_by, q.sort_order) if q.sort_by else None
+
+    def query(conn: Connection) -> tuple[int, list[StoredResource]]:
+        rows = store.list_groups(conn, call.ws, where, order, q.offset, q.count) if q.count else []
+        if q.offset == 0 and len(rows) < q.count:  # the whole result is on this page
+            return len(rows), rows
+        return store.count_groups(conn, call.ws, where), rows
+
+    return await _search(call, q, query)
+
+
+async def _search(
+    call: ScimCall, q: ListQuery, find: Callable[[Connection], tuple[int, list[StoredResource]]]
+) -> Response:
     with_members = wants_attribute("members", q.attributes, q.excluded)
 
     def unit(conn: Connection) -> tuple[int, list[dict]]:
-        total = store.count_groups(conn, call.ws, where)
-        rows = store.list_groups(conn, call.ws, where, order, q.offset, q.count) if q.count else []
-        entries = store.members_of(conn, [r.id for r in rows]) if with_members else {}
+        total, rows = find(conn)
+        entries = store.members_of(conn, [r.id for r in rows]) if with_members and rows else {}
         return total, [
             project(
                 render(r, RESOURCE, call.base_url,

@@ -26,7 +26,6 @@ from typing import Any
 from pydantic import ValidationError
 from scim2_models import (
     Context,
-    EnterpriseUser,
     Error,
     Group,
     InvalidFilterException,
@@ -35,16 +34,15 @@ from scim2_models import (
     PatchOp,
     SCIMException,
     ScimPolicy,
-    User,
 )
 from scim2_models import Path as ScimPath
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 
 from scim_server.scim import quirks
+from scim_server.scim.models import UserModel
 
 __all__ = ["GroupPatchResult", "Operation", "apply_group_patch", "apply_user_patch", "normalize_patch"]
 
-UserModel = User[EnterpriseUser]
 _USER_PATCH = PatchOp[UserModel]
 _GROUP_PATCH = PatchOp[Group]
 # Unknown attributes are refused (RFC 7644 §3.5.2: invalidPath); a remove may select by its
@@ -211,7 +209,7 @@ def _user_op(op: Operation) -> Operation:
     if op.path is None:
         return replace(op, value=_user_value(op.value))
     lowered = op.path.lower()
-    if lowered in (quirks.MANAGER_PATH, quirks.MANAGER_PATH + ".value"):
+    if lowered in ("manager", quirks.MANAGER_PATH, quirks.MANAGER_PATH + ".value"):
         value = quirks.manager_value(op.value) if op.op != "remove" else None
         return Operation("remove" if value is None else op.op, f"{quirks.ENTERPRISE}:manager", value)
     if lowered == quirks.ENTERPRISE_LOWER and isinstance(op.value, dict):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from scim2_models import InvalidCursorException, InvalidValueException
@@ -73,6 +75,32 @@ def parse_list_query(params: Mapping[str, Any], default_count: int, max_count: i
         attributes=_names(params.get("attributes")),
         excluded=_names(params.get("excludedAttributes")),
     )
+
+
+@lru_cache(maxsize=16)
+def default_list_query(default_count: int, max_count: int) -> ListQuery:
+    """The query of a request without a query string (immutable, so shared)."""
+    return parse_list_query({}, default_count, max_count)
+
+
+# ``attr eq "string"`` as the IdPs send it before every create (RFC 7644 §3.4.2.2). Only
+# strings without escapes: their value is the text between the quotes, exactly what
+# scim2-models' grammar (JSON string rules, whitespace ignored) makes of them. Anything
+# else goes through the full parser (scim/filters.py).
+_SPACE = r"[ \t\f\r\n]"
+_SIMPLE_EQ = re.compile(
+    rf'{_SPACE}*([A-Za-z][A-Za-z0-9_-]*){_SPACE}+[eE][qQ]{_SPACE}+"([^"\\\x00-\x1f]*)"{_SPACE}*'
+)
+_MAX_SIMPLE_FILTER = 65_536  # longer filters are refused by the full parser
+
+
+def simple_eq(text: str | None) -> tuple[str, str] | None:
+    """(lower-cased attribute name, value) of a filter ``name eq "value"``; None for any
+    other filter. The caller decides whether it can serve that attribute from a column."""
+    if text is None or len(text) > _MAX_SIMPLE_FILTER:
+        return None
+    found = _SIMPLE_EQ.fullmatch(text)
+    return None if found is None else (found.group(1).lower(), found.group(2))
 
 
 def encode_cursor(offset: int) -> str:

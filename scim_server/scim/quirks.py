@@ -148,8 +148,12 @@ def manager_value(value: Any) -> Any:
     ``$ref`` scim2-models requires is derived from the id as the stored documents hold it
     (``displayName`` is read-only, RFC 7643 §4.3, and never stored). An empty id means no
     manager: None is returned, which unassigns the attribute.
-    Any other shape is returned unchanged for the model to judge.
+    Entra's tutorial (Example 5) also sends ``"path": "manager"`` (no schema URN) with a
+    one-element list of ``{"$ref", "value"}``. Any other shape is returned unchanged for the
+    model to judge.
     """
+    if isinstance(value, list) and len(value) == 1:  # Entra tutorial Example 5: a one-element list
+        value = value[0]
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):

@@ -11,18 +11,16 @@ from typing import Any
 
 from scim2_models import (
     Context,
-    EnterpriseUser,
     Group,
     InvalidSyntaxException,
     InvalidValueException,
     ScimPolicy,
-    User,
 )
 
+from scim_server.scim.models import UserModel
 from scim_server.scim.projection import CORE_GROUP, CORE_USER, ENTERPRISE
 from scim_server.store.directory import GroupFields, StoredResource, UserFields
 
-UserModel = User[EnterpriseUser]
 KNOWN_SCHEMAS = {CORE_USER.lower(): CORE_USER, ENTERPRISE.lower(): ENTERPRISE, CORE_GROUP.lower(): CORE_GROUP}
 POLICY = ScimPolicy(unknown=ScimPolicy.Unknown.forbid)
 _READONLY = ("id", "meta", "groups")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from scim2_models import InvalidSyntaxException
+from dataclasses import replace
+
+import orjson
+from scim2_models import InvalidFilterException, InvalidSyntaxException, InvalidValueException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -10,8 +13,9 @@ from starlette.routing import Route
 from scim_server.errors import scim_error
 from scim_server.scim import discovery, groups, users
 from scim_server.scim.bulk import bulk
-from scim_server.scim.context import json_body, scim_call
-from scim_server.scim.query import parse_list_query
+from scim_server.scim.context import ScimCall, json_body, scim_call
+from scim_server.scim.query import ListQuery, parse_list_query
+from scim_server.scim.responses import list_response
 
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
@@ -32,6 +36,39 @@ def _searcher(module: object):  # type: ignore[no-untyped-def]
         return await module.search(call, query)  # type: ignore[attr-defined]
 
     return endpoint
+
+
+async def _window(module: object, call: ScimCall, q: ListQuery, offset: int, count: int) -> tuple[int, list[dict]] | None:
+    """One resource type's total and resources [offset, offset+count); None if the filter does
+    not apply to that type (an attribute it does not have)."""
+    try:
+        response = await module.search(call, replace(q, start_index=offset + 1, count=count, cursor=None))  # type: ignore[attr-defined]
+    except InvalidFilterException:
+        return None
+    body = orjson.loads(response.body)
+    return int(body["totalResults"]), list(body["Resources"])
+
+
+async def root_search(request: Request) -> Response:
+    """``POST /.search`` (RFC 7644 §3.4.3): Users then Groups, paged as one list."""
+    call = await scim_call(request)
+    settings = call.services.settings
+    q = parse_list_query(await _search_params(request), settings.default_page_size, settings.filter_max_results)
+    if q.cursor is not None:
+        raise InvalidValueException(detail="Cursor paging is offered per resource type, not at the root.")
+    offset, count = q.start_index - 1, q.count
+    user_total = await _window(users, call, q, 0, 0)
+    group_total = await _window(groups, call, q, 0, 0)
+    if user_total is None and group_total is None:
+        raise InvalidFilterException(detail="The filter applies to no resource type.")
+    u_total = user_total[0] if user_total else 0
+    found: list[dict] = []
+    if user_total and offset < u_total and count:
+        found += (await _window(users, call, q, offset, min(count, u_total - offset)) or (0, []))[1]
+    if group_total and count > len(found):
+        found += (await _window(groups, call, q, max(0, offset - u_total), count - len(found)) or (0, []))[1]
+    total = u_total + (group_total[0] if group_total else 0)
+    return list_response(found, total, q.start_index)
 
 
 async def _read_only(request: Request) -> Response:
@@ -61,6 +98,7 @@ ROUTES = [
     Route("/Groups/{id}", groups.replace, methods=["PUT"]),
     Route("/Groups/{id}", groups.patch, methods=["PATCH"]),
     Route("/Groups/{id}", groups.delete, methods=["DELETE"]),
+    Route("/.search", root_search, methods=["POST"]),
     Route("/Bulk", bulk, methods=["POST"]),
     *_discovery("/ServiceProviderConfig", discovery.service_provider_config),
     *_discovery("/ResourceTypes", discovery.resource_types),

@@ -3,17 +3,19 @@ transaction) and renders. Reads render the stored document; nothing is re-valida
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from scim2_models import Context
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server.audit.log import append as audit
 from scim_server.scim import filters
+from scim_server.scim.changes import record
 from scim_server.scim.context import ScimCall, json_body, scim_call
 from scim_server.scim.patch import apply_user_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
-from scim_server.scim.query import ListQuery, encode_cursor, parse_list_query
+from scim_server.scim.query import ListQuery, default_list_query, encode_cursor, parse_list_query, simple_eq
 from scim_server.scim.resources import etag, parse_user, render, user_fields_from_doc
 from scim_server.scim.responses import ScimResponse, list_response
 from scim_server.store import directory as store
@@ -40,6 +42,8 @@ def _respond(body: dict, stored: StoredResource, status: int = 200, location: bo
 
 def _query_params(request: Request) -> ListQuery:
     settings = request.app.state.services.settings
+    if not request.scope.get("query_string"):
+        return default_list_query(settings.default_page_size, settings.filter_max_results)
     return parse_list_query(request.query_params, settings.default_page_size, settings.filter_max_results)
 
 
@@ -49,11 +53,11 @@ async def create(request: Request) -> Response:
 
     def unit(conn: Connection) -> dict:
         stored = store.create_user(conn, call.ws, fields)
-        audit(conn, call.ws, call.principal.actor, "scim.user.create", RESOURCE, stored.id,
+        record(conn, call, "scim.user.create", RESOURCE, stored.id,
               detail={"userName": fields.user_name})  # fmt: skip
         return render(stored, RESOURCE, call.base_url)
 
-    body = await call.services.db.write(unit)
+    body = await call.write(unit)
     return ScimResponse(
         body, status_code=201, headers={"ETag": body["meta"]["version"], "Location": body["meta"]["location"]}
     )
@@ -84,12 +88,13 @@ async def replace(request: Request) -> Response:
     def unit(conn: Connection) -> tuple[dict, StoredResource]:
         current = store.get_user(conn, call.ws, user_id, for_update=True)
         check_version(current.version, if_match)
-        stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version)
-        audit(conn, call.ws, call.principal.actor, "scim.user.replace", RESOURCE, user_id,
+        stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
+                                    current=current)  # fmt: skip
+        record(conn, call, "scim.user.replace", RESOURCE, user_id,
               detail=_changed(current.doc, fields.doc))  # fmt: skip
         return _render_one(call, conn, stored), stored
 
-    body, stored = await call.services.db.write(unit)
+    body, stored = await call.write(unit)
     return _respond(body, stored)
 
 
@@ -105,12 +110,13 @@ async def patch(request: Request) -> Response:
         doc = apply_user_patch(current.doc, operations)
         password = doc.pop("password", None)
         fields = user_fields_from_doc(doc, password)
-        stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version)
-        audit(conn, call.ws, call.principal.actor, "scim.user.patch", RESOURCE, user_id,
+        stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
+                                    current=current)  # fmt: skip
+        record(conn, call, "scim.user.patch", RESOURCE, user_id,
               detail=_changed(current.doc, doc) | ({"password": "changed"} if password else {}))  # fmt: skip
         return _render_one(call, conn, stored), stored
 
-    body, stored = await call.services.db.write(unit)
+    body, stored = await call.write(unit)
     return _respond(body, stored)
 
 
@@ -122,26 +128,43 @@ async def delete(request: Request) -> Response:
     def unit(conn: Connection) -> None:
         current = store.get_user(conn, call.ws, user_id, for_update=True)
         check_version(current.version, if_match)
-        store.delete_user(conn, call.ws, user_id)
-        audit(conn, call.ws, call.principal.actor, "scim.user.delete", RESOURCE, user_id,
+        store.delete_user(conn, call.ws, user_id, current)
+        record(conn, call, "scim.user.delete", RESOURCE, user_id,
               detail={"userName": current.doc.get("userName")})  # fmt: skip
 
-    await call.services.db.write(unit)
+    await call.write(unit)
     return Response(status_code=204)
 
 
 async def search(call: ScimCall, q: ListQuery) -> Response:
+    eq = simple_eq(q.filter) if q.filter and q.sort_by is None else None
+    if eq is not None and eq[0] in store.EQ_ATTRIBUTES:
+        attribute, value = eq
+
+        def find(conn: Connection) -> tuple[int, list[StoredResource]]:
+            return store.find_users_eq(conn, call.ws, attribute, value, q.offset, q.count)
+
+        return await _search(call, q, find)
     where = filters.user_where(q.filter, call.ws) if q.filter else None
-    order = filters.user_order_by(q.sort_by, q.sort_order)
+    order = filters.user_order_by(q.sort_by, q.sort_order) if q.sort_by else None
+
+    def query(conn: Connection) -> tuple[int, list[StoredResource]]:
+        rows = store.list_users(conn, call.ws, where, order, q.offset, q.count) if q.count else []
+        if q.offset == 0 and len(rows) < q.count:  # the whole result is on this page
+            return len(rows), rows
+        return store.count_users(conn, call.ws, where), rows
+
+    return await _search(call, q, query)
+
+
+async def _search(
+    call: ScimCall, q: ListQuery, find: Callable[[Connection], tuple[int, list[StoredResource]]]
+) -> Response:
+    with_groups = wants_attribute("groups", q.attributes, q.excluded)
 
     def unit(conn: Connection) -> tuple[int, list[dict]]:
-        total = store.count_users(conn, call.ws, where)
-        rows = store.list_users(conn, call.ws, where, order, q.offset, q.count) if q.count else []
-        extra = (
-            store.groups_of(conn, call.ws, [r.id for r in rows])
-            if wants_attribute("groups", q.attributes, q.excluded)
-            else {}
-        )
+        total, rows = find(conn)
+        extra = store.groups_of(conn, call.ws, [r.id for r in rows]) if with_groups and rows else {}
         return total, [
             project(
                 render(r, RESOURCE, call.base_url, {"groups": extra[r.id]} if extra.get(r.id) else None),

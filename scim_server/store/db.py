@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -90,7 +92,8 @@ def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        conn.exec_driver_sql(begin_sql)
+        if not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+            conn.exec_driver_sql(begin_sql)
 
     return engine
 
@@ -104,12 +107,19 @@ class _Unit:
 
 @dataclass
 class _GroupCommitWriter:
-    """One thread that owns the SQLite write connection and commits in batches."""
+    """One thread that owns the SQLite write connection and commits in batches.
+
+    The connection is kept for the thread's life and the batch transaction, the per-unit
+    savepoints and the commit are issued on the DBAPI connection directly: through
+    SQLAlchemy they cost more CPU than the units themselves. A unit may still use
+    SQLAlchemy on the connection it is given (it joins the open transaction).
+    """
 
     engine: Engine
     batch_max: int
     _queue: queue.SimpleQueue[_Unit | None] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
+    _conn: Connection | None = None
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
@@ -125,44 +135,76 @@ class _GroupCommitWriter:
         self._queue.put(unit)
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self.batch_max:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)
-                    break
-                batch.append(nxt)
-            self._commit_batch(batch)
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < self.batch_max:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        self._queue.put(None)
+                        break
+                    batch.append(nxt)
+                self._commit_batch(batch)
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self.engine.connect()
+        return self._conn
 
     def _commit_batch(self, batch: list[_Unit]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self.engine.begin() as conn:
-                for unit in batch:
-                    outcomes.append(_run_in_savepoint(conn, unit.fn))
+            conn = self._connection()
+            raw = conn.connection.driver_connection
+            raw.execute("BEGIN IMMEDIATE")
+            for unit in batch:
+                outcomes.append(_run_in_savepoint(conn, raw, unit.fn))
+            if conn.in_transaction():  # a unit used SQLAlchemy: it commits its view too
+                conn.commit()
+            if raw.in_transaction:
+                raw.commit()
         except BaseException as exc:  # the commit itself failed: nobody's write is durable
+            self._abandon()
             for unit in batch:
                 _resolve(unit, False, exc)
             return
         for unit, (ok, value) in zip(batch, outcomes):
             _resolve(unit, ok, value)
 
+    def _abandon(self) -> None:
+        """Roll back whatever is open; a connection that cannot is dropped."""
+        try:
+            if self._conn is not None:
+                if self._conn.in_transaction():
+                    self._conn.rollback()
+                raw = self._conn.connection.driver_connection
+                if raw.in_transaction:
+                    raw.rollback()
+        except Exception:  # noqa: BLE001 (any failure: the connection is dropped)
+            if self._conn is not None:
+                self._conn.invalidate()
+                self._conn.close()
+            self._conn = None
 
-def _run_in_savepoint(conn: Connection, fn: Callable[[Connection], Any]) -> tuple[bool, Any]:
-    savepoint = conn.begin_nested()
+
+def _run_in_savepoint(conn: Connection, raw: Any, fn: Callable[[Connection], Any]) -> tuple[bool, Any]:
+    raw.execute("SAVEPOINT unit")
     try:
         value = fn(conn)
     except Exception as exc:
-        savepoint.rollback()
+        raw.execute("ROLLBACK TO unit")
+        raw.execute("RELEASE unit")
         return False, exc
-    savepoint.commit()
+    raw.execute("RELEASE unit")
     return True, value
 
 
@@ -176,6 +218,115 @@ def _resolve(unit: _Unit, ok: bool, value: Any) -> None:
             unit.future.set_exception(value)
 
     unit.loop.call_soon_threadsafe(settle)
+
+
+class _InlineReader:
+    """The SQLite connection reads use on the event loop: kept open, so a read costs its
+    queries plus ``BEGIN``/``ROLLBACK`` (a pooled SQLAlchemy connection and transaction
+    cost ~0.3 ms more). One read at a time; a concurrent caller (another thread) gets
+    ``None`` from ``try_run`` and takes a pooled connection instead."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+
+    def try_run(self, fn: Callable[[Connection], T]) -> tuple[bool, T | None]:
+        if not self._lock.acquire(blocking=False):
+            return False, None
+        try:
+            conn = self._conn
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._conn = self.engine.connect()
+            raw = conn.connection.driver_connection
+            raw.execute("BEGIN")  # deferred: one snapshot from the first read on
+            try:
+                return True, fn(conn)
+            finally:
+                if conn.in_transaction():  # fn used SQLAlchemy, which joined the transaction
+                    conn.rollback()
+                if raw.in_transaction:
+                    raw.rollback()
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+class _ThreadConnections:
+    """Worker threads that each keep one connection (PostgreSQL).
+
+    A pooled checkout with ``pool_pre_ping`` plus ``BEGIN``/``ROLLBACK`` costs three round
+    trips before a point query's one. Readers run in autocommit: under READ COMMITTED every
+    statement takes its own snapshot anyway, so a read sees exactly what it saw inside a
+    transaction, and its connection is never left idle in one. A connection idle for
+    ``PING_AFTER`` seconds is checked before use (what ``pool_pre_ping`` does on every
+    checkout), and a read that finds its connection broken reconnects and runs once more.
+    """
+
+    PING_AFTER = 10.0
+
+    def __init__(self, engine: Engine, threads: int, name: str, *, autocommit: bool) -> None:
+        self.engine, self.autocommit = engine, autocommit
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self._local = threading.local()
+        self._all: list[Connection] = []
+        self._lock = threading.Lock()
+
+    async def run(self, call: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+    def connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not (conn.closed or conn.invalidated):
+            if time.monotonic() - self._local.used < self.PING_AFTER or _alive(conn):
+                self._local.used = time.monotonic()
+                return conn
+            self.discard(conn)
+        conn = self.engine.connect()
+        if self.autocommit:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with self._lock:
+            self._all.append(conn)
+        self._local.conn, self._local.used = conn, time.monotonic()
+        return conn
+
+    def discard(self, conn: Connection) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.invalidate()
+        conn.close()
+        self._local.conn = None
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+
+def _alive(conn: Connection) -> bool:
+    try:
+        conn.exec_driver_sql("SELECT 1")
+        if conn.in_transaction():
+            conn.rollback()
+        return True
+    except Exception:  # noqa: BLE001 (any failure means: not usable)
+        return False
+
+
+def _broken(conn: Connection) -> bool:
+    """Whether the DBAPI connection is gone (psycopg: ``broken``/``closed``)."""
+    if conn.invalidated or conn.closed:
+        return True
+    raw = conn.connection.driver_connection
+    return bool(getattr(raw, "broken", False) or getattr(raw, "closed", False))
 
 
 class Database:
@@ -192,6 +343,9 @@ class Database:
         self.engine = make_engine(settings, writer=True)
         self.read_engine = make_engine(settings, writer=False) if settings.is_sqlite else self.engine
         self._writer: _GroupCommitWriter | None = None
+        self._reader = _InlineReader(self.read_engine) if settings.is_sqlite else None
+        self._pg_readers: _ThreadConnections | None = None
+        self._pg_writers: _ThreadConnections | None = None
 
     @property
     def dialect(self) -> str:
@@ -201,11 +355,21 @@ class Database:
         if self.settings.is_sqlite and self._writer is None:
             self._writer = _GroupCommitWriter(self.engine, self.settings.write_batch_max)
             self._writer.start()
+        if not self.settings.is_sqlite and self._pg_writers is None:
+            # The engine's pool holds 30: 8 readers and 16 writers keep 6 for *_sync callers.
+            self._pg_readers = _ThreadConnections(self.engine, 8, "pg-read", autocommit=True)
+            self._pg_writers = _ThreadConnections(self.engine, 16, "pg-write", autocommit=False)
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
+        if self._reader is not None:
+            self._reader.close()
+        for threads in (self._pg_readers, self._pg_writers):
+            if threads is not None:
+                threads.close()
+        self._pg_readers = self._pg_writers = None
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
@@ -216,11 +380,18 @@ class Database:
             future: asyncio.Future[T] = loop.create_future()
             self._writer.submit(_Unit(fn, loop, future))
             return await future
+        if self._pg_writers is not None:
+            writers = self._pg_writers
+            return await writers.run(lambda: _write_on(writers, fn))
         return await anyio.to_thread.run_sync(self.write_sync, fn)
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
-        if self.settings.is_sqlite:
-            return self.read_sync(fn)
+        if self._reader is not None:
+            done, value = self._reader.try_run(fn)
+            return value if done else self.read_sync(fn)  # type: ignore[return-value]
+        if self._pg_readers is not None:
+            readers = self._pg_readers
+            return await readers.run(lambda: _read_on(readers, fn))
         return await anyio.to_thread.run_sync(self.read_sync, fn)
 
     def write_sync(self, fn: Callable[[Connection], T]) -> T:
@@ -229,7 +400,37 @@ class Database:
 
     def read_sync(self, fn: Callable[[Connection], T]) -> T:
         with self.read_engine.connect() as conn:
+            transaction = conn.begin()  # one snapshot for every statement of ``fn``, raw or not
             try:
                 return fn(conn)
             finally:
+                transaction.rollback()
+
+
+def _read_on(readers: _ThreadConnections, fn: Callable[[Connection], T]) -> T:
+    """``fn`` on this thread's autocommit connection; once more on a fresh one if the
+    connection turns out to be broken (a read has no effect to repeat)."""
+    for attempt in (1, 2):
+        conn = readers.connection()
+        try:
+            return fn(conn)
+        except Exception:
+            if attempt == 2 or not _broken(conn):
+                raise
+            readers.discard(conn)
+        finally:
+            if not conn.closed and conn.in_transaction():
                 conn.rollback()
+    raise AssertionError("unreachable")
+
+
+def _write_on(writers: _ThreadConnections, fn: Callable[[Connection], T]) -> T:
+    """``fn`` in a transaction on this thread's connection, committed before returning."""
+    conn = writers.connection()
+    try:
+        with conn.begin():
+            return fn(conn)
+    except Exception:
+        if _broken(conn):
+            writers.discard(conn)
+        raise

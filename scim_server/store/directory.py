@@ -1,35 +1,32 @@
-"""Directory queries (SCIM users and groups). Every function takes a Connection and a
-workspace id, runs inside the caller's transaction, and never crosses workspaces.
+"""Directory queries (SCIM users). Every function takes a Connection and a workspace id,
+runs inside the caller's transaction, and never crosses workspaces.
 
 Documents are stored as orjson text; rows come back as ``StoredResource`` so the SCIM layer
-renders them without re-validating (validation happens once, on the way in).
+renders them without re-validating (validation happens once, on the way in). The hot
+statements are the precompiled ones of ``fastsql``; only filtered or sorted listings build
+SQL per request (``scim.filters``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
 import orjson
 from scim2_models import NotFoundException, PreconditionFailedException, UniquenessException
-from sqlalchemy import Connection, ColumnElement, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Connection, func, select
 
+from scim_server.store import fastsql as sql
 from scim_server.store.db import new_id, now
-from scim_server.store.models import (
-    ScimGroup,
-    ScimGroupMember,
-    ScimUser,
-    ScimUserValue,
-)
-from scim_server.store.values import comparison_key, user_value_rows
+from scim_server.store.values import CORE_ATTRS, EXTENSION_ATTRS, comparison_key, user_value_rows
 
-users = ScimUser.__table__
-user_values = ScimUserValue.__table__
-groups = ScimGroup.__table__
-members = ScimGroupMember.__table__
+users = sql.users
+user_values = sql.user_values
+groups = sql.groups
+members = sql.members
+CHUNK = 500  # ids per IN list (far below SQLite's 32766 bound variables)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +57,9 @@ class GroupFields:
     doc: dict
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _stored(row: object) -> StoredResource:
-    return StoredResource(
-        id=row.id,  # type: ignore[attr-defined]
-        doc=orjson.loads(row.doc),  # type: ignore[attr-defined]
-        version=row.version,  # type: ignore[attr-defined]
-        created=_aware(row.created),  # type: ignore[attr-defined]
-        last_modified=_aware(row.last_modified),  # type: ignore[attr-defined]
-    )
+def stored(row: Sequence[Any]) -> StoredResource:
+    """A ``(id, doc, version, created, last_modified)`` row as a StoredResource."""
+    return StoredResource(row[0], orjson.loads(row[1]), row[2], sql.ts_out(row[3]), sql.ts_out(row[4]))
 
 
 def check_version(current: int, if_match: str | None) -> None:
@@ -83,16 +71,11 @@ def check_version(current: int, if_match: str | None) -> None:
         raise PreconditionFailedException(detail="The resource has changed (If-Match does not match).")
 
 
-def _insert_ignore(conn: Connection, table: object, rows: list[dict]) -> None:
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows)  # type: ignore[arg-type]
+def chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
+    return (ids[start : start + CHUNK] for start in range(0, len(ids), CHUNK))
 
 
-# ---------------------------------------------------------------------------- users
-
-_USER_COLUMNS = (users.c.id, users.c.doc, users.c.version, users.c.created, users.c.last_modified)
+# ---------------------------------------------------------------------------- writes
 
 
 def _user_row_values(fields: UserFields) -> dict:
@@ -106,99 +89,127 @@ def _user_row_values(fields: UserFields) -> dict:
     }
 
 
-def _reindex_user(conn: Connection, workspace_id: int, user_id: str, doc: dict, *, fresh: bool) -> None:
+_INDEXED_KEYS = frozenset(CORE_ATTRS) | frozenset(EXTENSION_ATTRS)
+
+
+def _indexed(doc: dict) -> bytes:
+    """The part of a document its value rows are made from (``user_value_rows`` reads
+    only these keys, compared lower-cased), serialised: equal bytes give equal rows (JSON
+    tells ``1`` from ``true`` and ``1.0``, which ``==`` on dicts does not)."""
+    return orjson.dumps({key: value for key, value in doc.items() if key.lower() in _INDEXED_KEYS})
+
+
+def _reindex_user(
+    conn: Connection, workspace_id: int, user_id: str, doc: dict, *, fresh: bool, old: dict | None = None
+) -> None:
+    """Write the user's value rows; ``old`` (the previous document) lets a write that
+    changes no indexed attribute (``active``, ``userName``...) keep the rows it has."""
     if not fresh:
-        conn.execute(delete(user_values).where(user_values.c.user_id == user_id))
-    rows = user_value_rows(user_id, workspace_id, doc)
-    if rows:
-        conn.execute(insert(user_values), rows)
+        if old is not None and _indexed(old) == _indexed(doc):
+            return
+        sql.execute(conn, sql.DELETE_VALUES_OF_USER, {"id": user_id})
+    sql.executemany(conn, sql.INSERT_VALUE, user_value_rows(user_id, workspace_id, doc))
 
 
-def _raise_unique(exc: IntegrityError, user_name: str) -> None:
-    text = str(exc.orig).lower()
-    if "user_name" in text or "username" in text or "unique" in text:
-        raise UniquenessException(detail=f"userName {user_name!r} is already taken.") from None
-    raise exc
+def _taken(user_name: str) -> UniquenessException:
+    return UniquenessException(detail=f"userName {user_name!r} is already taken.")
 
 
 def create_user(conn: Connection, workspace_id: int, fields: UserFields) -> StoredResource:
+    """Insert the user and its value rows; UniquenessException (409) when the userName is taken."""
     user_id, at = new_id(), now()
+    dialect = conn.dialect.name
+    stamp = sql.ts_in(dialect, at)
     values = _user_row_values(fields) | {
         "id": user_id,
         "workspace_id": workspace_id,
         "password_hash": fields.password_hash,
         "version": 1,
-        "created": at,
-        "last_modified": at,
+        "created": stamp,
+        "last_modified": stamp,
     }
-    try:
-        with conn.begin_nested():
-            conn.execute(insert(users), values)
-    except IntegrityError as exc:
-        _raise_unique(exc, fields.user_name)
+    if sql.execute(conn, sql.INSERT_USER, values) == 0:  # ON CONFLICT DO NOTHING: the name is taken
+        raise _taken(fields.user_name)
     _reindex_user(conn, workspace_id, user_id, fields.doc, fresh=True)
     return StoredResource(user_id, fields.doc, 1, at, at)
 
 
 def get_user(conn: Connection, workspace_id: int, user_id: str, *, for_update: bool = False) -> StoredResource:
-    query = select(*_USER_COLUMNS).where(users.c.workspace_id == workspace_id, users.c.id == user_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
+    stmt = sql.USER_BY_ID_FOR_UPDATE if for_update else sql.USER_BY_ID
+    row = sql.fetchone(conn, stmt, {"ws": workspace_id, "id": user_id})
     if row is None:
         raise NotFoundException(detail=f"User {user_id} not found.")
-    return _stored(row)
+    return stored(row)
+
+
+def _update_user(conn: Connection, values: dict, fields: UserFields, renamed: bool) -> tuple | None:
+    stmt = sql.UPDATE_USER if fields.password_hash is None else sql.UPDATE_USER_PASSWORD
+    if not renamed:  # the unique userName key is unchanged: no conflict is possible
+        return sql.fetchone(conn, stmt, values)
+    try:
+        return sql.fetchone(conn, stmt, values)
+    except sql.integrity_error(conn) as exc:
+        text = str(exc).lower()
+        if "user_name" in text or "username" in text or "unique" in text:
+            raise _taken(fields.user_name) from None
+        raise
 
 
 def replace_user(
-    conn: Connection, workspace_id: int, user_id: str, fields: UserFields, *, expected_version: int
+    conn: Connection,
+    workspace_id: int,
+    user_id: str,
+    fields: UserFields,
+    *,
+    expected_version: int,
+    current: StoredResource | None = None,
 ) -> StoredResource:
-    """Write a new document over the user; ``expected_version`` guards lost updates."""
+    """Write a new document over the user; ``expected_version`` guards lost updates.
+
+    ``current`` (the row the caller read) lets a write that keeps the userName skip the
+    uniqueness handling. A failed write raises and the caller's transaction rolls back.
+    """
     at = now()
-    values = _user_row_values(fields) | {"version": expected_version + 1, "last_modified": at}
+    values = _user_row_values(fields) | {
+        "ws": workspace_id,
+        "id": user_id,
+        "expected": expected_version,
+        "version": expected_version + 1,
+        "last_modified": sql.ts_in(conn.dialect.name, at),
+    }
     if fields.password_hash is not None:
         values["password_hash"] = fields.password_hash
-    try:
-        with conn.begin_nested():
-            result = conn.execute(
-                update(users)
-                .where(
-                    users.c.workspace_id == workspace_id,
-                    users.c.id == user_id,
-                    users.c.version == expected_version,
-                )
-                .values(values)
-                .returning(users.c.created)
-            ).first()
-    except IntegrityError as exc:
-        _raise_unique(exc, fields.user_name)
-    if result is None:
+    old_name = current.doc.get("userName") if current is not None else None
+    renamed = not isinstance(old_name, str) or comparison_key(old_name) != values["user_name_ci"]
+    row = _update_user(conn, values, fields, renamed)
+    if row is None:
         raise PreconditionFailedException(detail="The resource changed while it was being written.")
-    _reindex_user(conn, workspace_id, user_id, fields.doc, fresh=False)
-    return StoredResource(user_id, fields.doc, expected_version + 1, _aware(result.created), at)
+    _reindex_user(conn, workspace_id, user_id, fields.doc, fresh=False, old=current.doc if current else None)
+    return StoredResource(user_id, fields.doc, expected_version + 1, sql.ts_out(row[0]), at)
 
 
-def delete_user(conn: Connection, workspace_id: int, user_id: str) -> StoredResource:
-    """Delete the user and remove it from every group (bumping those groups' versions)."""
-    stored = get_user(conn, workspace_id, user_id, for_update=True)
-    affected = select(members.c.group_id).where(
-        members.c.workspace_id == workspace_id, members.c.member_id == user_id
-    )
-    conn.execute(
-        update(groups)
-        .where(groups.c.id.in_(affected))
-        .values(version=groups.c.version + 1, last_modified=now())
-    )
-    conn.execute(delete(members).where(members.c.workspace_id == workspace_id, members.c.member_id == user_id))
-    conn.execute(delete(user_values).where(user_values.c.user_id == user_id))
-    conn.execute(delete(users).where(users.c.workspace_id == workspace_id, users.c.id == user_id))
-    return stored
+def delete_user(
+    conn: Connection, workspace_id: int, user_id: str, current: StoredResource | None = None
+) -> StoredResource:
+    """Delete the user and remove it from every group (bumping those groups' versions).
+
+    ``current``: the row the caller already read (and locked) in this transaction."""
+    found = current if current is not None else get_user(conn, workspace_id, user_id, for_update=True)
+    key = {"ws": workspace_id, "id": user_id}
+    sql.execute(conn, sql.BUMP_GROUPS_OF_MEMBER, key | {"at": sql.ts_in(conn.dialect.name, now())})
+    sql.execute(conn, sql.DELETE_MEMBERSHIPS_OF, key)
+    sql.execute(conn, sql.DELETE_VALUES_OF_USER, key)
+    sql.execute(conn, sql.DELETE_USER, key)
+    return found
+
+
+# ---------------------------------------------------------------------------- reads
 
 
 def count_users(conn: Connection, workspace_id: int, where: ColumnElement[bool] | None) -> int:
-    query = select(func.count()).select_from(users).where(users.c.workspace_id == workspace_id)
-    if where is not None:
-        query = query.where(where)
+    if where is None:
+        return int(sql.fetchone(conn, sql.COUNT_USERS, {"ws": workspace_id})[0])  # type: ignore[index]
+    query = select(func.count()).select_from(users).where(users.c.workspace_id == workspace_id, where)
     return int(conn.execute(query).scalar_one())
 
 
@@ -206,42 +217,73 @@ def list_users(
     conn: Connection,
     workspace_id: int,
     where: ColumnElement[bool] | None,
-    order_by: Sequence[ColumnElement[object]],
+    order_by: Sequence[ColumnElement[object]] | None,
     offset: int,
     limit: int,
 ) -> list[StoredResource]:
-    query = select(*_USER_COLUMNS).where(users.c.workspace_id == workspace_id)
+    """A page of users; ``where=None, order_by=None`` is the default order (creation, id)."""
+    if where is None and order_by is None:
+        params = {"ws": workspace_id, "limit": limit, "offset": offset}
+        return [stored(row) for row in sql.fetchall(conn, sql.USER_PAGE, params)]
+    query = select(*sql.USER_COLUMNS).where(users.c.workspace_id == workspace_id)
     if where is not None:
         query = query.where(where)
+    if order_by is None:
+        order_by = (users.c.created, users.c.id)
     query = query.order_by(*order_by).offset(offset).limit(limit)
-    return [_stored(row) for row in conn.execute(query)]
+    return [stored(row) for row in conn.execute(query)]
+
+
+# attribute (lower case) -> (statement, count statement or None when unique, caseExact)
+_EQ_FILTERS = {
+    "username": (sql.USER_BY_USERNAME, None, False),
+    "id": (sql.USER_BY_ID, None, True),
+    "externalid": (sql.USERS_BY_EXTERNAL_ID, sql.COUNT_USERS_BY_EXTERNAL_ID, True),
+}
+
+EQ_ATTRIBUTES = frozenset(_EQ_FILTERS)
+
+
+def find_users_eq(
+    conn: Connection, workspace_id: int, attribute: str, value: str, offset: int, limit: int
+) -> tuple[int, list[StoredResource]]:
+    """``attribute eq "value"`` on a column of ``scim_users`` (``userName``, ``id``,
+    ``externalId``): (totalResults, the page), in the default order.
+
+    Compares as ``scim.filters`` does (the operand in the column's stored form, through
+    ``comparison_key``). On a unique column the total is the number of rows found."""
+    stmt, count_stmt, case_exact = _EQ_FILTERS[attribute]
+    params: dict[str, Any] = {"ws": workspace_id, "v": comparison_key(value, case_exact)}
+    if attribute == "id":
+        params["id"] = params.pop("v")
+    if count_stmt is None:
+        rows = sql.fetchall(conn, stmt, params)
+        return len(rows), [stored(row) for row in rows[offset : offset + limit]]
+    return paged(conn, stmt, count_stmt, params, offset, limit)
+
+
+def paged(
+    conn: Connection, stmt: sql.Statement, count_stmt: sql.Statement, params: dict, offset: int, limit: int
+) -> tuple[int, list[StoredResource]]:
+    """A page and the total; the COUNT is skipped when the first page holds every row."""
+    rows = sql.fetchall(conn, stmt, params | {"limit": limit, "offset": offset}) if limit else []
+    if offset == 0 and len(rows) < limit:
+        return len(rows), [stored(row) for row in rows]
+    total = int(sql.fetchone(conn, count_stmt, params)[0])  # type: ignore[index]
+    return total, [stored(row) for row in rows]
 
 
 def groups_of(conn: Connection, workspace_id: int, user_ids: Iterable[str]) -> dict[str, list[dict]]:
     """The read-only ``groups`` attribute of each user (RFC 7643 §4.1.2), direct memberships."""
     ids = list(user_ids)
     out: dict[str, list[dict]] = {uid: [] for uid in ids}
-    if not ids:
+    if len(ids) == 1:
+        rows = sql.fetchall(conn, sql.GROUPS_OF_USER, {"ws": workspace_id, "id": ids[0]})
+        out[ids[0]] = [{"value": gid, "display": display, "type": "direct"} for gid, display in rows]
         return out
-    query = (
-        select(members.c.member_id, groups.c.id, groups.c.display_name)
-        .join(groups, groups.c.id == members.c.group_id)
-        .where(members.c.workspace_id == workspace_id, members.c.member_id.in_(ids))
-        .order_by(groups.c.display_name_ci, groups.c.id)
-    )
-    for member_id, group_id, display in conn.execute(query):
-        out[member_id].append({"value": group_id, "display": display, "type": "direct"})
+    for chunk in chunks(ids):  # a user's rows all come from its chunk, in display order
+        params = sql.in_params("i", chunk) | {"ws": workspace_id}
+        for member_id, group_id, display in sql.fetchall(conn, sql.groups_of_users(len(chunk)), params):
+            out[member_id].append({"value": group_id, "display": display, "type": "direct"})
     return out
 
-
-def existing_user_ids(conn: Connection, workspace_id: int, ids: Iterable[str]) -> set[str]:
-    wanted = list(set(ids))
-    found: set[str] = set()
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        found.update(
-            conn.execute(
-                select(users.c.id).where(users.c.workspace_id == workspace_id, users.c.id.in_(chunk))
-            ).scalars()
-        )
-    return found

@@ -1,32 +1,33 @@
 """Group queries. Members are rows, so a PATCH that adds or removes 50 members of a
-2000-member group writes 50 rows and never reads the other 1950; a GET with
+2000-member group writes 50 rows and never reads the other 1950 (one SELECT checks which of
+the 50 ids exist, one executemany writes them, one UPDATE bumps the version); a GET with
 ``excludedAttributes=members`` never touches the member table at all."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from scim2_models import InvalidValueException, NotFoundException, PreconditionFailedException
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, select
 
-from scim_server.store.values import comparison_key
+from scim_server.store import fastsql as sql
 from scim_server.store.directory import (
     GroupFields,
     StoredResource,
-    _aware,
-    _insert_ignore,
-    _stored,
     check_version,
-    existing_user_ids,
-    groups,
-    members,
+    chunks,
     new_id,
     now,
+    paged,
+    stored,
 )
+from scim_server.store.values import comparison_key
 
-_GROUP_COLUMNS = (groups.c.id, groups.c.doc, groups.c.version, groups.c.created, groups.c.last_modified)
+groups = sql.groups
+members = sql.members
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,96 +49,97 @@ def _group_values(fields: GroupFields) -> dict:
     }
 
 
-def _member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> list[dict]:
-    """Rows for the member table; an id that is neither a user nor a group is a 400."""
+def _member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> dict[str, str]:
+    """Each id's type ("User" or "Group"), in first-seen order; an id that is neither a user
+    nor a group of the workspace is a 400 (nothing is written)."""
     unique = list(dict.fromkeys(ids))
-    user_ids = existing_user_ids(conn, workspace_id, unique)
-    rest = [i for i in unique if i not in user_ids]
-    group_ids: set[str] = set()
-    for start in range(0, len(rest), 500):
-        chunk = rest[start : start + 500]
-        group_ids.update(
-            conn.execute(
-                select(groups.c.id).where(groups.c.workspace_id == workspace_id, groups.c.id.in_(chunk))
-            ).scalars()
-        )
-    unknown = [i for i in rest if i not in group_ids]
+    found: dict[str, str] = {}
+    for chunk in chunks(unique):
+        for member_id, kind, ws in sql.fetchall(conn, sql.existing_members(len(chunk)), sql.in_params("i", chunk)):
+            if ws == workspace_id and found.get(member_id) != "User":  # a user wins, as it always has
+                found[member_id] = kind
+    unknown = [i for i in unique if i not in found]
     if unknown:
         raise InvalidValueException(detail=f"Unknown member id(s): {', '.join(unknown[:5])}")
-    return [
-        {"member_id": i, "workspace_id": workspace_id, "member_type": "User" if i in user_ids else "Group"}
-        for i in unique
-    ]
+    return {i: found[i] for i in unique}
 
 
 def _add_members(conn: Connection, workspace_id: int, group_id: str, ids: Sequence[str]) -> None:
-    rows = _member_types(conn, workspace_id, ids)
-    _insert_ignore(conn, members, [row | {"group_id": group_id} for row in rows])
+    if not ids:
+        return
+    types = _member_types(conn, workspace_id, ids)
+    rows = [
+        {"group_id": group_id, "member_id": i, "workspace_id": workspace_id, "member_type": kind}
+        for i, kind in types.items()
+    ]
+    sql.executemany(conn, sql.INSERT_MEMBER, rows)
 
 
 def _remove_members(conn: Connection, group_id: str, ids: Sequence[str]) -> None:
-    unique = list(set(ids))
-    for start in range(0, len(unique), 500):
-        conn.execute(
-            delete(members).where(members.c.group_id == group_id, members.c.member_id.in_(unique[start : start + 500]))
-        )
+    rows = [{"id": group_id, "member_id": i} for i in dict.fromkeys(ids)]
+    sql.executemany(conn, sql.DELETE_MEMBER, rows)
 
 
 def create_group(
     conn: Connection, workspace_id: int, fields: GroupFields, member_ids: Sequence[str]
 ) -> StoredResource:
     group_id, at = new_id(), now()
-    conn.execute(
-        insert(groups),
-        _group_values(fields)
-        | {"id": group_id, "workspace_id": workspace_id, "version": 1, "created": at, "last_modified": at},
-    )
+    stamp = sql.ts_in(conn.dialect.name, at)
+    values = _group_values(fields) | {
+        "id": group_id, "workspace_id": workspace_id, "version": 1, "created": stamp, "last_modified": stamp,
+    }  # fmt: skip
+    sql.execute(conn, sql.INSERT_GROUP, values)
     _add_members(conn, workspace_id, group_id, member_ids)
     return StoredResource(group_id, fields.doc, 1, at, at)
 
 
 def get_group(conn: Connection, workspace_id: int, group_id: str) -> StoredResource:
-    row = conn.execute(
-        select(*_GROUP_COLUMNS).where(groups.c.workspace_id == workspace_id, groups.c.id == group_id)
-    ).first()
+    row = sql.fetchone(conn, sql.GROUP_BY_ID, {"ws": workspace_id, "id": group_id})
     if row is None:
         raise NotFoundException(detail=f"Group {group_id} not found.")
-    return _stored(row)
+    return stored(row)
 
 
 def members_of(conn: Connection, group_ids: Iterable[str]) -> dict[str, list[dict]]:
+    """Each group's member rows (``value``, ``type``), ordered by member id."""
     ids = list(group_ids)
     out: dict[str, list[dict]] = {gid: [] for gid in ids}
-    if not ids:
+    if len(ids) == 1:
+        rows = sql.fetchall(conn, sql.MEMBERS_OF_GROUP, {"id": ids[0]})
+        out[ids[0]] = [{"value": member_id, "type": kind} for member_id, kind in rows]
         return out
-    query = (
-        select(members.c.group_id, members.c.member_id, members.c.member_type)
-        .where(members.c.group_id.in_(ids))
-        .order_by(members.c.group_id, members.c.member_id)
-    )
-    for group_id, member_id, member_type in conn.execute(query):
-        out[group_id].append({"value": member_id, "type": member_type})
+    for chunk in chunks(ids):
+        for group_id, member_id, kind in sql.fetchall(conn, sql.members_of_groups(len(chunk)), sql.in_params("i", chunk)):
+            out[group_id].append({"value": member_id, "type": kind})
     return out
 
 
-def _bump(conn: Connection, workspace_id: int, group_id: str, if_match: str | None, values: dict) -> StoredResource:
-    """Take the group's row lock, check If-Match, and write the new version first: concurrent
-    writers of one group queue here, so no member change is lost (PostgreSQL row lock;
-    SQLite has a single writer)."""
-    current = get_group(conn, workspace_id, group_id)
-    check_version(current.version, if_match)
+def _bump(
+    conn: Connection,
+    workspace_id: int,
+    group_id: str,
+    if_match: str | None,
+    fields: GroupFields | None,
+    current: StoredResource | None,
+) -> StoredResource:
+    """Check If-Match, then take the group's row lock by writing the new version first:
+    concurrent writers of one group queue here, so no member change is lost (PostgreSQL row
+    lock; SQLite has a single writer). ``current`` is the row the caller read, if any."""
+    if if_match is not None:
+        current = current if current is not None else get_group(conn, workspace_id, group_id)
+        check_version(current.version, if_match)
     at = now()
-    row = conn.execute(
-        update(groups)
-        .where(groups.c.workspace_id == workspace_id, groups.c.id == group_id)
-        .values(values | {"version": groups.c.version + 1, "last_modified": at})
-        .returning(groups.c.version, groups.c.created, groups.c.doc)
-    ).first()
+    params: dict[str, Any] = {"ws": workspace_id, "id": group_id, "at": sql.ts_in(conn.dialect.name, at)}
+    stmt = sql.BUMP_GROUP
+    if fields is not None:
+        stmt, params = sql.BUMP_GROUP_FIELDS, params | _group_values(fields)
+    row = sql.fetchone(conn, stmt, params)
     if row is None:
         raise NotFoundException(detail=f"Group {group_id} not found.")
-    if if_match and row.version != current.version + 1:
+    version, created, doc = row
+    if if_match and current is not None and version != current.version + 1:
         raise PreconditionFailedException(detail="The resource changed while it was being written.")
-    return StoredResource(group_id, orjson.loads(row.doc), row.version, _aware(row.created), at)
+    return StoredResource(group_id, orjson.loads(doc), version, sql.ts_out(created), at)
 
 
 def replace_group(
@@ -148,10 +150,10 @@ def replace_group(
     member_ids: Sequence[str],
     if_match: str | None,
 ) -> StoredResource:
-    stored = _bump(conn, workspace_id, group_id, if_match, _group_values(fields))
-    conn.execute(delete(members).where(members.c.group_id == group_id))
+    result = _bump(conn, workspace_id, group_id, if_match, fields, None)
+    sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, {"id": group_id})
     _add_members(conn, workspace_id, group_id, member_ids)
-    return stored
+    return result
 
 
 def patch_group(
@@ -161,33 +163,35 @@ def patch_group(
     fields: GroupFields | None,
     change: MemberChange,
     if_match: str | None,
+    current: StoredResource | None = None,
 ) -> StoredResource:
-    stored = _bump(conn, workspace_id, group_id, if_match, _group_values(fields) if fields else {})
+    result = _bump(conn, workspace_id, group_id, if_match, fields, current)
     if change.remove_all or change.replace is not None:
-        conn.execute(delete(members).where(members.c.group_id == group_id))
+        sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, {"id": group_id})
     if change.replace is not None:
         _add_members(conn, workspace_id, group_id, change.replace)
     if change.remove:
         _remove_members(conn, group_id, change.remove)
     if change.add:
         _add_members(conn, workspace_id, group_id, change.add)
-    return stored
+    return result
 
 
-def delete_group(conn: Connection, workspace_id: int, group_id: str) -> StoredResource:
-    stored = get_group(conn, workspace_id, group_id)
-    conn.execute(delete(members).where(members.c.group_id == group_id))
-    conn.execute(
-        delete(members).where(members.c.workspace_id == workspace_id, members.c.member_id == group_id)
-    )
-    conn.execute(delete(groups).where(groups.c.workspace_id == workspace_id, groups.c.id == group_id))
-    return stored
+def delete_group(
+    conn: Connection, workspace_id: int, group_id: str, current: StoredResource | None = None
+) -> StoredResource:
+    found = current if current is not None else get_group(conn, workspace_id, group_id)
+    key = {"ws": workspace_id, "id": group_id}
+    sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, key)
+    sql.execute(conn, sql.DELETE_MEMBERSHIPS_OF, key)
+    sql.execute(conn, sql.DELETE_GROUP, key)
+    return found
 
 
 def count_groups(conn: Connection, workspace_id: int, where: ColumnElement[bool] | None) -> int:
-    query = select(func.count()).select_from(groups).where(groups.c.workspace_id == workspace_id)
-    if where is not None:
-        query = query.where(where)
+    if where is None:
+        return int(sql.fetchone(conn, sql.COUNT_GROUPS, {"ws": workspace_id})[0])  # type: ignore[index]
+    query = select(func.count()).select_from(groups).where(groups.c.workspace_id == workspace_id, where)
     return int(conn.execute(query).scalar_one())
 
 
@@ -195,12 +199,41 @@ def list_groups(
     conn: Connection,
     workspace_id: int,
     where: ColumnElement[bool] | None,
-    order_by: Sequence[ColumnElement[object]],
+    order_by: Sequence[ColumnElement[object]] | None,
     offset: int,
     limit: int,
 ) -> list[StoredResource]:
-    query = select(*_GROUP_COLUMNS).where(groups.c.workspace_id == workspace_id)
+    """A page of groups; ``where=None, order_by=None`` is the default order (creation, id)."""
+    if where is None and order_by is None:
+        params = {"ws": workspace_id, "limit": limit, "offset": offset}
+        return [stored(row) for row in sql.fetchall(conn, sql.GROUP_PAGE, params)]
+    query = select(*sql.GROUP_COLUMNS).where(groups.c.workspace_id == workspace_id)
     if where is not None:
         query = query.where(where)
+    if order_by is None:
+        order_by = (groups.c.created, groups.c.id)
     query = query.order_by(*order_by).offset(offset).limit(limit)
-    return [_stored(row) for row in conn.execute(query)]
+    return [stored(row) for row in conn.execute(query)]
+
+
+# attribute (lower case) -> (statement, count statement or None when unique, caseExact)
+_EQ_FILTERS = {
+    "displayname": (sql.GROUPS_BY_DISPLAY_NAME, sql.COUNT_GROUPS_BY_DISPLAY_NAME, False),
+    "externalid": (sql.GROUPS_BY_EXTERNAL_ID, sql.COUNT_GROUPS_BY_EXTERNAL_ID, True),
+    "id": (sql.GROUP_BY_ID, None, True),
+}
+
+EQ_ATTRIBUTES = frozenset(_EQ_FILTERS)
+
+
+def find_groups_eq(
+    conn: Connection, workspace_id: int, attribute: str, value: str, offset: int, limit: int
+) -> tuple[int, list[StoredResource]]:
+    """``attribute eq "value"`` on a column of ``scim_groups`` (``displayName``,
+    ``externalId``, ``id``): (totalResults, the page), compared as ``scim.filters`` does."""
+    stmt, count_stmt, case_exact = _EQ_FILTERS[attribute]
+    key = comparison_key(value, case_exact)
+    if count_stmt is None:
+        rows = sql.fetchall(conn, stmt, {"ws": workspace_id, "id": key})
+        return len(rows), [stored(row) for row in rows[offset : offset + limit]]
+    return paged(conn, stmt, count_stmt, {"ws": workspace_id, "v": key}, offset, limit)

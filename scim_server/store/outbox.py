@@ -3,23 +3,25 @@ a ``reconcile`` job for every app of the workspace. An acknowledged deactivation
 therefore cannot be lost: the job row is as durable as the change, and a worker (this process
 or another, now or after a restart) turns it into report entries or removals.
 
-A workspace with no apps pays one indexed query. Reconcile jobs are deduplicated while queued
-(not while running: a running one may have read the directory before this change).
+A workspace with no apps pays one precompiled indexed query. Reconcile jobs are deduplicated
+while queued (not while running: a running one may have read the directory before this change).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from scim_server.jobs import queue
+from scim_server.store import fastsql
 from scim_server.store.app_models import App
 
 apps = App.__table__
+APPS_OF_WORKSPACE = fastsql.Statement(select(apps.c.id).where(apps.c.workspace_id == bindparam("ws")))
 
 
 def directory_changed(conn: Connection, workspace_id: int, actor: str, reason: str) -> list[str]:
     """Queue a reconcile of every app in the workspace; returns the job ids (often none)."""
-    app_ids = list(conn.execute(select(apps.c.id).where(apps.c.workspace_id == workspace_id)).scalars())
+    app_ids = [row[0] for row in fastsql.fetchall(conn, APPS_OF_WORKSPACE, {"ws": workspace_id})]
     return [
         queue.enqueue(conn, workspace_id, "reconcile", {"reason": reason}, app_id=app_id,
                       dedupe_key=f"{app_id}:reconcile", created_by=actor, dedupe_statuses=("queued",))

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from scim_server.store import fastsql
 from scim_server.store.db import now
 from scim_server.store.models import ApiToken, Workspace
 
@@ -70,12 +71,16 @@ def create_token(conn: Connection, workspace: str, scope: str, label: str | None
 
 def lookup_token(conn: Connection, token: str) -> TokenRecord | None:
     """The live (not revoked) token record for a presented token, or None."""
-    row = conn.execute(
-        select(tokens, workspaces.c.name)
-        .join(workspaces, workspaces.c.id == tokens.c.workspace_id)
-        .where(tokens.c.token_hash == hash_token(token), tokens.c.revoked.is_(None))
-    ).first()
-    return None if row is None else _record(row)
+    row = fastsql.fetchone(conn, fastsql.TOKEN_BY_HASH, {"h": hash_token(token)})
+    if row is None:
+        return None
+    token_id, ws, name, scope, label, created, revoked = row
+    return TokenRecord(token_id, ws, name, scope, label, _datetime(created), _datetime(revoked))
+
+
+def _datetime(value: object) -> datetime | None:
+    """A timestamp as SQLAlchemy returns it (SQLite text parsed, naive; PostgreSQL aware)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
 
 
 def list_tokens(conn: Connection, workspace: str | None = None) -> list[TokenRecord]:

@@ -40,12 +40,14 @@ from inspect import isclass
 from typing import Any
 
 from pydantic import BaseModel as PydanticModel
-from scim2_models import EnterpriseUser, InvalidFilterException, Path, User
+from scim2_models import InvalidFilterException, Path
 from sqlalchemy import ColumnElement, Integer, Text, and_, false, func, literal, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-USER_MODEL = User[EnterpriseUser]
+from scim_server.scim.models import UserModel
+
+USER_MODEL = UserModel
 CORE_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from connectors.sandbox import SandboxClient
+
 TERMINAL = {"completed", "failed", "cancelled"}
 
 
@@ -43,3 +45,28 @@ def scim_user(scim: httpx.Client, email: str, active: bool = True) -> str:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def connect(admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any], policy: str = "report") -> str:
+    response = admin.post("/apps", json={"kind": "github", "label": "Eng", "business_id": github["org"],
+                                         "automation_account": {"api_token": github["token"]},
+                                         "api_base_url": sandbox.kind_url("github"), "deprovision_policy": policy})  # fmt: skip
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def check(admin: httpx.Client, app_id: str) -> dict[str, Any]:
+    response = admin.post(f"/apps/{app_id}/check")
+    assert response.status_code == 202
+    job = wait_job(admin, response.json()["job_id"])
+    assert job["status"] == "completed", job
+    return job
+
+
+def members(admin: httpx.Client, app_id: str, state: str) -> dict[str, dict[str, Any]]:
+    items = admin.get(f"/apps/{app_id}/members", params={"state": state}).json()["items"]
+    return {m["email"]: m for m in items}
+
+
+def remote_emails(sandbox: SandboxClient, org: str) -> set[str]:
+    return {m["email"] for m in sandbox.state("github", org)["members"]}

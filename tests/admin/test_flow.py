@@ -3,67 +3,12 @@ actions, and IdP-driven deprovisioning (report and automatic), on SQLite and Pos
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from connectors.sandbox import SandboxClient
-from tests.admin.helpers import scim_user, unique, wait_idle, wait_job
-from tests.servers import RunningServer
-
-PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-@pytest.fixture
-def scim_client(server: RunningServer, workspace: str) -> Iterator[httpx.Client]:
-    token = server.token(workspace, "scim")
-    with httpx.Client(base_url=server.scim, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def github(sandbox: SandboxClient) -> dict[str, Any]:
-    org, token = unique("org"), unique("ghp")
-    sandbox.seed("github", {
-        "org": org, "token": token,
-        "members": [
-            {"email": "ada@example.com", "name": "ada", "role": "admin", "status": "active"},
-            {"email": "grace@example.com", "name": "grace", "role": "member", "status": "active"},
-            {"email": "agency@outside.example", "name": "agency", "role": "member", "status": "active"},
-            {"email": "bot@example.com", "name": "bot", "role": "member", "status": "active"},
-        ],
-        "assets": [{"id": "repo-1", "name": "repo-1", "type": "repository",
-                    "grants": [{"email": "grace@example.com", "permission": "push"},
-                               {"email": "agency@outside.example", "permission": "admin"}]}],
-    })  # fmt: skip
-    return {"org": org, "token": token}
-
-
-def connect(admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any], policy: str = "report") -> str:
-    response = admin.post("/apps", json={"kind": "github", "label": "Eng", "business_id": github["org"],
-                                         "automation_account": {"api_token": github["token"]},
-                                         "api_base_url": sandbox.kind_url("github"), "deprovision_policy": policy})  # fmt: skip
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def check(admin: httpx.Client, app_id: str) -> dict[str, Any]:
-    response = admin.post(f"/apps/{app_id}/check")
-    assert response.status_code == 202
-    job = wait_job(admin, response.json()["job_id"])
-    assert job["status"] == "completed", job
-    return job
-
-
-def members(admin: httpx.Client, app_id: str, state: str) -> dict[str, dict[str, Any]]:
-    items = admin.get(f"/apps/{app_id}/members", params={"state": state}).json()["items"]
-    return {m["email"]: m for m in items}
-
-
-def remote_emails(sandbox: SandboxClient, org: str) -> set[str]:
-    return {m["email"] for m in sandbox.state("github", org)["members"]}
+from tests.admin.helpers import check, connect, members, scim_user, wait_job
 
 
 def test_check_match_exempt_remove(admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any],

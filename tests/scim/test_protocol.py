@@ -120,3 +120,18 @@ def test_health_metrics_and_request_id(server, scim: httpx.Client) -> None:  # t
     metrics = httpx.get(server.url + "/metrics").text
     assert 'scim_bridge_requests_total{method="GET",route="/scim/v2/Users",status="200"}' in metrics
     assert "scim_bridge_request_seconds_bucket" in metrics
+
+
+def test_root_search_spans_users_and_groups(scim: httpx.Client) -> None:
+    ids = _seed(scim, 3)
+    group = scim.post("/Groups", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                       "displayName": "Root", "members": [{"value": ids[0]}]}).json()  # fmt: skip
+    everything = scim.post("/.search", json={"schemas": [SEARCH], "count": 10}).json()
+    assert everything["totalResults"] == 4
+    assert [r["id"] for r in everything["Resources"]][-1] == group["id"]
+    second = scim.post("/.search", json={"schemas": [SEARCH], "startIndex": 3, "count": 2}).json()
+    assert [r["id"] for r in second["Resources"]] == [r["id"] for r in everything["Resources"][2:4]]
+    only_groups = scim.post("/.search", json={"schemas": [SEARCH], "filter": 'displayName eq "Root"'}).json()
+    assert only_groups["totalResults"] >= 1 and group["id"] in [r["id"] for r in only_groups["Resources"]]
+    bad = scim.post("/.search", json={"schemas": [SEARCH], "filter": "nonsense eq"})
+    assert bad.status_code == 400 and bad.json()["scimType"] == "invalidFilter"

@@ -51,7 +51,7 @@ def test_okta_user_rows() -> None:
         ("emails.primary", 0, "true", "true"),
         ("emails.value", 0, "isaac.brock@example.com", "isaac.brock@example.com"),
         ("emails.type", 0, "work", "work"),
-        ("emails.value", 1, "ib@home.example", "ib@home.example"),
+        ("emails.value", 1, "ib@Home.example", "ib@home.example"),  # stored as sent (RFC 7643 §4.1.2)
         ("emails.type", 1, "home", "home"),
         (f"{ent}:department", 0, "R&D", "r&d"),
         (f"{ent}:manager.value", 0, "Mgr-7", "Mgr-7"),  # caseExact: kept as is

@@ -1,0 +1,18 @@
+"""What every SCIM write records in its own transaction: the audit event, and the outbox
+entry that makes the change reach the connected apps (deprovisioning among it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from scim_server.audit.log import append as audit
+from scim_server.scim.context import ScimCall
+from scim_server.store.outbox import directory_changed
+
+
+def record(conn: Connection, call: ScimCall, action: str, target_type: str, target_id: str | None,
+           detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+    audit(conn, call.ws, call.principal.actor, action, target_type, target_id, detail=detail)
+    directory_changed(conn, call.ws, call.principal.actor, action)

@@ -1,0 +1,337 @@
+"""Hot statements, written once with SQLAlchemy Core and run on the raw DBAPI cursor.
+
+Building a ``select()``, computing its cache key and going through SQLAlchemy's execution
+layer costs ~0.2-0.4 ms per statement in CPython, against ~10 µs for SQLite to answer a point
+query. The SCIM hot paths (get, filter, create, patch, delete, member changes, token lookup,
+audit) therefore use the statements below: each is a Core construct built at import, compiled
+once per dialect to its SQL text, and executed on the DBAPI connection under the caller's
+SQLAlchemy ``Connection`` — so inside the caller's transaction and savepoints, with the same
+locks and the same durability. Rows come back as plain tuples.
+
+Dialect differences stay here: the bind style (sqlite3 ``:name``, psycopg ``%(name)s``; both
+take a dict of parameters) and how a ``DateTime`` travels (SQLAlchemy's SQLite storage format
+``YYYY-MM-DD HH:MM:SS.ffffff`` as text, aware datetimes on PostgreSQL). Use ``ts_in``/``ts_out``
+for every timestamp so that rows written here and rows written through SQLAlchemy agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal_column, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ClauseElement
+
+from scim_server.store.models import (
+    ApiToken,
+    AuditEvent,
+    ScimGroup,
+    ScimGroupMember,
+    ScimUser,
+    ScimUserValue,
+    Workspace,
+)
+
+users = ScimUser.__table__
+user_values = ScimUserValue.__table__
+groups = ScimGroup.__table__
+members = ScimGroupMember.__table__
+tokens = ApiToken.__table__
+workspaces = Workspace.__table__
+audit_events = AuditEvent.__table__
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+_DIALECTS = {SQLITE: sqlite.dialect(paramstyle="named"), POSTGRESQL: postgresql.psycopg.dialect()}
+
+
+class Statement:
+    """A Core statement and its SQL text per dialect (compiled on first use, then kept).
+
+    ``postgresql`` overrides the construct on that dialect, for the few statements that are
+    dialect-specific in Core (``INSERT ... ON CONFLICT DO NOTHING``). Every bound value must be
+    a named ``bindparam`` the caller passes: a literal that would compile to a hidden
+    parameter is refused at compile time.
+    """
+
+    __slots__ = ("_sql", "clauses")
+
+    def __init__(self, clause: ClauseElement, postgresql: ClauseElement | None = None) -> None:
+        self.clauses = {SQLITE: clause, POSTGRESQL: postgresql if postgresql is not None else clause}
+        self._sql: dict[str, str] = {}
+
+    def sql(self, dialect: str) -> str:
+        text = self._sql.get(dialect)
+        if text is None:
+            compiled = self.clauses[dialect].compile(dialect=_DIALECTS[dialect])
+            hidden = [name for name, value in compiled.params.items() if value is not None]
+            if hidden:
+                raise ValueError(f"literal values compile to hidden parameters {hidden}")
+            text = self._sql[dialect] = str(compiled)
+        return text
+
+
+def dialect_of(conn: Connection) -> str:
+    return conn.dialect.name
+
+
+def cursor(conn: Connection) -> Any:
+    """A DBAPI cursor on the connection ``conn`` holds, in its current transaction."""
+    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+
+
+def fetchone(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> tuple | None:
+    cur = cursor(conn)
+    cur.execute(stmt.sql(conn.dialect.name), params)
+    row = cur.fetchone()
+    cur.close()
+    return row
+
+
+def fetchall(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> list[tuple]:
+    cur = cursor(conn)
+    cur.execute(stmt.sql(conn.dialect.name), params)
+    rows = cur.fetchall()
+    cur.close()
+    return rows
+
+
+def execute(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> int:
+    """Run a write; returns the number of rows it touched."""
+    cur = cursor(conn)
+    cur.execute(stmt.sql(conn.dialect.name), params)
+    count = cur.rowcount
+    cur.close()
+    return int(count)
+
+
+def executemany(conn: Connection, stmt: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
+    if not rows:
+        return
+    cur = cursor(conn)
+    cur.executemany(stmt.sql(conn.dialect.name), rows)
+    cur.close()
+
+
+def integrity_error(conn: Connection) -> type[Exception]:
+    """The DBAPI's IntegrityError (what a unique or foreign-key violation raises here)."""
+    return conn.dialect.loaded_dbapi.IntegrityError  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------------------ timestamps
+
+
+def ts_in(dialect: str, value: datetime) -> Any:
+    """A datetime as SQLAlchemy's ``DateTime`` would bind it (SQLite: its storage format)."""
+    if dialect == SQLITE:
+        return value.isoformat(" ", "microseconds")[:26]
+    return value
+
+
+def ts_out(value: Any) -> datetime:
+    """A stored timestamp as an aware datetime (SQLite keeps UTC text without an offset)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------ dynamic IN lists
+
+
+def in_params(prefix: str, values: Iterable[Any]) -> dict[str, Any]:
+    return {f"{prefix}{i}": value for i, value in enumerate(values)}
+
+
+def _in_list(prefix: str, n: int) -> list[Any]:
+    return [bindparam(f"{prefix}{i}") for i in range(n)]
+
+
+@lru_cache(maxsize=1024)
+def existing_members(n: int) -> Statement:
+    """``(id, type, workspace id)`` of the users and groups among ``n`` ids (``:i0``...).
+
+    The caller keeps the rows of its workspace: with the workspace in the WHERE clause,
+    SQLite (no statistics) scans the workspace's index instead of probing the ids.
+    """
+    ids = _in_list("i", n)
+    found_users = select(users.c.id, literal_column("'User'"), users.c.workspace_id).where(users.c.id.in_(ids))
+    found_groups = select(groups.c.id, literal_column("'Group'"), groups.c.workspace_id).where(groups.c.id.in_(ids))
+    return Statement(union_all(found_users, found_groups))
+
+
+@lru_cache(maxsize=1024)
+def groups_of_users(n: int) -> Statement:
+    """``(member_id, group id, displayName)`` of ``n`` users' direct groups, in display order."""
+    return Statement(
+        select(members.c.member_id, groups.c.id, groups.c.display_name)
+        .join(groups, groups.c.id == members.c.group_id)
+        .where(members.c.workspace_id == bindparam("ws"), members.c.member_id.in_(_in_list("i", n)))
+        .order_by(groups.c.display_name_ci, groups.c.id)
+    )
+
+
+@lru_cache(maxsize=1024)
+def members_of_groups(n: int) -> Statement:
+    return Statement(
+        select(members.c.group_id, members.c.member_id, members.c.member_type)
+        .where(members.c.group_id.in_(_in_list("i", n)))
+        .order_by(members.c.group_id, members.c.member_id)
+    )
+
+
+# ------------------------------------------------------------------------------ users
+
+_WS, _ID = bindparam("ws"), bindparam("id")
+USER_COLUMNS = (users.c.id, users.c.doc, users.c.version, users.c.created, users.c.last_modified)
+_user_where = (users.c.workspace_id == _WS, users.c.id == _ID)
+
+USER_BY_ID = Statement(select(*USER_COLUMNS).where(*_user_where))
+USER_BY_ID_FOR_UPDATE = Statement(select(*USER_COLUMNS).where(*_user_where).with_for_update())
+USER_BY_USERNAME = Statement(
+    select(*USER_COLUMNS).where(users.c.workspace_id == _WS, users.c.user_name_ci == bindparam("v"))
+)
+_by_external = (users.c.workspace_id == _WS, users.c.external_id.is_not(None), users.c.external_id == bindparam("v"))
+USERS_BY_EXTERNAL_ID = Statement(
+    select(*USER_COLUMNS)
+    .where(*_by_external)
+    .order_by(users.c.created, users.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+COUNT_USERS_BY_EXTERNAL_ID = Statement(select(func.count()).select_from(users).where(*_by_external))
+COUNT_USERS = Statement(select(func.count()).select_from(users).where(users.c.workspace_id == _WS))
+USER_PAGE = Statement(
+    select(*USER_COLUMNS)
+    .where(users.c.workspace_id == _WS)
+    .order_by(users.c.created, users.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+GROUPS_OF_USER = Statement(
+    select(groups.c.id, groups.c.display_name)
+    .join(members, groups.c.id == members.c.group_id)
+    .where(members.c.workspace_id == _WS, members.c.member_id == _ID)
+    .order_by(groups.c.display_name_ci, groups.c.id)
+)
+
+_USER_FIELDS = ("user_name", "user_name_ci", "external_id", "display_name", "active", "doc")
+_user_row = {
+    c: bindparam(c)
+    for c in (*_USER_FIELDS, "id", "workspace_id", "password_hash", "version", "created", "last_modified")
+}
+# ON CONFLICT DO NOTHING without a target covers every unique constraint; the id is a fresh
+# UUID, so a row not written means the userName is taken (no savepoint, no caught error).
+INSERT_USER = Statement(
+    sqlite.insert(users).values(_user_row).on_conflict_do_nothing(),
+    postgresql.insert(users).values(_user_row).on_conflict_do_nothing(),
+)
+_user_set = {name: bindparam(name) for name in (*_USER_FIELDS, "version", "last_modified")}
+_user_version_where = (*_user_where, users.c.version == bindparam("expected"))
+UPDATE_USER = Statement(update(users).where(*_user_version_where).values(_user_set).returning(users.c.created))
+UPDATE_USER_PASSWORD = Statement(
+    update(users)
+    .where(*_user_version_where)
+    .values(_user_set | {"password_hash": bindparam("password_hash")})
+    .returning(users.c.created)
+)
+INSERT_VALUE = Statement(
+    insert(user_values).values(
+        {c: bindparam(c) for c in ("user_id", "workspace_id", "path", "elem", "value", "value_ci", "value_num")}
+    )
+)
+DELETE_VALUES_OF_USER = Statement(delete(user_values).where(user_values.c.user_id == _ID))
+BUMP_GROUPS_OF_MEMBER = Statement(
+    update(groups)
+    .where(
+        groups.c.id.in_(
+            select(members.c.group_id).where(members.c.workspace_id == _WS, members.c.member_id == _ID)
+        )
+    )
+    .values(version=groups.c.version + literal_column("1"), last_modified=bindparam("at"))
+)
+DELETE_MEMBERSHIPS_OF = Statement(delete(members).where(members.c.workspace_id == _WS, members.c.member_id == _ID))
+DELETE_USER = Statement(delete(users).where(*_user_where))
+
+# ------------------------------------------------------------------------------ groups
+
+GROUP_COLUMNS = (groups.c.id, groups.c.doc, groups.c.version, groups.c.created, groups.c.last_modified)
+_group_where = (groups.c.workspace_id == _WS, groups.c.id == _ID)
+GROUP_BY_ID = Statement(select(*GROUP_COLUMNS).where(*_group_where))
+_by_display = (groups.c.workspace_id == _WS, groups.c.display_name_ci == bindparam("v"))
+GROUPS_BY_DISPLAY_NAME = Statement(
+    select(*GROUP_COLUMNS)
+    .where(*_by_display)
+    .order_by(groups.c.created, groups.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+COUNT_GROUPS_BY_DISPLAY_NAME = Statement(select(func.count()).select_from(groups).where(*_by_display))
+_group_by_external = (
+    groups.c.workspace_id == _WS,
+    groups.c.external_id.is_not(None),
+    groups.c.external_id == bindparam("v"),
+)
+GROUPS_BY_EXTERNAL_ID = Statement(
+    select(*GROUP_COLUMNS)
+    .where(*_group_by_external)
+    .order_by(groups.c.created, groups.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+COUNT_GROUPS_BY_EXTERNAL_ID = Statement(select(func.count()).select_from(groups).where(*_group_by_external))
+COUNT_GROUPS = Statement(select(func.count()).select_from(groups).where(groups.c.workspace_id == _WS))
+GROUP_PAGE = Statement(
+    select(*GROUP_COLUMNS)
+    .where(groups.c.workspace_id == _WS)
+    .order_by(groups.c.created, groups.c.id)
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+MEMBERS_OF_GROUP = Statement(
+    select(members.c.member_id, members.c.member_type)
+    .where(members.c.group_id == _ID)
+    .order_by(members.c.member_id)
+)
+_GROUP_FIELDS = ("display_name", "display_name_ci", "external_id", "doc")
+INSERT_GROUP = Statement(
+    insert(groups).values(
+        {c: bindparam(c) for c in (*_GROUP_FIELDS, "id", "workspace_id", "version", "created", "last_modified")}
+    )
+)
+_bump = {"version": groups.c.version + literal_column("1"), "last_modified": bindparam("at")}
+_bumped = (groups.c.version, groups.c.created, groups.c.doc)
+BUMP_GROUP = Statement(update(groups).where(*_group_where).values(_bump).returning(*_bumped))
+BUMP_GROUP_FIELDS = Statement(
+    update(groups)
+    .where(*_group_where)
+    .values(_bump | {c: bindparam(c) for c in _GROUP_FIELDS})
+    .returning(*_bumped)
+)
+_member_row = {c: bindparam(c) for c in ("group_id", "member_id", "workspace_id", "member_type")}
+INSERT_MEMBER = Statement(
+    sqlite.insert(members).values(_member_row).on_conflict_do_nothing(),
+    postgresql.insert(members).values(_member_row).on_conflict_do_nothing(),
+)
+DELETE_MEMBER = Statement(
+    delete(members).where(members.c.group_id == _ID, members.c.member_id == bindparam("member_id"))
+)
+DELETE_MEMBERS_OF_GROUP = Statement(delete(members).where(members.c.group_id == _ID))
+DELETE_GROUP = Statement(delete(groups).where(*_group_where))
+
+# ------------------------------------------------------------------------------ tokens, audit
+
+TOKEN_BY_HASH = Statement(
+    select(tokens.c.id, tokens.c.workspace_id, workspaces.c.name, tokens.c.scope, tokens.c.label,
+           tokens.c.created, tokens.c.revoked)
+    .join(workspaces, workspaces.c.id == tokens.c.workspace_id)
+    .where(tokens.c.token_hash == bindparam("h"), tokens.c.revoked.is_(None))
+)  # fmt: skip
+INSERT_AUDIT = Statement(
+    insert(audit_events).values(
+        {c: bindparam(c) for c in ("workspace_id", "at", "actor", "action", "target_type", "target_id",
+                                   "outcome", "detail")}
+    )
+)  # fmt: skip
+

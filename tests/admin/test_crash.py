@@ -1,0 +1,118 @@
+"""``kill -9`` of the server during a deprovision push, or while a removal is running, loses
+nothing: after a restart the removal completes (transactional outbox + leased jobs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from connectors.sandbox import SandboxClient
+from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique
+from tests.servers import free_port
+
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+CLI = [sys.executable, "-m", "scim_server.cli"]
+
+
+class Process:
+    """scim-bridge serve in a child process on a SQLite file that outlives it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.env = os.environ | {
+            "SCIM_BRIDGE_DATABASE_URL": f"sqlite:///{tmp / 'crash.db'}",
+            "SCIM_BRIDGE_SECRET_KEY": Fernet.generate_key().decode(),
+            "SCIM_BRIDGE_WORKER_LEASE_SECONDS": "2", "SCIM_BRIDGE_WORKER_POLL_SECONDS": "0.2",
+            "SCIM_BRIDGE_RETRY_BASE_SECONDS": "0.1", "SCIM_BRIDGE_ACCESS_LOG": "false",
+        }  # fmt: skip
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def token(self, scope: str) -> str:
+        out = subprocess.run(CLI + ["token", "create", "--workspace", "crash", "--scope", scope],
+                             env=self.env, capture_output=True, text=True, check=True)  # fmt: skip
+        return out.stdout.strip().splitlines()[-1]
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(CLI + ["serve", "--port", str(self.port)], env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and self.proc.poll() is None, "server did not start"
+            time.sleep(0.1)
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[Process]:
+    proc = Process(tmp_path)
+    yield proc
+    proc.stop()
+
+
+def _clients(process: Process) -> tuple[httpx.Client, httpx.Client]:
+    base = f"http://127.0.0.1:{process.port}"
+    scim = httpx.Client(base_url=base + "/scim/v2", headers={"Authorization": f"Bearer {process.token('scim')}"}, timeout=30)
+    admin = httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {process.token('admin')}"}, timeout=30)
+    return scim, admin
+
+
+def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not reached before the deadline"
+        time.sleep(0.1)
+
+
+def _setup(process: Process, sandbox: SandboxClient) -> tuple[httpx.Client, httpx.Client, str, dict[str, str]]:
+    org, token = unique("org"), unique("ghp")
+    sandbox.seed("github", {"org": org, "token": token, "members": [
+        {"email": "grace@example.com", "name": "grace", "role": "member", "status": "active"},
+        {"email": "ada@example.com", "name": "ada", "role": "admin", "status": "active"}]})  # fmt: skip
+    process.start()
+    scim, admin = _clients(process)
+    user = scim_user(scim, "grace@example.com")
+    app_id = connect(admin, sandbox, {"org": org, "token": token}, policy="automatic")
+    check(admin, app_id)
+    assert "grace@example.com" in members(admin, app_id, "matched")
+    return scim, admin, user, {"org": org, "app_id": app_id}
+
+
+@pytest.mark.parametrize("moment", ["right_after_the_push", "while_the_removal_runs"])
+def test_kill9_loses_no_deprovision(process: Process, sandbox: SandboxClient, moment: str) -> None:
+    scim, admin, user, ids = _setup(process, sandbox)
+    sandbox.faults("github", latency_ms=1500)  # keep the removal in flight long enough to kill it
+    body = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+    assert scim.patch(f"/Users/{user}", json=body).status_code == 200  # acknowledged
+    if moment == "while_the_removal_runs":
+        _wait(lambda: any(j["kind"] == "remove" and j["status"] == "running"
+                          for j in admin.get("/jobs", params={"app_id": ids["app_id"]}).json()["items"]))  # fmt: skip
+    process.kill9()
+    sandbox.clear_faults()
+    process.start()
+    _wait(lambda: "grace@example.com" not in remote_emails(sandbox, ids["org"]))
+    _wait(lambda: any(j["kind"] == "remove" and j["status"] == "completed"
+                      for j in admin.get("/jobs", params={"app_id": ids["app_id"]}).json()["items"]))  # fmt: skip
+    assert "ada@example.com" in remote_emails(sandbox, ids["org"])
