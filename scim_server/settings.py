@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     scheduler_tick_seconds: float = 30.0
     retry_base_seconds: float = 1.0
+    outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
     sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
 
     # SQLite durability: FULL fsyncs every commit (group commit keeps it fast).

@@ -4,26 +4,35 @@ therefore cannot be lost: the job row is as durable as the change, and a worker 
 or another, now or after a restart) turns it into report entries or removals.
 
 A workspace with no apps pays one precompiled indexed query. Reconcile jobs are deduplicated
-while queued (not while running: a running one may have read the directory before this change).
+while queued (not while running: a running one may have read the directory before this change)
+and become due ``debounce_seconds`` later, so a burst of changes (a Bulk request, an IdP pushing a
+batch of deactivations) is planned as one push: the mass-removal guard sees the whole burst.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import Connection, bindparam, select
 
 from scim_server.jobs import queue
 from scim_server.store import fastsql
 from scim_server.store.app_models import App
+from scim_server.store.db import now
 
 apps = App.__table__
 APPS_OF_WORKSPACE = fastsql.Statement(select(apps.c.id).where(apps.c.workspace_id == bindparam("ws")))
 
 
-def directory_changed(conn: Connection, workspace_id: int, actor: str, reason: str) -> list[str]:
+def directory_changed(conn: Connection, workspace_id: int, actor: str, reason: str,
+                      debounce_seconds: float = 0.0) -> list[str]:  # fmt: skip
     """Queue a reconcile of every app in the workspace; returns the job ids (often none)."""
     app_ids = [row[0] for row in fastsql.fetchall(conn, APPS_OF_WORKSPACE, {"ws": workspace_id})]
+    if not app_ids:
+        return []
+    due = now() + timedelta(seconds=debounce_seconds)
     return [
-        queue.enqueue(conn, workspace_id, "reconcile", {"reason": reason}, app_id=app_id,
+        queue.enqueue(conn, workspace_id, "reconcile", {"reason": reason}, app_id=app_id, run_after=due,
                       dedupe_key=f"{app_id}:reconcile", created_by=actor, dedupe_statuses=("queued",))
         for app_id in app_ids
     ]  # fmt: skip
