@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
 from scim_server.auth import Authenticator
 from scim_server.errors import ERROR_HANDLERS
+from scim_server.nul_guard import NulGuard
 from scim_server.observability import Metrics, ObservabilityMiddleware
 from scim_server.scim.discovery import build_discovery
 from scim_server.scim.routes import ROUTES as SCIM_ROUTES
@@ -79,7 +80,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Mount("/api/v1", routes=ADMIN_ROUTES),
             *(extra_routes or []),
         ],
-        middleware=[Middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log)],
+        middleware=[
+            Middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log),
+            Middleware(NulGuard),
+        ],
         exception_handlers=ERROR_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

@@ -42,7 +42,6 @@ from mapping import (
     RoleVocabulary,
     asset_grants,
     reconcile,
-    report_removals,
 )
 from scim_server.jobs import queue
 from scim_server.store import members as member_store

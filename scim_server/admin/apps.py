@@ -40,7 +40,7 @@ class ConnectApp(Body):
     automation_account: dict[str, str]
     api_base_url: HttpUrl | None = None
     deprovision_policy: Literal["report", "automatic"] = "report"
-    schedule: str = Field("daily", pattern=r"^(daily|hourly|manual|\d{2}:\d{2})$")
+    schedule: str = Field("daily", pattern=r"^(daily|hourly|manual|([01]\d|2[0-3]):[0-5]\d)$")
     mass_removal_guard: Guard = Field(default_factory=Guard)
 
 
@@ -49,7 +49,7 @@ class ConfigureApp(Body):
     automation_account: dict[str, str] | None = None
     api_base_url: HttpUrl | None = None
     deprovision_policy: Literal["report", "automatic"] | None = None
-    schedule: str | None = Field(None, pattern=r"^(daily|hourly|manual|\d{2}:\d{2})$")
+    schedule: str | None = Field(None, pattern=r"^(daily|hourly|manual|([01]\d|2[0-3]):[0-5]\d)$")
     mass_removal_guard: Guard | None = None
 
 

@@ -50,6 +50,8 @@ async def parse_body(request: Request, model: type[ModelT]) -> ModelT:
     raw = await request.body()
     if len(raw) > request.app.state.services.settings.max_payload_size:
         raise Invalid("The request body is too large.", code="too_large", status=413)
+    if b"\\u0000" in raw:
+        raise Invalid("NUL characters are not allowed.")
     try:
         data = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError as exc:

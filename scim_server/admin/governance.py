@@ -16,7 +16,7 @@ from scim_server.admin.common import Body, admin_call, json_response, parse_body
 from scim_server.audit.log import append as audit
 from scim_server.errors import Conflict, Invalid, NotFound
 from scim_server.jobs import queue
-from scim_server.store.db import new_id, now
+from scim_server.store.db import iso_utc, new_id, now
 from scim_server.store.models import ScimGroup
 
 REPORT_STATUSES = ("pending", "applied")
@@ -36,7 +36,7 @@ class RuleBody(Body):
 
 def rule_view(row: Any) -> dict[str, Any]:
     return {"id": row.id, "group_id": row.group_id, "bridge_role": row.bridge_role, "app_role": row.app_role,
-            "assets": orjson.loads(row.asset_grants), "created": row.created.isoformat()}  # fmt: skip
+            "assets": orjson.loads(row.asset_grants), "created": iso_utc(row.created)}  # fmt: skip
 
 
 async def list_rules(request: Request) -> Response:
@@ -102,8 +102,8 @@ def report_view(conn: Connection, row: Any) -> dict[str, Any]:
     items = [{"member_id": e.member_id, "user_id": e.user_id, "reason": e.reason, "status": e.status}
              for e in conn.execute(select(entries).where(entries.c.report_id == row.id).order_by(entries.c.created))]  # fmt: skip
     return {"id": row.id, "app_id": row.app_id, "status": row.status, "held_reason": row.held_reason,
-            "job_id": row.job_id, "entries": items, "created": row.created.isoformat(),
-            "applied": row.applied.isoformat() if row.applied else None}  # fmt: skip
+            "job_id": row.job_id, "entries": items, "created": iso_utc(row.created),
+            "applied": iso_utc(row.applied)}  # fmt: skip
 
 
 async def list_reports(request: Request) -> Response:

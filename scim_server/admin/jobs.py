@@ -14,12 +14,9 @@ from scim_server.audit.log import append as audit
 from scim_server.errors import Conflict, Invalid, NotFound
 from scim_server.jobs import queue
 from scim_server.jobs.queue import JobRecord
+from scim_server.store.db import iso_utc
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def job_view(job: JobRecord) -> dict[str, Any]:
@@ -27,8 +24,8 @@ def job_view(job: JobRecord) -> dict[str, Any]:
         "id": job.id, "app_id": job.app_id, "kind": job.kind, "status": job.status,
         "progress": {"done": job.progress_done, "total": job.progress_total},
         "attempts": job.attempts, "max_attempts": job.max_attempts, "payload": job.payload,
-        "result": job.result, "error": job.error, "created": _iso(job.created), "started": _iso(job.started),
-        "finished": _iso(job.finished),
+        "result": job.result, "error": job.error, "created": iso_utc(job.created), "started": iso_utc(job.started),
+        "finished": iso_utc(job.finished),
     }  # fmt: skip
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
+from mapping import report_removals
+
 from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
 from connectors.errors import ConnectorError, UnsupportedCapability
 from scim_server import reconcile
@@ -246,7 +248,7 @@ async def apply_report(ctx: JobContext) -> dict[str, Any]:
         loaded = reconcile.load(conn, app.workspace_id, app)
         wanted = [e.member_id for e in conn.execute(reconcile.entries_t.select().where(
             reconcile.entries_t.c.report_id == report_id, reconcile.entries_t.c.status.in_(("pending", "held"))))]  # fmt: skip
-        return list(reconcile.report_removals(loaded.actual, wanted))
+        return list(report_removals(loaded.actual, wanted))
 
     removals = await ctx.db.read(load)
     async with open_connector(app, ctx.services.vault) as connector:

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 import orjson
-from scim2_models import InvalidSyntaxException, PayloadTooLargeException
+from scim2_models import InvalidSyntaxException, InvalidValueException, PayloadTooLargeException
 from sqlalchemy import Connection
 from starlette.requests import Request
 
@@ -65,7 +65,10 @@ async def json_body(request: Request, max_size: int) -> Any:
         if size > max_size:
             raise PayloadTooLargeException(detail=f"The body exceeds {max_size} bytes.")
         chunks.append(chunk)
+    raw = b"".join(chunks)
+    if b"\\u0000" in raw:
+        raise InvalidValueException(detail="NUL characters are not allowed.")
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidSyntaxException(detail=f"Malformed JSON: {exc.msg}.") from None

@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 
 from scim_server.store.app_models import App, AppMember
-from scim_server.store.db import new_id, now
+from scim_server.store.db import iso_utc, new_id, now
 
 apps = App.__table__
 app_members = AppMember.__table__
@@ -50,14 +50,10 @@ class AppRecord:
             "api_base_url": self.api_base_url, "deprovision_policy": self.deprovision_policy,
             "schedule": self.schedule,
             "mass_removal_guard": {"count": self.mass_removal_count, "percent": self.mass_removal_percent},
-            "last_check": _iso(self.last_check), "next_check": _iso(self.next_check),
-            "created": _iso(self.created), "updated": _iso(self.updated),
+            "last_check": iso_utc(self.last_check), "next_check": iso_utc(self.next_check),
+            "created": iso_utc(self.created), "updated": iso_utc(self.updated),
             **({"member_counts": counts} if counts is not None else {}),
         }  # fmt: skip
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
 def _record(row: Any) -> AppRecord:
