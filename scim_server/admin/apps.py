@@ -32,6 +32,13 @@ class Guard(Body):
     percent: int = Field(20, ge=0, le=100)
 
 
+class AutomationIdentity(Body):
+    """How to recognise the automation account's own member in the app (never removed)."""
+
+    remote_id: str | None = Field(None, min_length=1, max_length=300)
+    email: str | None = Field(None, min_length=3, max_length=320)
+
+
 class ConnectApp(Body):
     kind: str
     label: str = Field(min_length=1, max_length=200)
@@ -42,6 +49,7 @@ class ConnectApp(Body):
     deprovision_policy: Literal["report", "automatic"] = "report"
     schedule: str = Field("daily", pattern=r"^(daily|hourly|manual|([01]\d|2[0-3]):[0-5]\d)$")
     mass_removal_guard: Guard = Field(default_factory=Guard)
+    automation_identity: AutomationIdentity | None = None
 
 
 class ConfigureApp(Body):
@@ -51,6 +59,15 @@ class ConfigureApp(Body):
     deprovision_policy: Literal["report", "automatic"] | None = None
     schedule: str | None = Field(None, pattern=r"^(daily|hourly|manual|([01]\d|2[0-3]):[0-5]\d)$")
     mass_removal_guard: Guard | None = None
+    automation_identity: AutomationIdentity | None = None
+
+
+def _identity(identity: AutomationIdentity | None, account: dict[str, str]) -> dict[str, str | None]:
+    """Explicit identity wins; else a username that is an email address identifies the account."""
+    if identity is not None:
+        return {"automation_remote_id": identity.remote_id, "automation_email": identity.email}
+    username = account.get("username", "")
+    return {"automation_remote_id": None, "automation_email": username if "@" in username else None}
 
 
 def catalog_entry(kind: str) -> dict[str, Any]:
@@ -114,7 +131,7 @@ async def connect(request: Request) -> Response:
         "account_secret": call.services.vault.seal(account), "account_fields": sorted(account),
         "api_base_url": base, "deprovision_policy": body.deprovision_policy, "schedule": body.schedule,
         "mass_removal_count": body.mass_removal_guard.count, "mass_removal_percent": body.mass_removal_guard.percent,
-        "automation_email": account.get("username") if "@" in account.get("username", "") else None,
+        **_identity(body.automation_identity, account),
     }  # fmt: skip
 
     def unit(conn: Connection) -> dict[str, Any]:
@@ -160,7 +177,14 @@ async def configure(request: Request) -> Response:
     app_id = request.path_params["app_id"]
     body = await parse_body(request, ConfigureApp)
     current = await call.services.db.read(lambda conn: _app_or_404(conn, call.ws, app_id))
-    values: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"automation_account", "mass_removal_guard"})
+    values: dict[str, Any] = body.model_dump(
+        exclude_unset=True, exclude={"automation_account", "mass_removal_guard", "automation_identity"}
+    )
+    for required in ("label", "deprovision_policy", "schedule"):  # null means "leave as it is" there
+        if values.get(required, "") is None:
+            del values[required]
+    if body.automation_identity is not None:
+        values |= _identity(body.automation_identity, {})
     if "api_base_url" in values and values["api_base_url"] is not None:
         values["api_base_url"] = str(values["api_base_url"]).rstrip("/")
     if body.mass_removal_guard is not None:

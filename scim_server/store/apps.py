@@ -50,6 +50,7 @@ class AppRecord:
             "api_base_url": self.api_base_url, "deprovision_policy": self.deprovision_policy,
             "schedule": self.schedule,
             "mass_removal_guard": {"count": self.mass_removal_count, "percent": self.mass_removal_percent},
+            "automation_identity": {"remote_id": self.automation_remote_id, "email": self.automation_email},
             "last_check": iso_utc(self.last_check), "next_check": iso_utc(self.next_check),
             "created": iso_utc(self.created), "updated": iso_utc(self.updated),
             **({"member_counts": counts} if counts is not None else {}),

@@ -95,3 +95,12 @@ def test_admin_api_needs_admin_scope(server: RunningServer) -> None:
     response = httpx.get(server.url + "/api/v1/apps", headers={"Authorization": f"Bearer {scim_token}"})
     assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
     assert httpx.get(server.url + "/api/v1/apps").status_code == 401
+
+
+def test_configure_with_nulls_changes_nothing_it_cannot_clear(admin: httpx.Client, sandbox: SandboxClient) -> None:
+    org, token = _seed_github(sandbox)
+    app = _connect(admin, sandbox, org, token).json()
+    response = admin.patch(f"/apps/{app['id']}", json={"label": None, "schedule": None, "deprovision_policy": None})
+    assert response.status_code == 200
+    assert (response.json()["label"], response.json()["schedule"]) == ("Eng org", "daily")
+    assert admin.patch(f"/apps/{app['id']}", json={"schedule": "99:99"}).status_code == 400

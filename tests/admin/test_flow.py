@@ -83,3 +83,20 @@ def test_invite_pending_until_accepted(admin: httpx.Client, sandbox: SandboxClie
     check(admin, app_id)
     view = members(admin, app_id, "matched")["newcomer@example.com"]
     assert view["user_id"] == newcomer and view["status"] == "active"
+
+
+def test_automation_account_is_never_planned_for_removal(admin: httpx.Client, sandbox: SandboxClient,
+                                                         github: dict[str, Any], scim_client: httpx.Client) -> None:  # fmt: skip
+    bot_user = scim_user(scim_client, "bot@example.com")
+    app_id = connect(admin, sandbox, github, policy="automatic")
+    check(admin, app_id)
+    bot = members(admin, app_id, "matched")["bot@example.com"]
+    configured = admin.patch(f"/apps/{app_id}", json={"automation_identity": {"remote_id": bot["remote_id"]}})
+    assert configured.json()["automation_identity"]["remote_id"] == bot["remote_id"]
+    body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "value": {"active": False}}]}  # fmt: skip
+    assert scim_client.patch(f"/Users/{bot_user}", json=body).status_code == 200
+    check(admin, app_id)
+    assert "bot@example.com" in {m["email"] for m in sandbox.state("github", github["org"])["members"]}
+    assert "bot@example.com" in members(admin, app_id, "exempted")
+    assert all(a.get("remote_id") != bot["remote_id"] for a in admin.get(f"/apps/{app_id}/plan").json()["actions"])
