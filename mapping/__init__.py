@@ -1,0 +1,129 @@
+"""Pure reconciliation: matching, role mapping, desired state, the sets, and plans.
+
+No I/O, no database, no clock, no logging, no import of ``scim_server`` or ``connectors``: plain
+frozen data in, plain frozen data out (design.md, "desired state against actual state"). Expected
+outcomes (a disputed match, a user that cannot be invited, removals held by the guard) are values in
+the result; exceptions are raised only for caller bugs (``ValueError``).
+
+Typical use (``scim_server/reconcile.py``)::
+
+    result = reconcile(directory, governance, policy, actual, in_flight)
+    result.sets.matched, result.plan.actions, result.plan.held, result.plan.conflicts
+"""
+
+from mapping.actions import (
+    Action,
+    ActionKey,
+    Adopt,
+    ChangeRole,
+    Conflict,
+    ConflictKind,
+    Grant,
+    Held,
+    Invite,
+    RemovalCause,
+    Remove,
+    ReportEntry,
+    ReportWithdrawal,
+    Revoke,
+    WithdrawalCause,
+)
+from mapping.desired import Desired, Entitlement, Standing, desired_state, entitlement_of
+from mapping.diff import (
+    AUTOMATION_REASON,
+    Membership,
+    MembershipState,
+    Sets,
+    bridge_role_of,
+    member_sets,
+    membership,
+)
+from mapping.matching import Match, Matches, MatchReason, match
+from mapping.model import (
+    Actual,
+    AppMember,
+    AssetGrants,
+    AssignmentRule,
+    AutomationIdentity,
+    BridgeRole,
+    DeprovisionPolicy,
+    DeprovisionReason,
+    Directory,
+    DirectoryUser,
+    Exemption,
+    Governance,
+    ManualMatch,
+    MemberStatus,
+    RemovalGuard,
+    asset_grants,
+)
+from mapping.normalize import normalize_email, normalize_username
+from mapping.plan import Plan, plan, removal_of
+from mapping.policy import AppPolicy
+from mapping.reconciliation import Reconciliation, reconcile, report_removals
+from mapping.roles import RoleLike, RoleVocabulary, highest_bridge_role
+from mapping.simulate import apply, invited_member_id
+
+__all__ = [
+    "AUTOMATION_REASON",
+    "Action",
+    "ActionKey",
+    "Actual",
+    "Adopt",
+    "AppMember",
+    "AppPolicy",
+    "AssetGrants",
+    "AssignmentRule",
+    "AutomationIdentity",
+    "BridgeRole",
+    "ChangeRole",
+    "Conflict",
+    "ConflictKind",
+    "DeprovisionPolicy",
+    "DeprovisionReason",
+    "Desired",
+    "Directory",
+    "DirectoryUser",
+    "Entitlement",
+    "Exemption",
+    "Governance",
+    "Grant",
+    "Held",
+    "Invite",
+    "ManualMatch",
+    "Match",
+    "MatchReason",
+    "Matches",
+    "MemberStatus",
+    "Membership",
+    "MembershipState",
+    "Plan",
+    "Reconciliation",
+    "RemovalCause",
+    "RemovalGuard",
+    "Remove",
+    "ReportEntry",
+    "ReportWithdrawal",
+    "Revoke",
+    "RoleLike",
+    "RoleVocabulary",
+    "Sets",
+    "Standing",
+    "WithdrawalCause",
+    "apply",
+    "asset_grants",
+    "bridge_role_of",
+    "desired_state",
+    "entitlement_of",
+    "highest_bridge_role",
+    "invited_member_id",
+    "match",
+    "member_sets",
+    "membership",
+    "normalize_email",
+    "normalize_username",
+    "plan",
+    "reconcile",
+    "removal_of",
+    "report_removals",
+]
