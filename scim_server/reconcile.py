@@ -60,9 +60,7 @@ entries_t = DeprovisionEntry.__table__
 
 
 def vocabulary(kind: str) -> RoleVocabulary:
-    spec = get_spec(kind)
-    roles = tuple(r.key for r in spec.roles) or ("member",)
-    return RoleVocabulary(kind=kind, roles=roles, owner_roles=frozenset(r.key for r in spec.roles if r.owner_level))
+    return RoleVocabulary.from_roles(kind, get_spec(kind).roles)
 
 
 def policy_of(app: AppRecord) -> AppPolicy:
