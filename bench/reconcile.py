@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mapping import (  # noqa: E402
+from mapping import (
     Actual,
     AppMember,
     AppPolicy,
@@ -64,7 +64,9 @@ def _directory(n: int, rng: random.Random) -> Directory:
     groups: dict[str, frozenset[str]] = {}
     for i in range(n):
         roll = rng.random()
-        emails = (f"user{i}@example.com",) if roll > 0.1 else (f"user{i}@example.com", f"u{i}@alias.example")
+        emails: tuple[str, ...] = (
+            (f"user{i}@example.com",) if roll > 0.1 else (f"user{i}@example.com", f"u{i}@alias.example")
+        )
         if rng.random() < 0.001:  # a shared mailbox: members holding it are disputed
             emails += ("shared@example.com",)
         users.append(DirectoryUser(f"u{i}", f"user{i}", emails, active=roll > 0.02, deleted=roll < 0.005))
@@ -103,7 +105,9 @@ def _member(i: int, rng: random.Random) -> AppMember:
         role = "admin"
     elif roll < 0.02:  # drift: an asset granted by hand
         assets = tuple(sorted(dict(assets + (("repo-2", "manage"),)).items()))
-    return AppMember(f"m{i}", f"r{i}", f"User{i}@EXAMPLE.com", f"user{i}", f"User {i}", role, "active", assets)
+    return AppMember(
+        f"m{i}", f"r{i}", f"User{i}@EXAMPLE.com", f"user{i}", f"User {i}", role, "active", assets
+    )
 
 
 def build(users: int, members: int, seed: int = 5) -> tuple[Directory, Governance, AppPolicy, Actual]:
@@ -166,7 +170,9 @@ def main() -> None:
     )
     print(f"plan: {kinds}  held {len(planned.held):,}  conflicts {len(planned.conflicts):,}")
     verdict = "OK" if best < 1.0 else "OVER GOAL"
-    print(f"reconcile of {n:,} members against {len(directory.users):,} users: {best:.3f} s (goal < 1 s): {verdict}")
+    print(
+        f"reconcile of {n:,} members against {len(directory.users):,} users: {best:.3f} s (goal < 1 s): {verdict}"
+    )
 
 
 if __name__ == "__main__":

@@ -184,7 +184,7 @@ class Conflict:
 
     - ``no_email``: a user the rules want in the app has no email that is its alone to invite with;
     - ``disputed``: that user is a candidate of a disputed member (match it first);
-    - ``email_taken``: its email belongs to a member linked to someone else or left unmatched.
+    - ``email_taken``: every email of its own is held by a member an admin matched to someone else.
     """
 
     user_id: str

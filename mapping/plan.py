@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mapping.actions import (
     Action,
@@ -57,6 +58,8 @@ from mapping.normalize import normalize_email
 from mapping.policy import AppPolicy
 
 __all__ = ["Plan", "plan", "removal_of"]
+
+_A = TypeVar("_A", Invite, Remove, ChangeRole, Grant, Revoke, ReportEntry, ReportWithdrawal, Adopt, Action)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +106,9 @@ class _Planner:
         self.adopts: list[Adopt] = []
         self.manual_emails: dict[str, list[str]] = {}  # email key -> manually matched members
 
-    def _emit(self, bucket: list[Action] | list[Remove] | list[Revoke] | list[ChangeRole]
-              | list[Grant] | list[Adopt], action: Action) -> None:  # fmt: skip
+    def _emit(self, bucket: list[_A], action: _A) -> None:
         if action.key not in self.skip:
-            bucket.append(action)  # type: ignore[arg-type]
+            bucket.append(action)
 
     def _withdraw(self, member_id: str, cause: WithdrawalCause) -> None:
         if member_id in self.actual.reported:

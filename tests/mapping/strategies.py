@@ -6,6 +6,7 @@ scenarios collide: shared emails (disputes), members of deactivated users, overl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hypothesis import HealthCheck, settings
@@ -17,11 +18,14 @@ from mapping import (
     AppPolicy,
     AssignmentRule,
     AutomationIdentity,
+    BridgeRole,
+    DeprovisionReason,
     Directory,
     DirectoryUser,
     Exemption,
     Governance,
     ManualMatch,
+    MemberStatus,
     RemovalGuard,
     RoleVocabulary,
     asset_grants,
@@ -44,16 +48,19 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 """Settings for the property tests here (explicit, so the folder runs the same with or without the
 suite's conftest profile). Each example is a few microseconds of pure work."""
 
-bridge_roles = st.sampled_from(("owner", "collaborator"))
-_cases = st.sampled_from((str, str.upper, str.lower, str.title, str.swapcase))
+bridge_roles: st.SearchStrategy[BridgeRole] = st.sampled_from(("owner", "collaborator"))
+_cases: st.SearchStrategy[Callable[[str], str]] = st.sampled_from(
+    (str, str.upper, str.lower, str.title, str.swapcase)
+)
 _pads = st.sampled_from(("", " ", "\t"))
+_reasons: st.SearchStrategy[DeprovisionReason] = st.sampled_from(("deactivated", "deleted"))
 _standings = st.sampled_from(("active", "active", "active", "deactivated", "deleted"))
 _email_counts = st.sampled_from((0, 1, 1, 1, 2))
 _group_sets = st.sets(st.sampled_from(GROUPS), min_size=1).map(frozenset)
 _usernames = st.sampled_from((None, "USER-u0", "user-u1", "@user-u2"))
 _app_roles = st.sampled_from(APP_ROLES)
 _rule_roles = st.sampled_from((None, *APP_ROLES))
-_statuses = st.sampled_from(("active", "active", "pending"))
+_statuses: st.SearchStrategy[MemberStatus] = st.sampled_from(("active", "active", "pending"))
 _email_kinds = st.sampled_from(("pool", "pool", "pool", "outsider", "none"))
 
 
@@ -163,7 +170,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
         automation=automation,
         match_usernames=draw(st.booleans()),
     )
-    reported = {mid: draw(st.sampled_from(("deactivated", "deleted"))) for mid in draw(some_members)}
+    reported: dict[str, DeprovisionReason] = {mid: draw(_reasons) for mid in draw(some_members)}
     managed = {mid: draw(st.sampled_from(user_pool)) for mid in draw(some_members)}
     governance = Governance(draw(rules()), manual, exemptions)
     return Scenario(directory, governance, policy, Actual(members, reported, managed))

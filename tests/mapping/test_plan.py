@@ -22,6 +22,7 @@ from mapping import (
     Grant,
     Invite,
     ManualMatch,
+    Match,
     Reconciliation,
     RemovalGuard,
     Remove,
@@ -99,7 +100,7 @@ def test_manual_match_wins_over_email() -> None:
     users = [user("ann"), user("bob")]
     manual = (ManualMatch("m1", "bob", "owner"),)
     result = run(users, [member("m1", "ann@example.com")], manual=manual)
-    assert result.matches.get("m1") == replace(result.matches.get("m1"), user_id="bob", reason="manual")  # type: ignore[arg-type]
+    assert result.matches.get("m1") == Match("m1", "bob", "manual", "owner")
     view = result.membership(member("m1", "ann@example.com"))
     assert (view.state, view.user_id, view.bridge_role, view.match_reason) == (
         "matched",

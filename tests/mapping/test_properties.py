@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mapping import (
+    Action,
     Actual,
     Directory,
     Held,
+    Reconciliation,
     Remove,
     ReportWithdrawal,
     apply,
@@ -24,7 +26,7 @@ from mapping import (
 from tests.mapping.strategies import PROPERTY, VOCAB, Scenario, rules, scenarios
 
 
-def _run(s: Scenario, actual: Actual | None = None, in_flight: tuple = ()):  # type: ignore[no-untyped-def]
+def _run(s: Scenario, actual: Actual | None = None, in_flight: tuple[Action, ...] = ()) -> Reconciliation:
     return reconcile(s.directory, s.governance, s.policy, actual or s.actual, in_flight)
 
 
