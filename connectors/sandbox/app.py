@@ -50,7 +50,12 @@ class Sandbox:
     def __init__(self, kinds: Iterable[str] | None = None) -> None:
         self.store = SandboxStore()
         self.faults = Faults()
+        self.store.removals_take_effect = self._removals_take_effect  # type: ignore[method-assign]
         self.fakes: dict[str, KindFake] = {k: cls(self.store) for k, cls in fake_classes(kinds).items()}
+
+    def _removals_take_effect(self, kind: str) -> bool:
+        plan = self.faults.plan(kind)
+        return plan is None or not plan.ignore_removals
 
     @property
     def kinds(self) -> list[str]:

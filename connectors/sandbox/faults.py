@@ -43,6 +43,8 @@ class FaultPlan:
     :param timeout_ms: how long a ``timeout`` fault holds the response.
     :param errors: which failures ``error_rate`` draws from.
     :param seed: RNG seed for ``error_rate``.
+    :param ignore_removals: removals are acknowledged but the member stays (a stale replica), so
+        a caller's verify-after-remove has something to catch.
     """
 
     rate_limit_every: int = 0
@@ -53,6 +55,7 @@ class FaultPlan:
     timeout_ms: int = 2000
     errors: tuple[FaultKind, ...] = ("rate_limit", "unavailable", "timeout")
     seed: int = 0
+    ignore_removals: bool = False
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> FaultPlan:

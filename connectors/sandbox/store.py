@@ -131,6 +131,10 @@ class SandboxStore:
 
     # -- orgs and tokens -------------------------------------------------------------------------
 
+    def removals_take_effect(self, kind: str) -> bool:
+        """Replaced by the ``Sandbox`` to consult its fault plans."""
+        return True
+
     def reset(self) -> None:
         with self.lock:
             self._orgs.clear()
@@ -189,7 +193,10 @@ class SandboxStore:
             return member
 
     def remove_member(self, kind: str, org: str, uid: int) -> bool:
-        """Delete the member and its grants; ``False`` if it was not there."""
+        """Delete the member and its grants; ``False`` if it was not there. Under the
+        ``ignore_removals`` fault the removal is acknowledged and nothing changes."""
+        if not self.removals_take_effect(kind):
+            return True
         with self.lock:
             state = self.org(kind, org)
             member = state.members.pop(uid, None) if state else None

@@ -87,11 +87,12 @@ def _replan(conn: Connection, call: AdminCall, app: AppRecord) -> dict[str, Any]
     return reconcile.persist(conn, call.ws, reconcile.load(conn, call.ws, app), call.actor)
 
 
-async def _act(request: Request, unit_for: Any) -> Response:
-    """Run an admin action on one member: ``unit_for(call, app, member)`` inside one transaction."""
+async def _act(request: Request, unit_for: Any, body_model: type[Body] | None = None) -> Response:
+    """Run an admin action on one member: ``unit_for(conn, call, app, member, body)`` inside one
+    transaction, with the request body parsed by ``body_model`` first (when the action has one)."""
     call = await admin_call(request)
     app_id, member_id = request.path_params["app_id"], request.path_params["member_id"]
-    body = await unit_for.parse(request) if hasattr(unit_for, "parse") else None
+    body = await parse_body(request, body_model) if body_model is not None else None
 
     def unit(conn: Connection) -> tuple[int, dict[str, Any]]:
         app = _app_or_404(conn, call.ws, app_id)
@@ -148,12 +149,6 @@ def _do_match(conn: Connection, call: AdminCall, app: AppRecord, member: Any, bo
     return 200, member_view(member_store.get_member(conn, app.id, member.id), []) | {"jobs": plan["jobs"]}
 
 
-async def _parse_match(request: Request) -> MatchBody:
-    return await parse_body(request, MatchBody)
-
-
-_do_match.parse = _parse_match  # type: ignore[attr-defined]
-
 
 def _do_exempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: ExemptBody) -> tuple[int, dict]:
     member_store.set_member(conn, member.id, exempt_reason=body.reason, exempted_by=call.actor, exempted_at=now(),
@@ -163,12 +158,6 @@ def _do_exempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, b
     _replan(conn, call, app)
     return 200, member_view(member_store.get_member(conn, app.id, member.id), [])
 
-
-async def _parse_exempt(request: Request) -> ExemptBody:
-    return await parse_body(request, ExemptBody)
-
-
-_do_exempt.parse = _parse_exempt  # type: ignore[attr-defined]
 
 
 def _do_unexempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: None) -> tuple[int, dict]:
@@ -213,19 +202,13 @@ def _do_roles(conn: Connection, call: AdminCall, app: AppRecord, member: Any, bo
     return (202 if "job_id" in out else 200), view | out
 
 
-async def _parse_roles(request: Request) -> RolesBody:
-    return await parse_body(request, RolesBody)
-
-
-_do_roles.parse = _parse_roles  # type: ignore[attr-defined]
-
 
 async def match(request: Request) -> Response:
-    return await _act(request, _do_match)
+    return await _act(request, _do_match, MatchBody)
 
 
 async def exempt(request: Request) -> Response:
-    return await _act(request, _do_exempt)
+    return await _act(request, _do_exempt, ExemptBody)
 
 
 async def unexempt(request: Request) -> Response:
@@ -237,7 +220,7 @@ async def remove(request: Request) -> Response:
 
 
 async def change_roles(request: Request) -> Response:
-    return await _act(request, _do_roles)
+    return await _act(request, _do_roles, RolesBody)
 
 
 def _email_of(conn: Connection, ws: int, user: Any) -> str:

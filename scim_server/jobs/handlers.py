@@ -122,42 +122,58 @@ async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
     return result
 
 
-async def _still_present(connector: Any, remote_id: str, assets: tuple[str, ...]) -> list[str]:
-    """Verify after remove: re-read the app; what is still there (member and/or asset permissions)."""
-    left: list[str] = []
+async def _still_present(connector: Any, removals: list[reconcile.Remove]) -> dict[str, list[str]]:
+    """Verify after remove: one re-read of the app for every removal; member id -> what is
+    still there (the member itself and/or asset permissions)."""
+    by_remote = {r.remote_id: r for r in removals}
+    left: dict[str, list[str]] = {}
     async for member in connector.list_members():
-        if member.remote_id == remote_id:
-            left.append("member")
-            break
+        if member.remote_id in by_remote:
+            left.setdefault(by_remote[member.remote_id].member_id, []).append("member")
     if isinstance(connector, ListsAssets):
-        for asset_id in assets:
+        for asset_id in sorted({a for r in removals for a in r.revokes}):
             async for permission in connector.list_permissions(Asset(asset_id, asset_id, "")):
-                if permission.remote_id == remote_id:
-                    left.append(f"permission on {asset_id}")
-                    break
+                if permission.remote_id in by_remote and asset_id in by_remote[permission.remote_id].revokes:
+                    left.setdefault(by_remote[permission.remote_id].member_id, []).append(f"permission on {asset_id}")
     return left
 
 
-async def remove_member(ctx: JobContext, app: AppRecord, connector: Any, action: reconcile.Remove) -> None:
+async def _revoke_and_remove(connector: Any, action: reconcile.Remove) -> None:
     if isinstance(connector, GrantsAssets):
         for asset_id in action.revokes:
             await connector.revoke(action.remote_id, asset_id)
     await connector.remove(action.remote_id)
-    left = await _still_present(connector, action.remote_id, action.revokes)
-    if left:
-        raise VerificationFailed(app.kind, "remove", f"still present after removal: {', '.join(left)}")
+
+
+def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: reconcile.Remove) -> None:
+    member_store.close_member(conn, app.id, action.member_id, action.remote_id)
+    entries = reconcile.entries_t
+    conn.execute(update(entries).where(entries.c.app_id == app.id, entries.c.member_id == action.member_id,
+                                       entries.c.status.in_(("pending", "held")))
+                 .values(status="removed", updated=now()))  # fmt: skip
+    audit(conn, app.workspace_id, f"job:{job_id}", "app.member.remove", "AppMember", action.member_id,
+          detail={"app_id": app.id, "remote_id": action.remote_id, "cause": action.cause,
+                  "revoked": list(action.revokes), "user_id": action.user_id})  # fmt: skip
+
+
+async def remove_members(ctx: JobContext, app: AppRecord, connector: Any, removals: list[reconcile.Remove]) -> None:
+    """Revoke and remove each, then verify all with one re-read; only verified removals are
+    recorded, and any that is still present fails the job (it is retried or reported)."""
+    for done, action in enumerate(removals, start=1):
+        await _revoke_and_remove(connector, action)
+        if len(removals) > 1:
+            await ctx.progress(done, len(removals))
+    left = await _still_present(connector, removals) if removals else {}
+    verified = [r for r in removals if r.member_id not in left]
 
     def unit(conn: Connection) -> None:
-        member_store.close_member(conn, app.id, action.member_id, action.remote_id)
-        entries = reconcile.entries_t
-        conn.execute(update(entries).where(entries.c.app_id == app.id, entries.c.member_id == action.member_id,
-                                           entries.c.status.in_(("pending", "held")))
-                     .values(status="removed", updated=now()))  # fmt: skip
-        audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.remove", "AppMember", action.member_id,
-              detail={"app_id": app.id, "remote_id": action.remote_id, "cause": action.cause,
-                      "revoked": list(action.revokes), "user_id": action.user_id})  # fmt: skip
+        for action in verified:
+            _record_removal(conn, app, ctx.job.id, action)
 
     await ctx.db.write(unit)
+    if left:
+        detail = "; ".join(f"{m}: {', '.join(what)}" for m, what in sorted(left.items()))
+        raise VerificationFailed(app.kind, "remove", f"still present after removal: {detail}")
 
 
 async def remove(ctx: JobContext) -> dict[str, Any]:
@@ -165,7 +181,7 @@ async def remove(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, reconcile.Remove)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        await remove_member(ctx, app, connector, action)
+        await remove_members(ctx, app, connector, [action])
     return {"removed": action.member_id, "verified": True}
 
 
@@ -252,10 +268,8 @@ async def apply_report(ctx: JobContext) -> dict[str, Any]:
 
     removals = await ctx.db.read(load)
     async with open_connector(app, ctx.services.vault) as connector:
-        for done, action in enumerate(removals, start=1):
-            await remove_member(ctx, app, connector, action)
-            await ctx.progress(done, len(removals))
-    return {"removed": [r.member_id for r in removals]}
+        await remove_members(ctx, app, connector, removals)
+    return {"removed": [r.member_id for r in removals], "verified": True}
 
 
 HANDLERS: dict[str, Callable[[JobContext], Awaitable[dict[str, Any] | None]]] = {

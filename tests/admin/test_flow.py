@@ -100,3 +100,15 @@ def test_automation_account_is_never_planned_for_removal(admin: httpx.Client, sa
     assert "bot@example.com" in {m["email"] for m in sandbox.state("github", github["org"])["members"]}
     assert "bot@example.com" in members(admin, app_id, "exempted")
     assert all(a.get("remote_id") != bot["remote_id"] for a in admin.get(f"/apps/{app_id}/plan").json()["actions"])
+
+
+def test_removal_fails_visibly_when_the_app_still_shows_the_member(admin: httpx.Client, sandbox: SandboxClient,
+                                                                   github: dict[str, Any]) -> None:  # fmt: skip
+    app_id = connect(admin, sandbox, github)
+    check(admin, app_id)
+    agency = members(admin, app_id, "unmatched")["agency@outside.example"]
+    sandbox.faults("github", ignore_removals=True)  # the vendor says yes, and keeps the member
+    job = wait_job(admin, admin.post(f"/apps/{app_id}/members/{agency['id']}/remove").json()["job_id"])
+    sandbox.clear_faults()
+    assert job["status"] == "failed" and "still present after removal" in job["error"]
+    assert "agency@outside.example" in members(admin, app_id, "unmatched")  # not recorded as removed
