@@ -32,7 +32,6 @@ invitation id ``1b710000-…-<uid>`` (remote id ``inv:<invitation id>``).
 
 from __future__ import annotations
 
-import base64
 import bisect
 import hashlib
 import itertools
@@ -53,7 +52,7 @@ from starlette.routing import BaseRoute, Route
 
 from connectors.apple.connector import ACCOUNT_HOLDER, ROLES, primary_role
 from connectors.base import AutomationAccount, Secret
-from connectors.sandbox.fake import KindFake
+from connectors.sandbox.fake import KindFake, opaque_token, token_uid
 from connectors.sandbox.store import OrgState, StoredMember
 
 __all__ = ["FAKE", "AppleFake", "TeamKey", "team_credentials", "team_key"]
@@ -121,19 +120,6 @@ def uid_of(prefix: str, value: str) -> int | None:
         return int(parts[4], 16)
     except ValueError:
         return None
-
-
-def _cursor(uid: int) -> str:
-    return base64.urlsafe_b64encode(f"uid:{uid}".encode()).decode().rstrip("=")
-
-
-def _after(cursor: str) -> int | None:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    tag, _, number = text.partition(":")
-    return int(number) if tag == "uid" and number.isdigit() else None
 
 
 def _roles(member: StoredMember) -> list[str]:
@@ -277,7 +263,7 @@ class AppleFake(KindFake):
             limit = 0
         if not 1 <= limit <= MAX_LIMIT:
             return self._param("limit", f"The limit must be between 1 and {MAX_LIMIT}.")
-        after = _after(q["cursor"]) if q.get("cursor") else 0
+        after = token_uid("uid", q["cursor"]) if q.get("cursor") else 0
         if after is None:
             return self._param("cursor", "The cursor is invalid.")
         with self.store.lock:
@@ -289,7 +275,7 @@ class AppleFake(KindFake):
         links: dict[str, Any] = {"self": str(request.url)}
         if len(page) > limit:
             page = page[:limit]
-            links["next"] = str(request.url.include_query_params(cursor=_cursor(page[-1].uid), limit=limit))
+            links["next"] = str(request.url.include_query_params(cursor=opaque_token("uid", page[-1].uid), limit=limit))
         paging: dict[str, Any] = {"limit": limit}
         if matching is not None:
             paging["total"] = len(matching)

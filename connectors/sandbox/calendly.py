@@ -23,7 +23,6 @@ membership and, when it was created through the API, lists with status ``accepte
 
 from __future__ import annotations
 
-import base64
 import bisect
 import itertools
 import math
@@ -36,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.sandbox.fake import KindFake
+from connectors.sandbox.fake import KindFake, opaque_token, token_uid
 from connectors.sandbox.store import OrgState, StoredMember
 
 RATE_LIMIT = 500
@@ -68,19 +67,6 @@ def uid_of(tag: str, value: str) -> int | None:
         return int(parts[4], 16)
     except ValueError:
         return None
-
-
-def _encode_token(uid: int) -> str:
-    return base64.urlsafe_b64encode(f"after:{uid}".encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> int | None:
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    kind, _, number = text.partition(":")
-    return int(number) if kind == "after" and number.isdigit() else None
 
 
 class CalendlyFake(KindFake):
@@ -184,7 +170,7 @@ class CalendlyFake(KindFake):
             count = 0
         if not 1 <= count <= MAX_COUNT:
             return self._invalid("count", f"must be between 1 and {MAX_COUNT}")
-        after = _decode_token(q["page_token"]) if q.get("page_token") else 0
+        after = token_uid("after", q["page_token"]) if q.get("page_token") else 0
         if after is None:
             return self._invalid("page_token", "is invalid")
         with self.store.lock:
@@ -193,7 +179,7 @@ class CalendlyFake(KindFake):
             page = list(itertools.islice((m for m in _from(listing, start) if keep(m)), count + 1))
         more = len(page) > count
         page = page[:count]
-        token = _encode_token(page[-1].uid) if more else None
+        token = opaque_token("after", page[-1].uid) if more else None
         next_page = str(request.url.include_query_params(page_token=token, count=count)) if token else None
         previous = q.get("page_token")
         return page, {"count": len(page), "next_page": next_page, "next_page_token": token,

@@ -8,6 +8,7 @@ an outage and an expired token, so the fault layer stays generic.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -107,3 +108,18 @@ class KindFake:
 
 def _seconds(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
+
+
+def opaque_token(tag: str, uid: int) -> str:
+    """A vendor-style opaque page token meaning "after member ``uid``" (keyset paging)."""
+    return base64.urlsafe_b64encode(f"{tag}:{uid}".encode()).decode().rstrip("=")
+
+
+def token_uid(tag: str, token: str) -> int | None:
+    """The uid an ``opaque_token(tag, ...)`` carries; None for anything this fake did not issue."""
+    try:
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    found, _, number = text.partition(":")
+    return int(number) if found == tag and number.isdigit() else None

@@ -42,7 +42,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from connectors.sandbox.fake import KindFake
+from connectors.sandbox.fake import KindFake, opaque_token, token_uid
 from connectors.sandbox.store import OrgState, StoredAsset, StoredMember
 
 USER_ID_BASE = 100_000_000_000_000
@@ -474,14 +474,14 @@ def _permission(asset_type: str, tasks: list[str]) -> str:
 
 
 def _encode(key: int) -> str:
-    return base64.urlsafe_b64encode(f"cursor:{key}".encode()).decode()
+    return opaque_token("cursor", key)
 
 
 def _decode(cursor: str) -> int:
-    try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("cursor:"))
-    except ValueError:
-        raise GraphError("(#100) Invalid cursor", 100) from None
+    key = token_uid("cursor", cursor)
+    if key is None:
+        raise GraphError("(#100) Invalid cursor", 100)
+    return key
 
 
 FAKE = MetaBusinessFake
