@@ -23,6 +23,7 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "CAPABILITIES",
+    "same_email",
     "Asset",
     "Authorizes",
     "AutomationAccount",
@@ -260,3 +261,8 @@ CAPABILITIES: tuple[type, ...] = (
     Authorizes,
 )
 """The capability protocols, in catalog order. ``Connector`` is the base every kind has."""
+
+
+def same_email(a: str | None, b: str) -> bool:
+    """Whether a listed member's email is ``b`` (vendors keep the case people typed)."""
+    return a is not None and a.casefold() == b.casefold()

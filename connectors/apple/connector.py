@@ -23,6 +23,7 @@ from connectors.base import (
     Member,
     RemovesMembers,
     Role,
+    same_email,
 )
 from connectors.errors import InvalidRequest, NotFound
 
@@ -68,9 +69,6 @@ def member_from_invitation(invitation: AppleInvitation) -> Member:
     return Member(f"{INVITATION_PREFIX}{invitation.id}", invitation.email, None, name,
                   primary_role(invitation.roles), "pending")
 
-
-def _same(a: str | None, b: str) -> bool:
-    return a is not None and a.casefold() == b.casefold()
 
 
 class AppleConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, ChangesRoles):
@@ -118,10 +116,10 @@ class AppleConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, C
     async def find_by_email(self, email: str) -> Member | None:
         """The user (``filter[username]``) or pending invitation (``filter[email]``) for ``email``."""
         async for user in self.client.iter_users(username=email):
-            if _same(user.username, email):
+            if same_email(user.username, email):
                 return member_from_user(user)
         async for invitation in self.client.iter_invitations(email=email):
-            if _same(invitation.email, email):
+            if same_email(invitation.email, email):
                 return member_from_invitation(invitation)
         return None
 

@@ -23,6 +23,7 @@ from connectors.base import (
     Permission,
     RemovesMembers,
     Role,
+    same_email,
 )
 from connectors.errors import InvalidRequest, NotFound
 from connectors.github.client import (
@@ -59,9 +60,6 @@ def _member_from_membership(membership: GitHubMembership) -> Member:
     user = membership.user
     return Member(user.login, user.email, user.login, user.name, membership.role, state)
 
-
-def _same_email(a: str | None, b: str) -> bool:
-    return a is not None and a.casefold() == b.casefold()
 
 
 class GitHubConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, RemovesMembers,
@@ -116,10 +114,10 @@ class GitHubConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, Rem
     async def find_by_email(self, email: str) -> Member | None:
         """The pending invitation or active member (public email) with ``email``, or ``None``."""
         async for invitation in self.client.iter_invitations():
-            if _same_email(invitation.email, email):
+            if same_email(invitation.email, email):
                 return _member_from_invitation(invitation)
         async for member in self.list_active():
-            if _same_email(member.email, email):
+            if same_email(member.email, email):
                 return member
         return None
 

@@ -34,6 +34,7 @@ from connectors.base import (
     Permission,
     RemovesMembers,
     Role,
+    same_email,
 )
 from connectors.errors import InvalidRequest, NotFound, RetryableError
 from connectors.meta_business.client import KIND, MetaBusinessUser, MetaClient, MetaRoleRequest
@@ -56,9 +57,6 @@ def _from_user(user: MetaBusinessUser) -> Member:
 def _from_request(request: MetaRoleRequest) -> Member:
     return Member(f"{REQUEST_PREFIX}{request.id}", request.email, None, None, request.role, "pending")
 
-
-def _same_email(a: str | None, b: str) -> bool:
-    return a is not None and a.casefold() == b.casefold()
 
 
 class MetaBusinessConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, RemovesMembers,
@@ -116,7 +114,7 @@ class MetaBusinessConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMember
 
     async def _pending(self, email: str) -> Member | None:
         async for request in self.client.iter_pending_users(email=email):
-            if request.status == "PENDING" and _same_email(request.email, email):
+            if request.status == "PENDING" and same_email(request.email, email):
                 return _from_request(request)
         return None
 
@@ -126,7 +124,7 @@ class MetaBusinessConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMember
         if pending is not None:
             return pending
         async for user in self.client.iter_business_users():
-            if _same_email(user.email, email):
+            if same_email(user.email, email):
                 return _from_user(user)
         return None
 

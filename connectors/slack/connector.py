@@ -38,6 +38,7 @@ from connectors.base import (
     MemberState,
     RemovesMembers,
     Role,
+    same_email,
 )
 from connectors.errors import InvalidRequest, NotFound, VendorUnavailable
 from connectors.slack.client import KIND, SLACKBOT_ID, SlackClient, SlackUser
@@ -82,9 +83,6 @@ def _member(user: SlackUser) -> Member:
     state: MemberState = "pending" if user.is_invited_user else "active"
     return Member(user.id, user.email, user.name or None, user.real_name, role_of(user), state)
 
-
-def _same_email(a: str | None, b: str) -> bool:
-    return a is not None and a.casefold() == b.casefold()
 
 
 class SlackConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, ChangesRoles):
@@ -141,7 +139,7 @@ class SlackConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, C
         except NotFound:
             pass
         async for user in self.client.iter_users():
-            if _is_member(user) and _same_email(user.email, email):
+            if _is_member(user) and same_email(user.email, email):
                 return _member(user)
         return None
 

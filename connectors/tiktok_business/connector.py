@@ -28,6 +28,7 @@ from connectors.base import (
     Permission,
     RemovesMembers,
     Role,
+    same_email,
 )
 from connectors.errors import InvalidRequest, NotFound, PermissionDenied
 from connectors.tiktok_business.client import KIND, ROLE_FIELDS, TikTokClient, TikTokMember
@@ -64,9 +65,6 @@ def _to_member(row: TikTokMember) -> Member | None:
     return Member(remote_id or "", row.user_email, None, row.user_name or None, row.user_role,
                   state)  # type: ignore[arg-type]
 
-
-def _same_email(a: str | None, b: str) -> bool:
-    return a is not None and a.casefold() == b.casefold()
 
 
 def canonical_permission(asset_type: str, permission: str) -> str:
@@ -125,7 +123,7 @@ class TikTokBusinessConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMemb
         """The member or pending invitation with ``email`` (``filtering.keyword``, exact match kept)."""
         async for row in self.client.iter_members({"keyword": email}, operation="find_member"):
             member = _to_member(row)
-            if member is not None and _same_email(member.email, email):
+            if member is not None and same_email(member.email, email):
                 return member
         return None
 
