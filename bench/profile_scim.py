@@ -2,7 +2,7 @@
 """Profile the SCIM hot paths in-process (no network): drive the ASGI app directly and
 print a pyinstrument profile (or plain per-request timings with --no-profile).
 
-    .venv/bin/python bench/profile_scim.py [--phase get|create|filter|patch|group_add] [-n 2000] [-c 16]
+    .venv/bin/python bench/profile_scim.py [--phase get|create|filter|patch|delete|group_add|group_get] [-n 2000] [-c 16]
 
 pyinstrument sees the event loop's thread only; the SQLite writer thread runs the units of
 work. For both, run it under py-spy: ``py-spy record --threads -- python bench/profile_scim.py
@@ -74,18 +74,20 @@ async def run(phase: str, n: int, profile: bool, concurrency: int = 1, database_
     db.start()
     d = Driver(app, token)
     ids = []
-    creates = n if phase == "create" else min(n, 500)
+    creates = n if phase in ("create", "delete") else min(n, 500)
     jobs = {}
     if phase != "create":
         for i in range(creates):
             ids.append(orjson.loads((await d.call("POST", "/scim/v2/Users", user(i)))[1])["id"])
-    if phase == "group_add":
+    if phase in ("group_add", "group_get"):
         gid = orjson.loads((await d.call("POST", "/scim/v2/Groups", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g", "members": [{"value": i} for i in ids]}))[1])["id"]  # fmt: skip
     jobs = {
         "create": lambda i: d.call("POST", "/scim/v2/Users", user(i)),
         "get": lambda i: d.call("GET", f"/scim/v2/Users/{ids[i % len(ids)]}"),
         "filter": lambda i: d.call("GET", "/scim/v2/Users", query=f'filter=userName eq "user{i % creates:06d}@bench.example.com"'),
         "patch": lambda i: d.call("PATCH", f"/scim/v2/Users/{ids[i % len(ids)]}", {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}),
+        "delete": lambda i: d.call("DELETE", f"/scim/v2/Users/{ids[i]}"),
+        "group_get": lambda i: d.call("GET", f"/scim/v2/Groups/{gid}", query="excludedAttributes=members"),
         "group_add": lambda i: d.call("PATCH", f"/scim/v2/Groups/{gid}", {"schemas": [PATCH], "Operations": [{"op": "Remove" if i % 2 else "Add", "path": "members", "value": [{"value": x} for x in ids[:50]]}]}),
     }  # fmt: skip
     job = jobs[phase]

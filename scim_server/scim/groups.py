@@ -111,11 +111,12 @@ async def patch(request: Request) -> Response:
             replace=None if result.replace_members is None else tuple(result.replace_members),
             remove_all=result.remove_all_members,
         )
-        stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match, current)
         record(conn, call, "scim.group.patch", RESOURCE, group_id,
               detail={"members_added": len(change.add), "members_removed": len(change.remove),
                       "members_replaced": change.replace is not None or change.remove_all,
                       "attributes_changed": fields is not None})  # fmt: skip
+        # Last: it locks the group's row until the commit (store.patch_group).
+        stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match, current)
         if not (PATCH_RETURNS_RESOURCE or q.attributes or q.excluded):
             return None, stored
         return _render(call, conn, stored, q), stored

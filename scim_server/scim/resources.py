@@ -17,6 +17,7 @@ from scim2_models import (
     ScimPolicy,
 )
 
+from scim_server.scim import fastpath
 from scim_server.scim.models import UserModel
 from scim_server.scim.projection import CORE_GROUP, CORE_USER, ENTERPRISE
 from scim_server.store.directory import GroupFields, StoredResource, UserFields
@@ -93,14 +94,23 @@ def user_fields_from_doc(doc: dict, password: str | None = None) -> UserFields:
     )
 
 
-def validate_user_doc(body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> tuple[dict, str | None]:
-    """Validate a user body; return (the canonical document, the password if one was sent)."""
+def validate_user_doc(
+    body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST, *, fast: bool = True
+) -> tuple[dict, str | None]:
+    """Validate a user body; return (the canonical document, the password if one was sent).
+
+    A plain body (``fastpath.user_doc``) skips the model and gives the same result;
+    ``fast=False`` forces the model (tests/scim_fastpath compares both)."""
     body = _tolerate_foreign_urns(_require_schema(body, CORE_USER))
     _manager_ref(body)
-    model = UserModel.model_validate(body, scim_ctx=ctx, scim_policy=POLICY)
-    password = model.password
-    doc = model.model_dump(scim_ctx=ctx)
-    doc.pop("password", None)
+    plain = fastpath.user_doc(body) if fast else None
+    if plain is not None:
+        doc, password = plain
+    else:
+        model = UserModel.model_validate(body, scim_ctx=ctx, scim_policy=POLICY)
+        password = model.password
+        doc = model.model_dump(scim_ctx=ctx)
+        doc.pop("password", None)
     if not doc.get("userName"):
         raise InvalidValueException(detail="userName is required.")
     if ENTERPRISE not in doc and ENTERPRISE in doc["schemas"]:

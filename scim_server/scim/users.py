@@ -4,9 +4,11 @@ transaction) and renders. Reads render the stored document; nothing is re-valida
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 from scim2_models import Context
 from sqlalchemy import Connection
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -24,11 +26,16 @@ from scim_server.store.directory import StoredResource, check_version
 RESOURCE = "User"
 
 
-def _render_one(call: ScimCall, conn: Connection, stored: StoredResource, q: ListQuery | None = None) -> dict:
+def _render_one(
+    call: ScimCall, conn: Connection, stored: StoredResource, q: ListQuery | None = None,
+    memberships: list[dict] | None = None,
+) -> dict:
+    """The user as returned; ``memberships``: its groups when the caller already has them."""
     attrs, excl = (q.attributes, q.excluded) if q else (None, None)
     extra = None
     if wants_attribute("groups", attrs, excl):
-        memberships = store.groups_of(conn, call.ws, [stored.id])[stored.id]
+        if memberships is None:
+            memberships = store.groups_of(conn, call.ws, [stored.id])[stored.id]
         extra = {"groups": memberships} if memberships else None
     return project(render(stored, RESOURCE, call.base_url, extra), attrs, excl)
 
@@ -42,9 +49,18 @@ def _respond(body: dict, stored: StoredResource, status: int = 200, location: bo
 
 def _query_params(request: Request) -> ListQuery:
     settings = request.app.state.services.settings
-    if not request.scope.get("query_string"):
+    raw = request.scope.get("query_string")
+    if not raw:
         return default_list_query(settings.default_page_size, settings.filter_max_results)
-    return parse_list_query(request.query_params, settings.default_page_size, settings.filter_max_results)
+    return _parsed_query(raw, settings.default_page_size, settings.filter_max_results)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_query(raw: bytes, default_count: int, max_count: int) -> ListQuery:
+    """IdPs repeat the same few query strings (``excludedAttributes=members``...): each is
+    parsed once. A query that does not parse raises, and nothing is cached. The result is
+    shared: treat it as immutable."""
+    return parse_list_query(QueryParams(raw.decode("latin-1")), default_count, max_count)
 
 
 async def create(request: Request) -> Response:
@@ -86,13 +102,13 @@ async def replace(request: Request) -> Response:
     if_match = request.headers.get("if-match")
 
     def unit(conn: Connection) -> tuple[dict, StoredResource]:
-        current = store.get_user(conn, call.ws, user_id, for_update=True)
+        current, memberships = store.get_user_and_groups(conn, call.ws, user_id)
         check_version(current.version, if_match)
         stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.replace", RESOURCE, user_id,
               detail=_changed(current.doc, fields.doc))  # fmt: skip
-        return _render_one(call, conn, stored), stored
+        return _render_one(call, conn, stored, memberships=memberships), stored
 
     body, stored = await call.write(unit)
     return _respond(body, stored)
@@ -105,7 +121,7 @@ async def patch(request: Request) -> Response:
     if_match = request.headers.get("if-match")
 
     def unit(conn: Connection) -> tuple[dict, StoredResource]:
-        current = store.get_user(conn, call.ws, user_id, for_update=True)
+        current, memberships = store.get_user_and_groups(conn, call.ws, user_id)
         check_version(current.version, if_match)
         doc = apply_user_patch(current.doc, operations)
         password = doc.pop("password", None)
@@ -114,7 +130,7 @@ async def patch(request: Request) -> Response:
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.patch", RESOURCE, user_id,
               detail=_changed(current.doc, doc) | ({"password": "changed"} if password else {}))  # fmt: skip
-        return _render_one(call, conn, stored), stored
+        return _render_one(call, conn, stored, memberships=memberships), stored
 
     body, stored = await call.write(unit)
     return _respond(body, stored)
@@ -128,9 +144,10 @@ async def delete(request: Request) -> Response:
     def unit(conn: Connection) -> None:
         current = store.get_user(conn, call.ws, user_id, for_update=True)
         check_version(current.version, if_match)
-        store.delete_user(conn, call.ws, user_id, current)
         record(conn, call, "scim.user.delete", RESOURCE, user_id,
               detail={"userName": current.doc.get("userName")})  # fmt: skip
+        # Last: it locks the user's groups until the commit (store.delete_user).
+        store.delete_user(conn, call.ws, user_id, current)
 
     await call.write(unit)
     return Response(status_code=204)

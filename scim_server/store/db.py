@@ -182,11 +182,9 @@ class _GroupCommitWriter:
                 raw.commit()
         except BaseException as exc:  # the commit itself failed: nobody's write is durable
             self._abandon()
-            for unit in batch:
-                _resolve(unit, False, exc)
+            _resolve_all([(unit, False, exc) for unit in batch])
             return
-        for unit, (ok, value) in zip(batch, outcomes):
-            _resolve(unit, ok, value)
+        _resolve_all([(unit, ok, value) for unit, (ok, value) in zip(batch, outcomes)])
 
     def _abandon(self) -> None:
         """Roll back whatever is open; a connection that cannot is dropped."""
@@ -216,16 +214,24 @@ def _run_in_savepoint(conn: Connection, raw: Any, fn: Callable[[Connection], Any
     return True, value
 
 
-def _resolve(unit: _Unit, ok: bool, value: Any) -> None:
-    def settle() -> None:
+def _resolve_all(results: list[tuple[_Unit, bool, Any]]) -> None:
+    """Settle a batch's futures with one ``call_soon_threadsafe`` per event loop: each call
+    writes to the loop's wake-up pipe (a system call), which cost more than a unit's SQL."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Unit, bool, Any]]] = {}
+    for result in results:
+        by_loop.setdefault(result[0].loop, []).append(result)
+    for loop, settled in by_loop.items():
+        loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(results: list[tuple[_Unit, bool, Any]]) -> None:
+    for unit, ok, value in results:
         if unit.future.cancelled():
-            return
+            continue
         if ok:
             unit.future.set_result(value)
         else:
             unit.future.set_exception(value)
-
-    unit.loop.call_soon_threadsafe(settle)
 
 
 class _InlineReader:

@@ -108,7 +108,7 @@ def _reindex_user(
         if old is not None and _indexed(old) == _indexed(doc):
             return
         sql.execute(conn, sql.DELETE_VALUES_OF_USER, {"id": user_id})
-    sql.executemany(conn, sql.INSERT_VALUE, user_value_rows(user_id, workspace_id, doc))
+    sql.insert_values(conn, user_value_rows(user_id, workspace_id, doc))
 
 
 def _taken(user_name: str) -> UniquenessException:
@@ -140,6 +140,16 @@ def get_user(conn: Connection, workspace_id: int, user_id: str, *, for_update: b
     if row is None:
         raise NotFoundException(detail=f"User {user_id} not found.")
     return stored(row)
+
+
+def get_user_and_groups(conn: Connection, workspace_id: int, user_id: str) -> tuple[StoredResource, list[dict]]:
+    """The user, locked for update, and its ``groups`` attribute (as ``groups_of``), in one
+    query: a PATCH or PUT renders the groups, which a user write never changes."""
+    rows = sql.fetchall(conn, sql.USER_AND_GROUPS_FOR_UPDATE, {"ws": workspace_id, "id": user_id})
+    if not rows:
+        raise NotFoundException(detail=f"User {user_id} not found.")
+    memberships = [{"value": row[5], "display": row[6], "type": "direct"} for row in rows if row[5] is not None]
+    return stored(rows[0]), memberships
 
 
 def _update_user(conn: Connection, values: dict, fields: UserFields, renamed: bool) -> tuple | None:
@@ -193,10 +203,18 @@ def delete_user(
 ) -> StoredResource:
     """Delete the user and remove it from every group (bumping those groups' versions).
 
-    ``current``: the row the caller already read (and locked) in this transaction."""
+    ``current``: the row the caller already read (and locked) in this transaction. The
+    groups' rows are locked until the commit (a 2000-member group is locked by every member
+    delete), so callers do the rest of their unit first and this last: on PostgreSQL it is
+    then one statement and the commit."""
     found = current if current is not None else get_user(conn, workspace_id, user_id, for_update=True)
     key = {"ws": workspace_id, "id": user_id}
-    sql.execute(conn, sql.BUMP_GROUPS_OF_MEMBER, key | {"at": sql.ts_in(conn.dialect.name, now())})
+    dialect = conn.dialect.name
+    at = sql.ts_in(dialect, now())
+    if dialect == sql.POSTGRESQL:
+        sql.execute(conn, sql.DELETE_USER_EVERYWHERE, key | {"at": at})
+        return found
+    sql.execute(conn, sql.BUMP_GROUPS_OF_MEMBER, key | {"at": at})
     sql.execute(conn, sql.DELETE_MEMBERSHIPS_OF, key)
     sql.execute(conn, sql.DELETE_VALUES_OF_USER, key)
     sql.execute(conn, sql.DELETE_USER, key)

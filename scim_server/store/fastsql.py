@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, literal_column, select, union_all, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal_column, select, text, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
@@ -113,6 +113,65 @@ def executemany(conn: Connection, stmt: Statement, rows: Sequence[Mapping[str, A
     cur = cursor(conn)
     cur.executemany(stmt.sql(conn.dialect.name), rows)
     cur.close()
+
+
+# ------------------------------------------------------------------------------ multi-row writes
+# psycopg's executemany runs a pipeline (~200 µs of CPU for 9 rows here); one statement over
+# arrays costs ~40 µs. SQLite's executemany is a C loop over one prepared statement: kept.
+
+_VALUE_ARRAYS = Statement(text(
+    "INSERT INTO scim_user_values (user_id, workspace_id, path, elem, value, value_ci, value_num) "
+    "SELECT :user_id, :workspace_id, t.path, t.elem, t.value, t.value_ci, t.value_num "
+    "FROM unnest(CAST(:path AS TEXT[]), CAST(:elem AS INTEGER[]), CAST(:value AS TEXT[]), "
+    "CAST(:value_ci AS TEXT[]), CAST(:value_num AS FLOAT8[])) AS t(path, elem, value, value_ci, value_num)"
+))
+_MEMBER_ARRAYS = Statement(text(
+    "INSERT INTO scim_group_members (group_id, member_id, workspace_id, member_type) "
+    "SELECT :group_id, t.member_id, :workspace_id, t.member_type "
+    "FROM unnest(CAST(:member_id AS VARCHAR[]), CAST(:member_type AS VARCHAR[])) AS t(member_id, member_type) "
+    "ON CONFLICT DO NOTHING"
+))
+_DELETE_MEMBER_ARRAY = Statement(text(
+    "DELETE FROM scim_group_members WHERE group_id = :id AND member_id = ANY(CAST(:member_id AS VARCHAR[]))"
+))
+
+
+def _arrays(rows: Sequence[Mapping[str, Any]], shared: tuple[str, ...]) -> dict[str, Any]:
+    """Rows sharing the ``shared`` columns as one parameter set: those once, the rest as lists."""
+    params: dict[str, Any] = {name: rows[0][name] for name in shared}
+    for name in rows[0]:
+        if name not in shared:
+            params[name] = [row[name] for row in rows]
+    return params
+
+
+def insert_values(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``scim_user_values`` rows of one user (``values.user_value_rows``)."""
+    if not rows:
+        return
+    if conn.dialect.name == POSTGRESQL:
+        execute(conn, _VALUE_ARRAYS, _arrays(rows, ("user_id", "workspace_id")))
+    else:
+        executemany(conn, INSERT_VALUE, rows)
+
+
+def insert_members(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Member rows of one group (``INSERT_MEMBER``'s columns); existing members are kept."""
+    if not rows:
+        return
+    if conn.dialect.name == POSTGRESQL:
+        execute(conn, _MEMBER_ARRAYS, _arrays(rows, ("group_id", "workspace_id")))
+    else:
+        executemany(conn, INSERT_MEMBER, rows)
+
+
+def delete_members(conn: Connection, group_id: str, member_ids: Sequence[str]) -> None:
+    if not member_ids:
+        return
+    if conn.dialect.name == POSTGRESQL:
+        execute(conn, _DELETE_MEMBER_ARRAY, {"id": group_id, "member_id": list(member_ids)})
+    else:
+        executemany(conn, DELETE_MEMBER, [{"id": group_id, "member_id": i} for i in member_ids])
 
 
 def integrity_error(conn: Connection) -> type[Exception]:
@@ -209,6 +268,17 @@ USER_PAGE = Statement(
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
+USER_AND_GROUPS_FOR_UPDATE = Statement(
+    select(*USER_COLUMNS, groups.c.id, groups.c.display_name)
+    .select_from(
+        users.outerjoin(
+            members, (members.c.workspace_id == users.c.workspace_id) & (members.c.member_id == users.c.id)
+        ).outerjoin(groups, groups.c.id == members.c.group_id)
+    )
+    .where(*_user_where)
+    .order_by(groups.c.display_name_ci, groups.c.id)
+    .with_for_update(of=users)
+)
 GROUPS_OF_USER = Statement(
     select(groups.c.id, groups.c.display_name)
     .join(members, groups.c.id == members.c.group_id)
@@ -253,6 +323,24 @@ BUMP_GROUPS_OF_MEMBER = Statement(
 )
 DELETE_MEMBERSHIPS_OF = Statement(delete(members).where(members.c.workspace_id == _WS, members.c.member_id == _ID))
 DELETE_USER = Statement(delete(users).where(*_user_where))
+
+
+def _delete_user_everywhere() -> ClauseElement:
+    """PostgreSQL: the four statements of a user delete as one (data-modifying CTEs), so the
+    rows of the user's groups are locked by one statement, not held across four round trips."""
+    gone = delete(members).where(members.c.workspace_id == _WS, members.c.member_id == _ID)
+    gone_cte = gone.returning(members.c.group_id).cte("gone")
+    bumped = (
+        update(groups)
+        .where(groups.c.id.in_(select(gone_cte.c.group_id)))
+        .values(version=groups.c.version + literal_column("1"), last_modified=bindparam("at"))
+        .cte("bumped")
+    )
+    values_gone = delete(user_values).where(user_values.c.user_id == _ID).cte("values_gone")
+    return delete(users).where(*_user_where).add_cte(bumped).add_cte(values_gone)
+
+
+DELETE_USER_EVERYWHERE = Statement(_delete_user_everywhere())
 
 # ------------------------------------------------------------------------------ groups
 

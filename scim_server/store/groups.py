@@ -72,12 +72,11 @@ def _add_members(conn: Connection, workspace_id: int, group_id: str, ids: Sequen
         {"group_id": group_id, "member_id": i, "workspace_id": workspace_id, "member_type": kind}
         for i, kind in types.items()
     ]
-    sql.executemany(conn, sql.INSERT_MEMBER, rows)
+    sql.insert_members(conn, rows)
 
 
 def _remove_members(conn: Connection, group_id: str, ids: Sequence[str]) -> None:
-    rows = [{"id": group_id, "member_id": i} for i in dict.fromkeys(ids)]
-    sql.executemany(conn, sql.DELETE_MEMBER, rows)
+    sql.delete_members(conn, group_id, list(dict.fromkeys(ids)))
 
 
 def create_group(
@@ -165,16 +164,31 @@ def patch_group(
     if_match: str | None,
     current: StoredResource | None = None,
 ) -> StoredResource:
-    result = _bump(conn, workspace_id, group_id, if_match, fields, current)
+    """Apply ``change`` to the member rows, then bump the group's version.
+
+    The bump comes last: it locks the group's row until the commit, and every member change
+    of a large group queues on that lock (PostgreSQL), so it is held for one statement and
+    the commit rather than for the whole unit (callers record the audit event before).
+    Member rows need no lock of their own: concurrent adds and removes of one member meet on
+    its primary key. ``current``: the row the caller read in this transaction, if any."""
+    if if_match is not None:  # 412 before anything is written
+        current = current if current is not None else get_group(conn, workspace_id, group_id)
+        check_version(current.version, if_match)
     if change.remove_all or change.replace is not None:
         sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, {"id": group_id})
-    if change.replace is not None:
-        _add_members(conn, workspace_id, group_id, change.replace)
-    if change.remove:
-        _remove_members(conn, group_id, change.remove)
-    if change.add:
-        _add_members(conn, workspace_id, group_id, change.add)
-    return result
+    try:
+        if change.replace is not None:
+            _add_members(conn, workspace_id, group_id, change.replace)
+        if change.remove:
+            _remove_members(conn, group_id, change.remove)
+        if change.add:
+            _add_members(conn, workspace_id, group_id, change.add)
+    except sql.integrity_error(conn) as exc:  # the group is gone: a member row's only foreign key
+        text = str(exc).lower()
+        if "fk_scim_group_members_group_id" not in text and "foreign key" not in text:
+            raise
+        raise NotFoundException(detail=f"Group {group_id} not found.") from None
+    return _bump(conn, workspace_id, group_id, if_match, fields, current)
 
 
 def delete_group(

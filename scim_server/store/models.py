@@ -112,8 +112,16 @@ class ScimGroup(Base):
 
 
 class ScimGroupMember(Base):
+    """One member of a group. On SQLite a WITHOUT ROWID table: the rows live in the primary
+    key's b-tree, so adding or removing a member writes one b-tree (plus the member index,
+    whose entries carry the group id) instead of the table, its key index and the member
+    index (https://sqlite.org/withoutrowid.html)."""
+
     __tablename__ = "scim_group_members"
-    __table_args__ = (Index("ix_scim_group_members_member", "workspace_id", "member_id"),)
+    __table_args__ = (
+        Index("ix_scim_group_members_member", "workspace_id", "member_id"),
+        {"sqlite_with_rowid": False},
+    )
 
     group_id: Mapped[str] = mapped_column(
         ForeignKey("scim_groups.id", ondelete="CASCADE"), primary_key=True

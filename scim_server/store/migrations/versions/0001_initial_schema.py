@@ -101,7 +101,8 @@ def upgrade() -> None:
     sa.Column('workspace_id', sa.Integer(), nullable=False),
     sa.Column('member_type', sa.String(length=10), nullable=False),
     sa.ForeignKeyConstraint(['group_id'], ['scim_groups.id'], name=op.f('fk_scim_group_members_group_id_scim_groups'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('group_id', 'member_id', name=op.f('pk_scim_group_members'))
+    sa.PrimaryKeyConstraint('group_id', 'member_id', name=op.f('pk_scim_group_members')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('scim_group_members', schema=None) as batch_op:
         batch_op.create_index('ix_scim_group_members_member', ['workspace_id', 'member_id'], unique=False)
