@@ -15,7 +15,7 @@ from scim_server.scim.changes import record
 from scim_server.scim.context import ScimCall, json_body, scim_call
 from scim_server.scim.patch import apply_group_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
-from scim_server.scim.query import ListQuery, simple_eq
+from scim_server.scim.query import Finders, ListQuery, finder
 from scim_server.scim.resources import etag, group_fields_from_doc, member_refs, parse_group, render
 from scim_server.scim.responses import ScimResponse
 from scim_server.scim.users import _list, _query_params
@@ -143,25 +143,12 @@ async def delete(request: Request) -> Response:
     return Response(status_code=204)
 
 
+FINDERS = Finders(store.EQ_ATTRIBUTES, store.find_groups_eq, filters.group_where, filters.group_order_by,
+                  store.list_groups, store.count_groups)
+
+
 async def search(call: ScimCall, q: ListQuery) -> Response:
-    eq = simple_eq(q.filter) if q.filter and q.sort_by is None else None
-    if eq is not None and eq[0] in store.EQ_ATTRIBUTES:
-        attribute, value = eq
-
-        def find(conn: Connection) -> tuple[int, list[StoredResource]]:
-            return store.find_groups_eq(conn, call.ws, attribute, value, q.offset, q.count)
-
-        return await _search(call, q, find)
-    where = filters.group_where(q.filter, call.ws) if q.filter else None
-    order = filters.group_order_by(q.sort_by, q.sort_order) if q.sort_by else None
-
-    def query(conn: Connection) -> tuple[int, list[StoredResource]]:
-        rows = store.list_groups(conn, call.ws, where, order, q.offset, q.count) if q.count else []
-        if q.offset == 0 and len(rows) < q.count:  # the whole result is on this page
-            return len(rows), rows
-        return store.count_groups(conn, call.ws, where), rows
-
-    return await _search(call, q, query)
+    return await _search(call, q, finder(FINDERS, q, call.ws))
 
 
 async def _search(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from scim2_models import InvalidCursorException, InvalidValueException
+from sqlalchemy import Connection
 
 from scim_server.scim.projection import split_param
 
@@ -117,3 +118,34 @@ def decode_cursor(cursor: str) -> int:
         return offset
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursorException(detail="The cursor is not one this server issued.") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Finders:
+    """How one resource type is searched: a precompiled lookup for ``attr eq "value"`` on the
+    columns in ``eq_attributes``, otherwise the general filter/sort translation."""
+
+    eq_attributes: frozenset[str] | set[str] | tuple[str, ...]
+    find_eq: Callable[..., tuple[int, list[Any]]]
+    where: Callable[[str, int], Any]
+    order_by: Callable[[str | None, str | None], Any]
+    list_rows: Callable[..., list[Any]]
+    count_rows: Callable[..., int]
+
+
+def finder(finders: Finders, q: ListQuery, ws: int) -> Callable[[Connection], tuple[int, list[Any]]]:
+    """The unit of work that answers ``q``: (total, rows of this page)."""
+    eq = simple_eq(q.filter) if q.filter and q.sort_by is None else None
+    if eq is not None and eq[0] in finders.eq_attributes:
+        attribute, value = eq
+        return lambda conn: finders.find_eq(conn, ws, attribute, value, q.offset, q.count)
+    where = finders.where(q.filter, ws) if q.filter else None
+    order = finders.order_by(q.sort_by, q.sort_order) if q.sort_by else None
+
+    def query(conn: Connection) -> tuple[int, list[Any]]:
+        rows = finders.list_rows(conn, ws, where, order, q.offset, q.count) if q.count else []
+        if q.offset == 0 and len(rows) < q.count:  # the whole result is on this page
+            return len(rows), rows
+        return finders.count_rows(conn, ws, where), rows
+
+    return query
