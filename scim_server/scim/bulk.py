@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message
 
-from scim_server.scim.context import json_body, scim_call
+from scim_server.scim.context import json_body, schemas_of, scim_call
 from scim_server.scim.responses import ScimResponse
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -25,7 +25,7 @@ _METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _operations(body: Any, max_ops: int) -> tuple[list[dict], int | None]:
-    if not isinstance(body, dict) or BULK_REQUEST not in (body.get("schemas") or []):
+    if not isinstance(body, dict) or BULK_REQUEST not in schemas_of(body):
         raise InvalidSyntaxException(detail=f"'schemas' must list {BULK_REQUEST}.")
     ops = body.get("Operations")
     if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):

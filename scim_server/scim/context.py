@@ -72,3 +72,10 @@ async def json_body(request: Request, max_size: int) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidSyntaxException(detail=f"Malformed JSON: {exc.msg}.") from None
+
+
+def schemas_of(body: dict[str, Any]) -> list[Any]:
+    """A message's ``schemas`` when it is a list; anything else lists nothing (so a request
+    naming no schema is refused with ``invalidSyntax``, never a crash)."""
+    schemas = body.get("schemas")
+    return schemas if isinstance(schemas, list) else []

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from scim_server.errors import scim_error
 from scim_server.scim import discovery, groups, users
 from scim_server.scim.bulk import bulk
-from scim_server.scim.context import ScimCall, json_body, scim_call
+from scim_server.scim.context import ScimCall, json_body, schemas_of, scim_call
 from scim_server.scim.query import ListQuery, parse_list_query
 from scim_server.scim.responses import list_response
 
@@ -22,7 +22,7 @@ SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 async def _search_params(request: Request) -> dict:
     body = await json_body(request, request.app.state.services.settings.max_payload_size)
-    if not isinstance(body, dict) or SEARCH_REQUEST not in (body.get("schemas") or []):
+    if not isinstance(body, dict) or SEARCH_REQUEST not in schemas_of(body):
         raise InvalidSyntaxException(detail=f"'schemas' must list {SEARCH_REQUEST}.")
     return body
 

@@ -384,3 +384,11 @@ def test_fuzzed_patches_never_500_and_change_nothing_when_rejected(
         assert snapshot(scim, stored) == stored.bodies, (operations, response.text)
     else:
         stored.bodies = snapshot(scim, stored)  # accepted: the new state is the reference
+
+
+def test_schemas_of_the_wrong_type_are_a_400(scim: httpx.Client) -> None:
+    for path in ("/Users/.search", "/Groups/.search", "/.search", "/Bulk"):
+        for schemas in (5, "urn:x", {"a": 1}, None):
+            response = scim.post(path, json={"schemas": schemas, "Operations": []})
+            assert response.status_code == 400, (path, schemas, response.text)
+            assert response.json()["scimType"] == "invalidSyntax"
