@@ -112,3 +112,17 @@ def test_removal_fails_visibly_when_the_app_still_shows_the_member(admin: httpx.
     sandbox.clear_faults()
     assert job["status"] == "failed" and "still present after removal" in job["error"]
     assert "agency@outside.example" in members(admin, app_id, "unmatched")  # not recorded as removed
+
+
+def test_members_that_vanish_from_the_app_are_closed_not_deleted(admin: httpx.Client, sandbox: SandboxClient,
+                                                                 github: dict[str, Any]) -> None:  # fmt: skip
+    app_id = connect(admin, sandbox, github)
+    check(admin, app_id)
+    agency = members(admin, app_id, "unmatched")["agency@outside.example"]
+    removed_by_hand = httpx.delete(f"{sandbox.kind_url('github')}/orgs/{github['org']}/memberships/{agency['remote_id']}",
+                                   headers={"Authorization": f"Bearer {github['token']}"})  # fmt: skip
+    assert removed_by_hand.status_code == 204
+    check(admin, app_id)
+    assert "agency@outside.example" not in members(admin, app_id, "unmatched")
+    closed = members(admin, app_id, "removed")["agency@outside.example"]
+    assert closed["id"] == agency["id"] and closed["state"] == "removed"
