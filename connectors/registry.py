@@ -17,7 +17,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from connectors.base import CAPABILITIES, AutomationAccount, Connector, Role
+from connectors.base import CAPABILITIES, AutomationAccount, Connector, Role, Secret
+from connectors.errors import AuthError, InvalidRequest
 from connectors.http import HTTPSettings
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "LoginMethod",
     "UnknownKind",
     "capabilities",
+    "required_business_id",
+    "required_token",
     "create_connector",
     "get_spec",
     "register",
@@ -198,3 +201,17 @@ def create_connector(
         business_id=business_id,
         settings=settings or HTTPSettings(),
     )
+
+
+def required_token(kind: str, account: AutomationAccount) -> Secret:
+    """The account's ``api_token``; a factory without one cannot connect (``AuthError``)."""
+    if account.api_token is None:
+        raise AuthError(kind, "connect", "the automation account has no api_token")
+    return account.api_token
+
+
+def required_business_id(kind: str, business_id: str | None, what: str) -> str:
+    """The business/organization id a factory needs; ``what`` names it in the error."""
+    if not business_id:
+        raise InvalidRequest(kind, "connect", f"{what} is required")
+    return business_id

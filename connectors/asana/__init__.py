@@ -5,9 +5,8 @@ from __future__ import annotations
 from connectors.asana.client import BASE_URL, KIND, AsanaClient, make_http
 from connectors.asana.connector import ROLES, AsanaConnector
 from connectors.base import AutomationAccount
-from connectors.errors import AuthError, InvalidRequest
 from connectors.http import HTTPSettings
-from connectors.registry import ConnectorSpec, register
+from connectors.registry import ConnectorSpec, register, required_business_id, required_token
 
 __all__ = ["SPEC", "AsanaClient", "AsanaConnector", "make_connector"]
 
@@ -16,11 +15,9 @@ def make_connector(
     *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
 ) -> AsanaConnector:
     """A connector for workspace gid ``business_id`` acting with ``account.api_token`` (a PAT)."""
-    if account.api_token is None:
-        raise AuthError(KIND, "connect", "the automation account has no api_token")
-    if not business_id:
-        raise InvalidRequest(KIND, "connect", "a workspace gid is required")
-    return AsanaConnector(AsanaClient(make_http(base_url, account.api_token, settings), business_id))
+    token = required_token(KIND, account)
+    business_id = required_business_id(KIND, business_id, "a workspace gid")
+    return AsanaConnector(AsanaClient(make_http(base_url, token, settings), business_id))
 
 
 SPEC = register(ConnectorSpec(

@@ -5,9 +5,8 @@ from __future__ import annotations
 from connectors.base import AutomationAccount
 from connectors.calendly.client import BASE_URL, KIND, CalendlyClient, make_http
 from connectors.calendly.connector import ROLES, CalendlyConnector
-from connectors.errors import AuthError, InvalidRequest
 from connectors.http import HTTPSettings
-from connectors.registry import ConnectorSpec, register
+from connectors.registry import ConnectorSpec, register, required_business_id, required_token
 
 __all__ = ["SPEC", "CalendlyClient", "CalendlyConnector", "make_connector"]
 
@@ -16,11 +15,9 @@ def make_connector(
     *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
 ) -> CalendlyConnector:
     """A connector for organization uuid ``business_id`` acting with ``account.api_token``."""
-    if account.api_token is None:
-        raise AuthError(KIND, "connect", "the automation account has no api_token")
-    if not business_id:
-        raise InvalidRequest(KIND, "connect", "an organization uuid is required")
-    return CalendlyConnector(CalendlyClient(make_http(base_url, account.api_token, settings), business_id))
+    token = required_token(KIND, account)
+    business_id = required_business_id(KIND, business_id, "an organization uuid")
+    return CalendlyConnector(CalendlyClient(make_http(base_url, token, settings), business_id))
 
 
 SPEC = register(ConnectorSpec(

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from connectors.base import AutomationAccount
-from connectors.errors import AuthError, InvalidRequest
 from connectors.github.client import BASE_URL, KIND, GitHubClient, make_http
 from connectors.github.connector import ROLES, GitHubConnector
 from connectors.http import HTTPSettings
-from connectors.registry import ConnectorSpec, register
+from connectors.registry import ConnectorSpec, register, required_business_id, required_token
 
 __all__ = ["SPEC", "GitHubClient", "GitHubConnector", "make_connector"]
 
@@ -16,11 +15,9 @@ def make_connector(
     *, base_url: str, account: AutomationAccount, business_id: str | None, settings: HTTPSettings
 ) -> GitHubConnector:
     """A connector for organization ``business_id`` acting with ``account.api_token``."""
-    if account.api_token is None:
-        raise AuthError(KIND, "connect", "the automation account has no api_token")
-    if not business_id:
-        raise InvalidRequest(KIND, "connect", "an organization login is required")
-    return GitHubConnector(GitHubClient(make_http(base_url, account.api_token, settings), business_id))
+    token = required_token(KIND, account)
+    business_id = required_business_id(KIND, business_id, "an organization login")
+    return GitHubConnector(GitHubClient(make_http(base_url, token, settings), business_id))
 
 
 SPEC = register(ConnectorSpec(

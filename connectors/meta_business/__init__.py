@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from connectors.base import AutomationAccount
-from connectors.errors import AuthError, InvalidRequest
 from connectors.http import HTTPSettings
 from connectors.meta_business.client import BASE_URL, KIND, MetaClient, make_http, split_version
 from connectors.meta_business.connector import ROLES, MetaBusinessConnector
-from connectors.registry import ConnectorSpec, register
+from connectors.registry import ConnectorSpec, register, required_business_id, required_token
 
 __all__ = ["SPEC", "MetaBusinessConnector", "MetaClient", "make_connector"]
 
@@ -20,12 +19,10 @@ def make_connector(
 
     ``base_url`` may end with a Graph version (``https://graph.facebook.com/v26.0``) to select it.
     """
-    if account.api_token is None:
-        raise AuthError(KIND, "connect", "the automation account has no api_token")
-    if not business_id:
-        raise InvalidRequest(KIND, "connect", "a Business Manager id is required")
+    token = required_token(KIND, account)
+    business_id = required_business_id(KIND, business_id, "a Business Manager id")
     root, version = split_version(base_url)
-    return MetaBusinessConnector(MetaClient(make_http(root, account.api_token, settings), business_id, version))
+    return MetaBusinessConnector(MetaClient(make_http(root, token, settings), business_id, version))
 
 
 SPEC = register(ConnectorSpec(

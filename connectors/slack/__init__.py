@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from connectors.base import AutomationAccount
-from connectors.errors import AuthError, InvalidRequest
 from connectors.http import HTTPSettings
-from connectors.registry import ConnectorSpec, register
+from connectors.registry import ConnectorSpec, register, required_business_id, required_token
 from connectors.slack.client import BASE_URL, KIND, SlackClient, make_http
 from connectors.slack.connector import ROLES, SlackConnector
 
@@ -17,11 +16,9 @@ def make_connector(
 ) -> SlackConnector:
     """A connector for workspace ``business_id`` (``T...``) acting with ``account.api_token`` (an org
     admin/owner ``xoxp`` user token with the ``admin.users:*`` and ``users:read*`` scopes)."""
-    if account.api_token is None:
-        raise AuthError(KIND, "connect", "the automation account has no api_token")
-    if not business_id:
-        raise InvalidRequest(KIND, "connect", "a workspace id (team_id, T...) is required")
-    return SlackConnector(SlackClient(make_http(base_url, account.api_token, settings), business_id))
+    token = required_token(KIND, account)
+    business_id = required_business_id(KIND, business_id, "a workspace id (team_id, T...)")
+    return SlackConnector(SlackClient(make_http(base_url, token, settings), business_id))
 
 
 SPEC = register(ConnectorSpec(

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from connectors.base import AutomationAccount
 from connectors.browser.session import BrowserSettings
-from connectors.errors import InvalidRequest
 from connectors.http import HTTPSettings
-from connectors.registry import ConnectorSpec, register
+from connectors.registry import ConnectorSpec, register, required_business_id
 from connectors.tiktok_business.authorization import AppAuthorization
 from connectors.tiktok_business.client import BASE_URL, KIND, TikTokClient, make_http
 from connectors.tiktok_business.connector import ROLES, TikTokBusinessConnector
@@ -27,8 +26,7 @@ def make_connector(
     Without an ``api_token`` the connector can still ``authorize(account)`` (username + password +
     app_id/app_secret) to obtain one; API calls made before that fail with ``AuthError`` (40104).
     """
-    if not business_id:
-        raise InvalidRequest(KIND, "connect", "a Business Center id (bc_id) is required")
+    business_id = required_business_id(KIND, business_id, "a Business Center id (bc_id)")
     authorization = AppAuthorization(base_url, http_settings=settings, browser=browser,
                                      redirect_uri=redirect_uri)
     client = TikTokClient(make_http(base_url, account.api_token, settings), business_id)

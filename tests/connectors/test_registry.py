@@ -97,7 +97,7 @@ def test_factory_needs_token_and_org() -> None:
         (http, {"Classifier", "HTTPSettings", "VendorHTTP", "iter_link_pages", "raise_for_vendor",
                 "retry_after_hint", "vendor_message"}),
         (registry, {"CATALOG", "KIND_PACKAGES", "ConnectorFactory", "ConnectorSpec", "LoginMethod",
-                    "UnknownKind", "capabilities", "create_connector", "get_spec", "register"}),
+                    "UnknownKind", "capabilities", "create_connector", "get_spec", "register", "required_business_id", "required_token"}),
     ],
 )
 def test_public_surface_is_pinned(module: object, names: set[str]) -> None:
