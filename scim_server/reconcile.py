@@ -116,7 +116,6 @@ class Loaded:
     members: dict[str, AppMember]
     actual: Actual
     result: Reconciliation
-    in_flight_jobs: int
 
 
 def action_payload(action: Any) -> dict[str, Any]:
@@ -167,9 +166,8 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
         for e in conn.execute(select(entries_t).where(entries_t.c.app_id == app.id, entries_t.c.status.in_(("pending", "held"))))
     }
     actual = Actual(members, reported, {r.id: r.managed_user_id for r in rows if r.managed_user_id})
-    in_flight = _in_flight(conn, ws, app.id)
-    result = reconcile(directory, governance, policy_of(app), actual, in_flight)
-    return Loaded(app, rows, {m.id: m for m in members}, actual, result, len(in_flight))
+    result = reconcile(directory, governance, policy_of(app), actual, _in_flight(conn, ws, app.id))
+    return Loaded(app, rows, {m.id: m for m in members}, actual, result)
 
 
 def pending_report(conn: Connection, ws: int, app_id: str) -> str:

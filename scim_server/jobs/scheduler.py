@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+from sqlalchemy import Connection, insert, select, text, update
 
 from scim_server.jobs import queue
 from scim_server.jobs.handlers import next_check
@@ -77,7 +77,3 @@ class Scheduler:
         else:
             leader = take_lease(conn, "scheduler", self.name, self.tick_seconds * 3)
         return queue_due_checks(conn) if leader else 0
-
-
-def release(conn: Connection, owner: str) -> None:
-    conn.execute(delete(leases).where(leases.c.name == "scheduler", leases.c.owner == owner))

@@ -114,8 +114,7 @@ async def bulk(request: Request) -> Response:
     call = await scim_call(request)
     settings = call.services.settings
     ops, fail_on = _operations(await json_body(request, settings.max_payload_size), settings.bulk_max_operations)
-    for op in ops:
-        _check(op)
+    checked = [_check(op) for op in ops]  # every operation is well-formed before any runs
     app: ASGIApp = request.app
     created: dict[str, str] = {}
     results: dict[int, dict] = {}
@@ -127,7 +126,7 @@ async def bulk(request: Request) -> Response:
             if fail_on is not None and errors >= fail_on:
                 break
             op = ops[index]
-            method, path = _check(op)
+            method, path = checked[index]
             raw = orjson.dumps(op["data"]).decode() if "data" in op else None
             path_r = _resolve(path, created)
             data_r = _resolve(raw, created) if raw is not None else None

@@ -73,10 +73,6 @@ class Statement:
         return text
 
 
-def dialect_of(conn: Connection) -> str:
-    return conn.dialect.name
-
-
 def cursor(conn: Connection) -> Any:
     """A DBAPI cursor on the connection ``conn`` holds, in its current transaction."""
     return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from scim_server.store.app_models import AppAsset, AppMember, AppPermission
 from scim_server.store.db import new_id, now
@@ -139,14 +139,3 @@ def members_page(conn: Connection, app_id: str, state: str | None, after: str | 
     if after is not None:
         query = query.where(app_members.c.id > after)
     return list(conn.execute(query.order_by(app_members.c.id).limit(limit)))
-
-
-def members_of_users(conn: Connection, workspace_id: int, user_ids: Sequence[str]) -> list[tuple[str, str]]:
-    """(app id, member id) of the open members linked to these directory users."""
-    if not user_ids:
-        return []
-    query = select(app_members.c.app_id, app_members.c.id).where(
-        app_members.c.workspace_id == workspace_id, app_members.c.user_id.in_(list(user_ids)), OPEN,
-        or_(app_members.c.state == "matched", app_members.c.state == "exempted"),
-    )  # fmt: skip
-    return [(a, m) for a, m in conn.execute(query)]
