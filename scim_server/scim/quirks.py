@@ -192,7 +192,9 @@ def member_ids(value: Any) -> list[str]:
     for entry in entries:
         ident = None
         if isinstance(entry, dict):
-            ident = next((v for k, v in entry.items() if str(k).lower() == "value"), None)
+            ident = entry.get("value")  # the usual spelling; any other casing is looked for
+            if ident is None:
+                ident = next((v for k, v in entry.items() if str(k).lower() == "value"), None)
         if not isinstance(ident, str) or not ident:
             raise InvalidValueException(detail="Each member must be an object with a string 'value'.")
         ids.append(ident)

@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, literal_column, select, text, union_all, update
+import orjson
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
@@ -203,17 +204,25 @@ def _in_list(prefix: str, n: int) -> list[Any]:
     return [bindparam(f"{prefix}{i}") for i in range(n)]
 
 
-@lru_cache(maxsize=1024)
-def existing_members(n: int) -> Statement:
-    """``(id, type, workspace id)`` of the users and groups among ``n`` ids (``:i0``...).
+_TYPE_OF_ID = (
+    "CASE WHEN EXISTS (SELECT 1 FROM scim_users AS u WHERE u.id = j.value AND u.workspace_id = :ws) THEN 'User' "
+    "WHEN EXISTS (SELECT 1 FROM scim_groups AS g WHERE g.id = j.value AND g.workspace_id = :ws) THEN 'Group' END"
+)
+_MEMBER_TYPES = Statement(
+    text(f"SELECT j.value, {_TYPE_OF_ID} FROM json_each(:ids) AS j"),
+    text(f"SELECT j.value, {_TYPE_OF_ID} FROM unnest(CAST(:ids AS VARCHAR[])) AS j(value)"),
+)
 
-    The caller keeps the rows of its workspace: with the workspace in the WHERE clause,
-    SQLite (no statistics) scans the workspace's index instead of probing the ids.
-    """
-    ids = _in_list("i", n)
-    found_users = select(users.c.id, literal_column("'User'"), users.c.workspace_id).where(users.c.id.in_(ids))
-    found_groups = select(groups.c.id, literal_column("'Group'"), groups.c.workspace_id).where(groups.c.id.in_(ids))
-    return Statement(union_all(found_users, found_groups))
+
+def member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Each id with ``'User'``, ``'Group'`` (a user wins) or None (neither, in this workspace).
+
+    One statement over any number of ids, each probed by primary key: SQLite reads them from
+    a JSON array (``json_each``), PostgreSQL from an array. An IN list of bound parameters
+    cost three times as much in SQLite for 50 ids, and needed chunking."""
+    dialect = conn.dialect.name
+    param: Any = orjson.dumps(list(ids)).decode() if dialect == SQLITE else list(ids)
+    return fetchall(conn, _MEMBER_TYPES, {"ws": workspace_id, "ids": param})
 
 
 @lru_cache(maxsize=1024)

@@ -53,15 +53,11 @@ def _member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> di
     """Each id's type ("User" or "Group"), in first-seen order; an id that is neither a user
     nor a group of the workspace is a 400 (nothing is written)."""
     unique = list(dict.fromkeys(ids))
-    found: dict[str, str] = {}
-    for chunk in chunks(unique):
-        for member_id, kind, ws in sql.fetchall(conn, sql.existing_members(len(chunk)), sql.in_params("i", chunk)):
-            if ws == workspace_id and found.get(member_id) != "User":  # a user wins, as it always has
-                found[member_id] = kind
-    unknown = [i for i in unique if i not in found]
+    found = dict(sql.member_types(conn, workspace_id, unique))
+    unknown = [i for i in unique if found.get(i) is None]
     if unknown:
         raise InvalidValueException(detail=f"Unknown member id(s): {', '.join(unknown[:5])}")
-    return {i: found[i] for i in unique}
+    return {i: found[i] for i in unique}  # type: ignore[misc]
 
 
 def _add_members(conn: Connection, workspace_id: int, group_id: str, ids: Sequence[str]) -> None:
