@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import Counter
 from pathlib import Path
 
 from sqlalchemy import Connection, insert, select
@@ -47,6 +49,46 @@ def test_failing_units_roll_back_alone(db_url: str) -> None:
             assert isinstance(result, Boom) and f"ws-{i}" not in names
         else:
             assert result == i and f"ws-{i}" in names
+
+
+def test_a_failure_inside_one_batch_undoes_only_the_failed_unit(tmp_path: Path) -> None:
+    """SQLite runs a batch without savepoints, then again with one per unit when a unit fails:
+    the units before it run twice, and each effect is committed exactly once."""
+    url = f"sqlite:///{tmp_path / 'batch.db'}"
+    migrate.upgrade(url)
+    db = Database(Settings(database_url=url))
+    db.start()
+    gate, calls = threading.Event(), Counter[int]()
+
+    def unit(i: int):  # type: ignore[no-untyped-def]
+        def run(conn: Connection) -> int:
+            if i == 0:
+                gate.wait(10)  # holds the writer until every other unit is queued: one batch
+            calls[i] += 1
+            conn.execute(insert(workspaces).values(name=f"b-{i}", created=now()))
+            if i == 5:
+                raise Boom(i)
+            return i
+
+        return run
+
+    async def scenario() -> list[object]:
+        first = asyncio.ensure_future(db.write(unit(0)))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.ensure_future(db.write(unit(i))) for i in range(1, 10)]
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    try:
+        results = asyncio.run(scenario())
+        names = db.read_sync(lambda conn: list(conn.execute(select(workspaces.c.name)).scalars()))
+    finally:
+        db.close()
+    assert isinstance(results[5], Boom) and results[:5] + results[6:] == [0, 1, 2, 3, 4, 6, 7, 8, 9]
+    assert sorted(n for n in names if n.startswith("b-")) == [f"b-{i}" for i in range(10) if i != 5]
+    # 0 ran alone first (the gate), so 1-4 ran twice, 5 once (not re-run), 6-9 once.
+    assert [calls[i] for i in range(10)] == [1, 2, 2, 2, 2, 1, 1, 1, 1, 1]
 
 
 def test_sqlite_is_wal_and_durable(tmp_path: Path) -> None:
