@@ -26,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -34,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import QueuePool
 
 from scim_server.settings import Settings
+from scim_server.store.checkpoint import Checkpointer
 
 T = TypeVar("T")
 
@@ -129,6 +131,7 @@ class _GroupCommitWriter:
 
     engine: Engine
     batch_max: int
+    checkpointer: Checkpointer | None = None  # when set, this thread's commits never checkpoint
     _queue: queue.SimpleQueue[_Unit | None] = field(default_factory=queue.SimpleQueue)
     _thread: threading.Thread | None = None
     _conn: Connection | None = None
@@ -170,6 +173,8 @@ class _GroupCommitWriter:
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             self._conn = self.engine.connect()
+            if self.checkpointer is not None:
+                self._conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
         return self._conn
 
     def _commit_batch(self, batch: list[_Unit]) -> None:
@@ -194,6 +199,8 @@ class _GroupCommitWriter:
             _resolve_all([(unit, False, exc) for unit in batch])
             return
         _resolve_all([(unit, ok, value) for unit, (ok, value) in zip(batch, outcomes)])
+        if self.checkpointer is not None:
+            self.checkpointer.poke()
 
     @staticmethod
     def _rollback(conn: Connection, raw: Any) -> None:
@@ -388,6 +395,7 @@ class Database:
         self.engine = make_engine(settings, writer=True)
         self.read_engine = make_engine(settings, writer=False) if settings.is_sqlite else self.engine
         self._writer: _GroupCommitWriter | None = None
+        self._checkpointer: Checkpointer | None = None
         self._reader = _InlineReader(self.read_engine) if settings.is_sqlite else None
         self._pg_readers: _ThreadConnections | None = None
         self._pg_writers: _ThreadConnections | None = None
@@ -398,7 +406,11 @@ class Database:
 
     def start(self) -> None:
         if self.settings.is_sqlite and self._writer is None:
-            self._writer = _GroupCommitWriter(self.engine, self.settings.write_batch_max)
+            path = self.engine.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                self._checkpointer = Checkpointer(self.read_engine, Path(path))
+                self._checkpointer.start()
+            self._writer = _GroupCommitWriter(self.engine, self.settings.write_batch_max, self._checkpointer)
             self._writer.start()
         if not self.settings.is_sqlite and self._pg_writers is None:
             # The engine's pool holds 30: 8 readers and 16 writers keep 6 for *_sync callers.
@@ -409,6 +421,9 @@ class Database:
         if self._writer is not None:
             self._writer.stop()
             self._writer = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         if self._reader is not None:
             self._reader.close()
         for threads in (self._pg_readers, self._pg_writers):
