@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from scim_server.runtime import freeze_startup_heap
 from scim_server.settings import Settings
 
 DEFAULT_WORKSPACE = "default"
@@ -81,8 +82,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         extra.append(Mount("/sandbox", create_sandbox_app("demo")))
         print(f"Admin API: {base}/api/v1  token ({admin_id}): {admin}", flush=True)
         print(f"Sandbox apps (demo data): {base}/sandbox/<kind>  e.g. api_base_url {base}/sandbox/github", flush=True)
+    app = create_app(settings, database=db, extra_routes=extra)
+    freeze_startup_heap()
     uvicorn.run(
-        create_app(settings, database=db, extra_routes=extra),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -103,6 +106,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     configure_logging(settings.log_level)
     services = build_services(settings)
+    freeze_startup_heap()
 
     async def run() -> None:
         services.db.start()
