@@ -405,6 +405,9 @@ class Database:
         return self.engine.dialect.name
 
     def start(self) -> None:
+        from scim_server.store import fastsql  # not at the top: its models import this module
+
+        fastsql.compile_all(self.dialect)
         if self.settings.is_sqlite and self._writer is None:
             path = self.engine.url.database
             if path and path != ":memory:" and not path.startswith("file:"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+import weakref
 from functools import lru_cache
 from typing import Any
 
@@ -57,11 +58,12 @@ class Statement:
     parameter is refused at compile time.
     """
 
-    __slots__ = ("_sql", "clauses")
+    __slots__ = ("_sql", "clauses", "__weakref__")
 
     def __init__(self, clause: ClauseElement, postgresql: ClauseElement | None = None) -> None:
         self.clauses = {SQLITE: clause, POSTGRESQL: postgresql if postgresql is not None else clause}
         self._sql: dict[str, str] = {}
+        _EVERY_STATEMENT.add(self)
 
     def sql(self, dialect: str) -> str:
         text = self._sql.get(dialect)
@@ -72,6 +74,21 @@ class Statement:
                 raise ValueError(f"literal values compile to hidden parameters {hidden}")
             text = self._sql[dialect] = str(compiled)
         return text
+
+
+_EVERY_STATEMENT: weakref.WeakSet[Statement] = weakref.WeakSet()
+
+
+def compile_all(dialect: str) -> int:
+    """Compile every statement built so far for ``dialect``; returns how many.
+
+    Called once at start-up: compiling costs ~0.1-1 ms a statement, which the first request
+    of each kind would otherwise pay (the group phases of the load client are 40 requests of
+    about a millisecond: a cold start showed as a tenth of their time)."""
+    statements = list(_EVERY_STATEMENT)
+    for statement in statements:
+        statement.sql(dialect)
+    return len(statements)
 
 
 def cursor(conn: Connection) -> Any:

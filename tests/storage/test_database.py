@@ -141,3 +141,18 @@ def test_sqlite_is_wal_and_durable(tmp_path: Path) -> None:
         db.close()
     assert mode == "wal"
     assert sync == 2  # FULL: every commit reaches the disk before it is acknowledged
+
+
+def test_start_compiles_every_hot_statement(db_url: str) -> None:
+    """The first request of each kind finds its SQL already compiled for the dialect."""
+    from scim_server.store import fastsql, outbox
+
+    migrate.upgrade(db_url)
+    db = Database(Settings(database_url=db_url))
+    db.start()
+    try:
+        statements = list(fastsql._EVERY_STATEMENT)
+    finally:
+        db.close()
+    assert fastsql.GROUP_BY_ID in statements and outbox.APPS_OF_WORKSPACE in statements
+    assert len(statements) >= 30 and all(db.dialect in s._sql for s in statements)
