@@ -4,10 +4,13 @@ Starlette ceiling in one run; print each phase's ops/s, its ratio to the ceiling
 issue's goals (the fastest in-memory peer; 10x that on the group phases).
 
     .venv/bin/pip install -e '.[bench]'
-    .venv/bin/python bench/scim_load.py [--users 2000] [--db sqlite postgres]
+    .venv/bin/python bench/scim_load.py [--users 2000] [--db sqlite postgres] [--runs 3]
 
 The server is pinned to CPU 0 and the client to CPU 1 (taskset), as the load client's
-README asks. Results are kept as JSON in bench/results/.
+README asks. Each run starts a fresh server on a fresh database; the table shows each phase's
+median over the runs and its range (the group phases are 40 requests of a few milliseconds
+each, so a single run swings by a third on a shared machine). Results are kept as JSON in
+bench/results/.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,7 +86,7 @@ def _database(kind: str, tmp: Path) -> tuple[str, str | None]:
     return POSTGRES.rsplit("/", 1)[0] + "/" + name, name
 
 
-def scim_bridge(kind: str, users: int, results: Path) -> dict:
+def scim_bridge(kind: str, users: int, results: Path, run: int = 0) -> dict:
     tmp = Path(tempfile.mkdtemp())
     url, pg_name = _database(kind, tmp)
     env = os.environ | {"SCIM_BRIDGE_DATABASE_URL": url, "SCIM_BRIDGE_ACCESS_LOG": "false",
@@ -99,7 +103,7 @@ def scim_bridge(kind: str, users: int, results: Path) -> dict:
             if line.startswith("SCIM token"):
                 token = line.rsplit(" ", 1)[1].strip()
         _wait(f"http://127.0.0.1:{port}/healthz", proc)
-        return _load(f"http://127.0.0.1:{port}/scim/v2", proc.pid, results / f"scim-bridge-{kind}.json",
+        return _load(f"http://127.0.0.1:{port}/scim/v2", proc.pid, results / f"scim-bridge-{kind}-{run}.json",
                      ["--token", token, "--users", str(users)])  # fmt: skip
     finally:
         proc.terminate()
@@ -110,38 +114,50 @@ def scim_bridge(kind: str, users: int, results: Path) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(ceiling_ops: float, runs: dict[str, dict]) -> None:
+PHASES = ("create", "get", "filter", "patch_entra", "patch_okta", "list", "group_create", "group_remove",
+          "group_add", "group_get", "delete", "group_delete")  # fmt: skip
+
+
+def _ops(phase: str, result: dict) -> float:
+    r = result.get(phase, {})
+    return float((r.get("resources_per_s") if phase == "list" else r.get("ops_per_s")) or 0.0)
+
+
+def report(ceiling_ops: float, runs: dict[str, list[dict]]) -> None:
+    """One column pair per database: the median over its runs (and / ceiling), then the range."""
     kinds = list(runs)
-    print(f"\nceiling (bare Starlette GET): {ceiling_ops:,.0f} ops/s\n")
-    header = f"{'phase':14s}" + "".join(f"{k + ' ops/s':>16s}{'/ceil':>7s}" for k in kinds) + f"{'goal':>9s}"
-    print(header)
-    for phase in ("create", "get", "filter", "patch_entra", "patch_okta", "list", "group_create",
-                  "group_remove", "group_add", "group_get", "delete", "group_delete"):  # fmt: skip
+    n = len(next(iter(runs.values())))
+    print(f"\nceiling (bare Starlette GET): {ceiling_ops:,.0f} ops/s; {n} run(s) per database, medians\n")
+    header = f"{'phase':14s}" + "".join(f"{k + ' ops/s':>16s}{'/ceil':>7s}{'range':>15s}" for k in kinds)
+    print(header + f"{'goal':>9s}")
+    for phase in PHASES:
         row = f"{phase:14s}"
         for kind in kinds:
-            r = runs[kind].get(phase, {})
-            ops = r.get("resources_per_s") if phase == "list" else r.get("ops_per_s")
-            ops = ops or 0.0
-            errs = f"!{r['errors']}" if r.get("errors") else ""
-            row += f"{ops:>14,.0f}{errs:2s}{ops / ceiling_ops:>7.2f}"
+            values = [_ops(phase, result) for result in runs[kind]]
+            errors = sum(result.get(phase, {}).get("errors", 0) for result in runs[kind])
+            ops = statistics.median(values)
+            row += f"{ops:>14,.0f}{f'!{errors}' if errors else '':2s}{ops / ceiling_ops:>7.2f}"
+            row += f"{f'{min(values):,.0f}-{max(values):,.0f}':>15s}"
         goal = PEER.get(phase)
         goal = goal * 10 if goal and phase in GROUP_PHASES else goal
         print(row + (f"{goal:>9,}" if goal else f"{'':>9s}"))
     for kind in kinds:
-        checks = {k: runs[kind].get(p, {}).get(k) for p, k in (("group_get", "members_after_add"),
-                  ("delete", "group_members_after_user_delete"), ("list", "our_users_missing"))}  # fmt: skip
-        print(f"{kind}: {checks}")
+        for result in runs[kind]:
+            checks = {k: result.get(p, {}).get(k) for p, k in (("group_get", "members_after_add"),
+                      ("delete", "group_members_after_user_delete"), ("list", "our_users_missing"))}  # fmt: skip
+            print(f"{kind}: {checks}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"])
+    parser.add_argument("--runs", type=int, default=3, help="fresh server and database per run")
     args = parser.parse_args()
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     ceiling_ops = ceiling(results)
-    runs = {kind: scim_bridge(kind, args.users, results) for kind in args.db}
+    runs = {kind: [scim_bridge(kind, args.users, results, run) for run in range(args.runs)] for kind in args.db}
     report(ceiling_ops, runs)
 
 
