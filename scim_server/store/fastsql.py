@@ -16,9 +16,9 @@ for every timestamp so that rows written here and rows written through SQLAlchem
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-import weakref
 from functools import lru_cache
 from typing import Any
 
