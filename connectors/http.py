@@ -240,6 +240,9 @@ class VendorHTTP:
         self._secrets = _reveal_all(auth_headers) | _reveal_all(auth_params)
         self._auth_params = {k: _reveal(v) for k, v in (auth_params or {}).items()}
         all_headers = dict(headers or {}) | {k: _reveal(v) for k, v in (auth_headers or {}).items()}
+        unsendable = sorted(name for name, value in all_headers.items() if not _header_safe(value))
+        if unsendable:  # the value is a credential: only the header's name is named
+            raise InvalidRequest(kind, "connect", f"{', '.join(unsendable)}: the credential must be printable ASCII")
         timeout = httpx.Timeout(self.settings.timeout, connect=self.settings.connect_timeout)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/", headers=all_headers, timeout=timeout,
@@ -330,6 +333,12 @@ class VendorHTTP:
             error.detail = clean
             error.args = (error._message(),)
         return error
+
+
+def _header_safe(value: str) -> bool:
+    """Whether ``value`` can travel in an HTTP/1.1 header (RFC 9110 §5.5: visible ASCII,
+    spaces and tabs); anything else fails to encode, or is refused by the HTTP layer."""
+    return all(" " <= c <= "~" or c == "\t" for c in value)
 
 
 def _reveal(value: Secret | str) -> str:

@@ -104,3 +104,13 @@ def test_configure_with_nulls_changes_nothing_it_cannot_clear(admin: httpx.Clien
     assert response.status_code == 200
     assert (response.json()["label"], response.json()["schedule"]) == ("Eng org", "daily")
     assert admin.patch(f"/apps/{app['id']}", json={"schedule": "99:99"}).status_code == 400
+
+
+def test_credentials_that_cannot_travel_in_a_header_are_refused(admin: httpx.Client, sandbox: SandboxClient) -> None:
+    """Found by schemathesis: a non-ASCII api_token was a 500 (httpx could not encode the header)."""
+    org, _ = _seed_github(sandbox)
+    for token in ("ghp_tök", "ghp_a\nb", "ghp_\x00"):
+        response = _connect(admin, sandbox, org, token)
+        assert response.status_code in (400, 422), (token, response.text)
+        assert token not in response.text and set(response.json()["error"]) == {"code", "message"}
+    assert admin.get("/apps").json()["items"] == []
