@@ -53,11 +53,11 @@ def _member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> di
     """Each id's type ("User" or "Group"), in first-seen order; an id that is neither a user
     nor a group of the workspace is a 400 (nothing is written)."""
     unique = list(dict.fromkeys(ids))
-    found = dict(sql.member_types(conn, workspace_id, unique))
-    unknown = [i for i in unique if found.get(i) is None]
+    found = {i: kind for i, kind in sql.member_types(conn, workspace_id, unique) if kind is not None}
+    unknown = [i for i in unique if i not in found]
     if unknown:
         raise InvalidValueException(detail=f"Unknown member id(s): {', '.join(unknown[:5])}")
-    return {i: found[i] for i in unique}  # type: ignore[misc]
+    return {i: found[i] for i in unique}
 
 
 def _add_members(conn: Connection, workspace_id: int, group_id: str, ids: Sequence[str]) -> None:
