@@ -110,7 +110,7 @@ class Run:
 
     def connector(self, token: str, settings: HTTPSettings = FAST_SETTINGS) -> Connector:
         account = self.profile.account(self.kind, token)
-        self.secrets += [token, *account_secrets(account)]
+        self.secrets += account_secrets(account)  # the api_token; for Apple the key (its id is public)
         return create_connector(self.kind, account=account, base_url=self.sandbox.kind_url(self.kind),
                                 business_id=self.profile.business_id(self.kind), settings=settings)
 
