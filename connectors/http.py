@@ -1,7 +1,8 @@
 """The one HTTP policy every API connector uses, and the one vendor-status-to-error map.
 
 ``VendorHTTP`` wraps ``httpx.AsyncClient`` with: a base URL, auth headers/params supplied by the
-kind (sent, never logged, scrubbed from error messages), timeouts, bounded retries with exponential
+kind (sent, never logged, scrubbed from error messages, as are credential-named request fields and
+URL credentials: ``connectors.redaction``), timeouts, bounded retries with exponential
 backoff and jitter on ``RetryableError`` only (honouring ``Retry-After``, ``X-RateLimit-Reset`` and
 vendor body hints), and an ``asyncio.Semaphore`` limiting concurrent requests per app.
 
@@ -45,6 +46,7 @@ from connectors.errors import (
     RetryableError,
     VendorUnavailable,
 )
+from connectors.redaction import credential_values, install_log_redaction, scrub
 
 __all__ = [
     "Classifier",
@@ -237,6 +239,7 @@ class VendorHTTP:
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._semaphore = asyncio.Semaphore(self.settings.concurrency)
+        install_log_redaction()  # httpx logs every URL it requests
         self._secrets = _reveal_all(auth_headers) | _reveal_all(auth_params)
         self._auth_params = {k: _reveal(v) for k, v in (auth_params or {}).items()}
         all_headers = dict(headers or {}) | {k: _reveal(v) for k, v in (auth_headers or {}).items()}
@@ -312,23 +315,20 @@ class VendorHTTP:
             except httpx.TimeoutException as exc:
                 raise VendorUnavailable(self.kind, operation, f"timeout ({type(exc).__name__})") from None
             except httpx.TransportError as exc:
-                raise VendorUnavailable(self.kind, operation, self._scrub(type(exc).__name__)) from None
+                raise VendorUnavailable(self.kind, operation, type(exc).__name__) from None
         log.debug("%s %s %s %s -> %d", self.kind, operation, method, response.url.path,
                   response.status_code)
         try:
             raise_for_vendor(self.kind, operation, response, self._classifier)
         except ConnectorError as error:
-            raise self._scrubbed(error) from None
+            sent = credential_values(params, data, json if isinstance(json, Mapping) else None)
+            raise self._scrubbed(error, sent) from None
         return response
 
-    def _scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-    def _scrubbed(self, error: ConnectorError) -> ConnectorError:
-        clean = self._scrub(error.detail)
+    def _scrubbed(self, error: ConnectorError, sent: set[str]) -> ConnectorError:
+        """``error`` with the credentials of this client and of this request (``sent``) and any URL
+        credential cut from its detail: a vendor may echo the request back."""
+        clean = scrub(error.detail, self._secrets | sent)
         if clean != error.detail:
             error.detail = clean
             error.args = (error._message(),)

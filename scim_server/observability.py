@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.redaction import install_log_redaction
+
 log = logging.getLogger("scim_bridge.access")
 _RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -39,6 +41,9 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
+    """JSON lines on stderr at ``level``; URL credentials redacted in the lines of the loggers that
+    write URLs (httpx, httpcore, uvicorn, connectors) from the start, not only once a connector runs."""
+    install_log_redaction()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

@@ -2,8 +2,9 @@
 
 Base ``https://graph.facebook.com/v25.0/``: the version is the last segment of the base URL when it
 has one (``.../v26.0`` selects v26.0), else ``API_VERSION``; Meta retires versions on a ~2-year
-schedule, so it stays configurable. The token travels as the ``access_token`` query parameter (what
-the official SDK sends; ``connectors.http`` scrubs it from every error). Listings use Graph cursor
+schedule, so it stays configurable. The token travels in an ``Authorization: Bearer`` header, which
+Graph accepts beside the ``access_token`` parameter the official SDK sends: a URL is logged (httpx
+writes every request's URL) and a header is not. Listings use Graph cursor
 paging: ``limit`` + ``after``, ``{"data": [...], "paging": {"cursors": {...}, "next": ...}}``; the
 *only* end signal is the absence of ``paging.next`` (``cursors.after`` is present on the last page
 too). Objects carry only their default fields unless ``fields=`` is given, so every read names its
@@ -151,9 +152,9 @@ def split_version(base_url: str) -> tuple[str, str]:
 
 
 def make_http(root_url: str, token: Secret, settings: HTTPSettings) -> VendorHTTP:
-    """The ``VendorHTTP`` for one business: ``access_token`` parameter, Graph error classifier."""
-    return VendorHTTP(KIND, root_url, auth_params={"access_token": token}, settings=settings,
-                      headers={"User-Agent": "scim-bridge"}, classifier=classify)
+    """The ``VendorHTTP`` for one business: the token as a bearer header, Graph error classifier."""
+    return VendorHTTP(KIND, root_url, auth_headers={"Authorization": Secret(f"Bearer {token.reveal()}")},
+                      settings=settings, headers={"User-Agent": "scim-bridge"}, classifier=classify)
 
 
 def _seg(value: str) -> str:
@@ -198,8 +199,9 @@ class MetaClient:
     def _split_next(self, next_url: str, operation: str) -> tuple[str, dict[str, str]]:
         """The ``next`` URL as (URL without query, its parameters minus ``access_token``).
 
-        httpx replaces a URL's query when ``params`` are given, and the token is added back by the
-        policy; a ``next`` on another origin is refused, so the token never leaves Graph's host.
+        httpx replaces a URL's query when ``params`` are given; an ``access_token`` Graph wrote into
+        ``next`` is dropped (the header carries the token); a ``next`` on another origin is refused,
+        so the token never leaves Graph's host.
         """
         parts = urlsplit(next_url)
         if parts[:2] != self._origin:
