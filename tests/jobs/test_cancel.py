@@ -7,12 +7,19 @@ a job running long enough to cancel it midway, and every wait is on a condition.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-from sqlalchemy import text
+import pytest
+from sqlalchemy import Connection, text
 
 from connectors.sandbox import SandboxClient
+from scim_server.jobs import queue
+from scim_server.jobs.queue import JobRecord
+from scim_server.jobs.worker import Handler, JobContext, Worker
+from scim_server.store.db import Database
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique, wait_idle, wait_job
 from tests.admin.test_deprovision import deactivate, pending_entries, wait_for
 from tests.servers import RunningServer
@@ -168,3 +175,96 @@ def test_report_cancelled_midway_records_the_removals_made_and_leaves_the_rest(
     statuses = {by_id[e["member_id"]]: e["status"] for e in report["entries"]}
     assert {e for e, s in statuses.items() if s == "removed"} == gone, statuses
     assert all(statuses[e] in ("pending", "held") for e in set(emails) - gone), statuses
+
+
+# The mechanism itself, on both databases, without HTTP.
+
+
+def test_a_cancel_between_the_check_and_the_commit_still_wins(db: Database, ws: int) -> None:
+    job_id = db.write_sync(lambda c: queue.enqueue(c, ws, "x", {}))
+    db.write_sync(lambda c: queue.claim(c, "w1", 30))
+    db.read_sync(lambda c: queue.ensure_live(c, job_id, "w1"))  # live when the handler looks
+    db.write_sync(lambda c: queue.cancel(c, ws, job_id))  # ... and cancelled right after
+
+    def unit(conn: Connection) -> None:
+        queue.enqueue(conn, ws, "y", {}, dedupe_key="written-by-the-unit")
+        queue.guard(conn, job_id, "w1")
+
+    with pytest.raises(queue.JobCancelled):
+        db.write_sync(unit)
+    assert db.read_sync(lambda c: queue.list_jobs(c, ws, status="queued")) == []  # rolled back whole
+    with pytest.raises(queue.JobCancelled):
+        db.read_sync(lambda c: queue.ensure_live(c, job_id, "w1"))
+    with pytest.raises(queue.LeaseLost) as lost:
+        db.read_sync(lambda c: queue.ensure_live(c, job_id, "w2"))  # not ours: lost, not cancelled
+    assert not isinstance(lost.value, queue.JobCancelled)
+
+
+def test_an_effect_made_before_the_cancel_is_recorded_and_settled_once(db: Database, ws: int) -> None:
+    job_id = db.write_sync(lambda c: queue.enqueue(c, ws, "x", {}))
+    db.write_sync(lambda c: queue.claim(c, "w1", 30))
+    db.write_sync(lambda c: queue.cancel(c, ws, job_id))
+    db.write_sync(lambda c: queue.guard_owner(c, job_id, "w1"))  # the holder may still record
+    with pytest.raises(queue.LeaseLost):
+        db.write_sync(lambda c: queue.guard_owner(c, job_id, "w2"))
+    assert db.write_sync(lambda c: queue.settle_cancelled(c, job_id, "w1", {"removed": ["m1"]}))
+    assert not db.write_sync(lambda c: queue.settle_cancelled(c, job_id, "w1", {"removed": []}))
+    view = db.read_sync(lambda c: queue.get(c, ws, job_id))
+    assert (view.status, view.result, view.lease_owner) == (
+        "cancelled",
+        {"cancelled": True, "partial": {"removed": ["m1"]}},
+        None,
+    )
+
+
+def _run_and_cancel(db: Database, ws: int, handler: Handler, reached: Callable[[], asyncio.Event],
+                    after_cancel: Callable[[], None] = lambda: None) -> JobRecord:  # fmt: skip
+    """Run one job; once ``reached()`` is set, cancel it through the queue and interrupt it as
+    ``POST /jobs/{id}/cancel`` does; returns the job once the worker is done with it."""
+    job_id = db.write_sync(lambda c: queue.enqueue(c, ws, "x", {}))
+
+    async def go() -> None:
+        db.start()
+        worker = Worker(db, {"x": handler})
+        running = asyncio.create_task(worker.run_once())
+        await asyncio.wait_for(reached().wait(), 30)
+        await db.write(lambda c: queue.cancel(c, ws, job_id))
+        assert worker.interrupt(job_id)
+        after_cancel()
+        await asyncio.wait_for(running, 30)
+
+    asyncio.run(go())
+    return db.read_sync(lambda c: queue.get(c, ws, job_id))
+
+
+def test_a_cancel_interrupts_a_handler_reading_the_app_at_once(db: Database, ws: int) -> None:
+    reading = asyncio.Event()
+
+    async def handler(ctx: JobContext) -> dict[str, Any]:
+        ctx.partial["imported"] = 500
+        async with ctx.interruptible():
+            reading.set()
+            await asyncio.Event().wait()  # a read that would never end by itself
+        raise AssertionError("not interrupted")
+
+    job = _run_and_cancel(db, ws, handler, lambda: reading)
+    assert (job.status, job.result) == ("cancelled", {"cancelled": True, "partial": {"imported": 500}})
+
+
+def test_a_cancel_never_cuts_an_effect_in_half(db: Database, ws: int) -> None:
+    in_effect, release = asyncio.Event(), asyncio.Event()
+    effects: list[str] = []
+
+    async def handler(ctx: JobContext) -> dict[str, Any]:
+        for member in ("m1", "m2"):
+            await ctx.ensure_live()
+            in_effect.set()
+            await release.wait()  # the vendor call in flight when the cancel lands
+            effects.append(member)
+            await ctx.db.write(ctx.guard_owner)  # the effect is recorded all the same
+            ctx.partial["removed"] = list(effects)
+        return {"removed": effects}
+
+    job = _run_and_cancel(db, ws, handler, lambda: in_effect, after_cancel=release.set)
+    assert effects == ["m1"]  # finished the one in flight, never started the next
+    assert (job.status, job.result) == ("cancelled", {"cancelled": True, "partial": {"removed": ["m1"]}})
