@@ -200,8 +200,13 @@ async def remove_members(ctx: JobContext, app: AppRecord, connector: Any, remova
 
 async def _record_removals(ctx: JobContext, app: AppRecord, connector: Any, done: list[Remove],
                            *, cancelled: bool) -> None:  # fmt: skip
+    """Verify ``done`` with one re-read and record the verified removals in one unit (after a
+    cancel too: they happened). ``ctx.partial`` names the members removed, still present, or,
+    when the re-read itself fails, removed but unverified."""
+    ctx.partial["unverified"] = [r.member_id for r in done]  # what a failing re-read leaves known
     left = await _still_present(connector, done) if done else {}
     verified = [r for r in done if r.member_id not in left]
+    del ctx.partial["unverified"]
     ctx.partial["removed"] = [r.member_id for r in verified]
     if left:
         ctx.partial["still_present"] = sorted(left)
