@@ -80,4 +80,6 @@ async def cancel_job(request: Request) -> Response:
         raise NotFound(f"Job {job_id} not found.") from None
     except queue.JobStateConflict as exc:
         raise Conflict(str(exc)) from None
+    if call.services.worker is not None:  # this process runs it: stop it now, not at the next heartbeat
+        call.services.worker.interrupt(job_id)
     return json_response(job_view(job))

@@ -4,20 +4,19 @@ re-claimed after a crash finishes the work without doubling it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, update
 
-from mapping import report_removals
-
 from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
 from connectors.errors import ConnectorError, UnsupportedCapability
+from mapping import Remove, report_removals
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
-from scim_server.jobs.worker import JobContext
+from scim_server.jobs.worker import JobCancelled, JobContext
 from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
 from scim_server.store.apps import AppRecord
@@ -41,23 +40,39 @@ def _imported(member: Member) -> ImportedMember:
     return ImportedMember(member.remote_id, member.email, member.username, member.display_name, member.role, member.state)
 
 
-async def _import_members(ctx: JobContext, app: AppRecord, connector: Any, seen_at: Any) -> int:
-    batch: list[ImportedMember] = []
+async def _take(members: AsyncIterator[Member], count: int) -> list[ImportedMember]:
+    rows: list[ImportedMember] = []
+    while len(rows) < count:
+        try:
+            rows.append(_imported(await anext(members)))
+        except StopAsyncIteration:
+            break
+    return rows
+
+
+async def _import_members(ctx: JobContext, app: AppRecord, connector: ListsMembers, seen_at: Any) -> int:
+    """Import in batches, each committed only while the job is live; reading the app between
+    them can be interrupted by a cancel. ``ctx.partial["imported"]`` counts committed rows."""
+    members = connector.list_members()
     total = 0
+    try:
+        while True:
+            async with ctx.interruptible():
+                rows = await _take(members, BATCH)
+            if not rows:
+                return total
 
-    async def flush() -> None:
-        rows = list(batch)
-        await ctx.db.write(lambda conn: member_store.upsert_members(conn, app.workspace_id, app.id, rows, seen_at))
-        batch.clear()
+            def unit(conn: Connection, rows: list[ImportedMember] = rows) -> None:
+                ctx.guard(conn)
+                member_store.upsert_members(conn, app.workspace_id, app.id, rows, seen_at)
 
-    async for member in connector.list_members():
-        batch.append(_imported(member))
-        total += 1
-        if len(batch) >= BATCH:
-            await flush()
+            await ctx.db.write(unit)
+            total += len(rows)
+            ctx.partial["imported"] = total
             await ctx.progress(total, None)
-    await flush()
-    return total
+    finally:
+        if isinstance(members, AsyncGenerator):
+            await members.aclose()
 
 
 async def _import_assets(connector: Any) -> tuple[list[tuple[str, str | None, str | None]], list[tuple[str, str, str]]]:
@@ -84,16 +99,20 @@ def next_check(schedule: str) -> Any:
 
 
 async def check(ctx: JobContext) -> dict[str, Any]:
-    """Check for updates: import members, assets and permissions, then reconcile."""
+    """Check for updates: import members, assets and permissions, then reconcile. A cancel
+    before the final unit leaves only the committed import batches (``partial.imported``):
+    no member is closed, no set recomputed, no job queued, no ``app.check`` event."""
     app = await _app(ctx)
     seen_at = now()
     async with open_connector(app, ctx.services.vault) as connector:
         if not isinstance(connector, ListsMembers):
             raise UnsupportedCapability(app.kind, "check", "this app cannot list its members")
         imported = await _import_members(ctx, app, connector, seen_at)
-        assets, permissions = await _import_assets(connector)
+        async with ctx.interruptible():
+            assets, permissions = await _import_assets(connector)
 
     def unit(conn: Connection) -> dict[str, Any]:
+        ctx.guard(conn)
         closed = member_store.close_vanished(conn, app.id, seen_at)
         member_store.replace_assets(conn, app.workspace_id, app.id, assets, permissions)
         app_store.update_app(conn, app.workspace_id, app.id, {"last_check": seen_at, "next_check": next_check(app.schedule)})
@@ -104,8 +123,9 @@ async def check(ctx: JobContext) -> dict[str, Any]:
         return outcome
 
     result = await ctx.db.write(unit)
-    await ctx.progress(imported, imported)
+    ctx.partial = result
     ctx.services.wake_worker()
+    await ctx.progress(imported, imported)
     return result
 
 
@@ -114,6 +134,7 @@ async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
 
     def unit(conn: Connection) -> dict[str, Any]:
+        ctx.guard(conn)
         return reconcile.persist(conn, app.workspace_id, reconcile.load(conn, app.workspace_id, app), ctx.job.id)
 
     result = await ctx.db.write(unit)
@@ -122,7 +143,7 @@ async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
     return result
 
 
-async def _still_present(connector: Any, removals: list[reconcile.Remove]) -> dict[str, list[str]]:
+async def _still_present(connector: Any, removals: list[Remove]) -> dict[str, list[str]]:
     """Verify after remove: one re-read of the app for every removal; member id -> what is
     still there (the member itself and/or asset permissions)."""
     by_remote = {r.remote_id: r for r in removals}
@@ -138,14 +159,14 @@ async def _still_present(connector: Any, removals: list[reconcile.Remove]) -> di
     return left
 
 
-async def _revoke_and_remove(connector: Any, action: reconcile.Remove) -> None:
+async def _revoke_and_remove(connector: Any, action: Remove) -> None:
     if isinstance(connector, GrantsAssets):
         for asset_id in action.revokes:
             await connector.revoke(action.remote_id, asset_id)
     await connector.remove(action.remote_id)
 
 
-def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: reconcile.Remove) -> None:
+def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: Remove) -> None:
     member_store.close_member(conn, app.id, action.member_id, action.remote_id)
     entries = reconcile.entries_t
     conn.execute(update(entries).where(entries.c.app_id == app.id, entries.c.member_id == action.member_id,
@@ -156,22 +177,49 @@ def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: recon
                   "revoked": list(action.revokes), "user_id": action.user_id})  # fmt: skip
 
 
-async def remove_members(ctx: JobContext, app: AppRecord, connector: Any, removals: list[reconcile.Remove]) -> None:
+async def remove_members(ctx: JobContext, app: AppRecord, connector: Any, removals: list[Remove]) -> None:
     """Revoke and remove each, then verify all with one re-read; only verified removals are
-    recorded, and any that is still present fails the job (it is retried or reported)."""
-    for done, action in enumerate(removals, start=1):
-        await _revoke_and_remove(connector, action)
-        if len(removals) > 1:
-            await ctx.progress(done, len(removals))
-    left = await _still_present(connector, removals) if removals else {}
-    verified = [r for r in removals if r.member_id not in left]
+    recorded, and any that is still present fails the job (it is retried or reported).
+
+    A cancel is honoured before each member (its revokes and removal are one step, never cut
+    in half): the members removed so far are verified and recorded, with the job's partial
+    result in the same commit, and the rest are left alone."""
+    done: list[Remove] = []
+    try:
+        for action in removals:
+            await ctx.ensure_live()
+            await _revoke_and_remove(connector, action)
+            done.append(action)
+            if len(removals) > 1:
+                await ctx.progress(len(done), len(removals))
+    except JobCancelled:
+        await _record_removals(ctx, app, connector, done, cancelled=True)
+        raise
+    await _record_removals(ctx, app, connector, done, cancelled=False)
+
+
+async def _record_removals(ctx: JobContext, app: AppRecord, connector: Any, done: list[Remove],
+                           *, cancelled: bool) -> None:  # fmt: skip
+    """Verify ``done`` with one re-read and record the verified removals in one unit (after a
+    cancel too: they happened). ``ctx.partial`` names the members removed, still present, or,
+    when the re-read itself fails, removed but unverified."""
+    ctx.partial["unverified"] = [r.member_id for r in done]  # what a failing re-read leaves known
+    left = await _still_present(connector, done) if done else {}
+    verified = [r for r in done if r.member_id not in left]
+    del ctx.partial["unverified"]
+    ctx.partial["removed"] = [r.member_id for r in verified]
+    if left:
+        ctx.partial["still_present"] = sorted(left)
 
     def unit(conn: Connection) -> None:
+        ctx.guard_owner(conn)
         for action in verified:
             _record_removal(conn, app, ctx.job.id, action)
+        if cancelled:
+            ctx.settle(conn)
 
     await ctx.db.write(unit)
-    if left:
+    if left and not cancelled:
         detail = "; ".join(f"{m}: {', '.join(what)}" for m, what in sorted(left.items()))
         raise VerificationFailed(app.kind, "remove", f"still present after removal: {detail}")
 
@@ -190,9 +238,11 @@ async def invite(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, reconcile.Invite)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        await ctx.ensure_live()
         member = await connector.invite(action.email, action.app_role)
 
     def unit(conn: Connection) -> str:
+        ctx.guard_owner(conn)
         member_store.upsert_members(conn, app.workspace_id, app.id, [_imported(member)], now())
         row = conn.execute(member_store.app_members.select().where(
             member_store.app_members.c.app_id == app.id, member_store.app_members.c.remote_id == member.remote_id)).first()  # fmt: skip
@@ -212,9 +262,11 @@ async def change_role(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, reconcile.ChangeRole)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        await ctx.ensure_live()
         member = await connector.change_role(action.remote_id, action.to_role)
 
     def unit(conn: Connection) -> None:
+        ctx.guard_owner(conn)
         member_store.set_member(conn, action.member_id, app_role=member.role)
         audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.change_role", "AppMember", action.member_id,
               detail={"app_id": app.id, "before": action.from_role, "after": member.role})  # fmt: skip
@@ -228,9 +280,11 @@ async def grant(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, reconcile.Grant)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        await ctx.ensure_live()
         await connector.grant(action.remote_id, action.asset_id, action.permission)
 
     def unit(conn: Connection) -> None:
+        ctx.guard_owner(conn)
         member_store.grant_permission(conn, app.workspace_id, app.id, action.asset_id, action.remote_id, action.permission)
         audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.asset.grant", "AppMember", action.member_id,
               detail={"app_id": app.id, "asset_id": action.asset_id, "permission": action.permission})  # fmt: skip
@@ -244,9 +298,11 @@ async def revoke(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, reconcile.Revoke)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        await ctx.ensure_live()
         await connector.revoke(action.remote_id, action.asset_id)
 
     def unit(conn: Connection) -> None:
+        ctx.guard_owner(conn)
         member_store.revoke_permission(conn, app.id, action.asset_id, action.remote_id)
         audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.asset.revoke", "AppMember", action.member_id,
               detail={"app_id": app.id, "asset_id": action.asset_id})  # fmt: skip
@@ -260,7 +316,7 @@ async def apply_report(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     report_id = ctx.job.payload["report_id"]
 
-    def load(conn: Connection) -> list[reconcile.Remove]:
+    def load(conn: Connection) -> list[Remove]:
         loaded = reconcile.load(conn, app.workspace_id, app)
         wanted = [e.member_id for e in conn.execute(reconcile.entries_t.select().where(
             reconcile.entries_t.c.report_id == report_id, reconcile.entries_t.c.status.in_(("pending", "held"))))]  # fmt: skip

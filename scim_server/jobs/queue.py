@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, insert, or_, select, update
 
 from scim_server.store.app_models import Job
 from scim_server.store.db import new_id, now
 
-jobs = Job.__table__
+jobs = cast(Table, Job.__table__)
 LIVE = ("queued", "running")
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -49,6 +49,15 @@ class JobNotFound(LookupError):
 
 class JobStateConflict(Exception):
     """The job is not in a state that allows the request (e.g. cancelling a finished job)."""
+
+
+class LeaseLost(Exception):
+    """The job is no longer this worker's (cancelled, or its lease expired and was re-claimed)."""
+
+
+class JobCancelled(LeaseLost):
+    """The job was cancelled while this worker held it: stop before the next step or effect,
+    record the effects already made, and report the partial work (``settle_cancelled``)."""
 
 
 def _record(row: Any) -> JobRecord:
@@ -163,16 +172,74 @@ def fail(conn: Connection, job_id: str, worker: str, error: str, retry_at: datet
 
 
 def cancel(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:
-    """Cancel a queued or running job (a running one stops at its next heartbeat)."""
+    """Cancel a queued or running job.
+
+    A queued job never runs; its result says so (``{"cancelled": true, "partial": {}}``). A
+    running job keeps its ``lease_owner``: that worker stops at its next step (``ensure_live``,
+    ``guard``, heartbeat) and fills ``result`` with its partial work (``settle_cancelled``);
+    until then ``result`` is null. Each UPDATE re-checks the status it acts on, so a job
+    claimed or finished meanwhile is handled by the right branch, or refused.
+    """
+    get(conn, workspace_id, job_id)  # JobNotFound outside the workspace
+    at = now()
+    mine = and_(jobs.c.id == job_id, jobs.c.workspace_id == workspace_id)
+    queued = conn.execute(
+        update(jobs).where(mine, jobs.c.status == "queued")
+        .values(status="cancelled", finished=at, lease_owner=None, lease_until=None,
+                result=orjson.dumps({"cancelled": True, "partial": {}}).decode())
+    ).rowcount  # fmt: skip
+    running = 0 if queued else conn.execute(
+        update(jobs).where(mine, jobs.c.status == "running").values(status="cancelled", finished=at, lease_until=None)
+    ).rowcount  # fmt: skip
     current = get(conn, workspace_id, job_id)
-    if current.status in TERMINAL:
+    if not (queued or running):
         raise JobStateConflict(f"Job {job_id} is already {current.status}.")
-    conn.execute(
-        update(jobs)
-        .where(jobs.c.id == job_id, jobs.c.status.in_(LIVE))
-        .values(status="cancelled", finished=now(), lease_owner=None, lease_until=None)
-    )
-    return get(conn, workspace_id, job_id)
+    return current
+
+
+def _lost(conn: Connection, job_id: str, worker: str) -> LeaseLost:
+    """Why ``worker`` no longer holds the job: cancelled while it held it, or lost otherwise."""
+    row = conn.execute(select(jobs.c.status, jobs.c.lease_owner).where(jobs.c.id == job_id)).first()
+    if row is not None and row.status == "cancelled" and row.lease_owner == worker:
+        return JobCancelled(job_id)
+    return LeaseLost(job_id)
+
+
+def ensure_live(conn: Connection, job_id: str, worker: str) -> None:
+    """A read: raise ``JobCancelled`` / ``LeaseLost`` unless the job is running and ``worker``'s."""
+    live = conn.execute(select(jobs.c.id).where(_owned(job_id, worker))).first()
+    if live is None:
+        raise _lost(conn, job_id, worker)
+
+
+def guard(conn: Connection, job_id: str, worker: str) -> None:
+    """In the caller's unit of work, before work that must not outlive a cancel (an import
+    batch, the final reconcile): the job is still running and ``worker``'s, else raise
+    ``JobCancelled`` / ``LeaseLost`` and the unit rolls back.
+
+    It is an UPDATE, not a read, so it takes the job row's lock: a cancel committed first makes
+    it fail; a cancel arriving later waits for the unit's commit (and then wins from there on).
+    """
+    if not conn.execute(update(jobs).where(_owned(job_id, worker)).values(lease_owner=worker)).rowcount:
+        raise _lost(conn, job_id, worker)
+
+
+def guard_owner(conn: Connection, job_id: str, worker: str) -> None:
+    """Like ``guard``, for recording an effect already made on the app: passes also when the
+    job was cancelled while ``worker`` held it (the effect happened; it is recorded truthfully).
+    Raises ``LeaseLost`` when another worker holds the job (it redoes the step idempotently)."""
+    ours = and_(jobs.c.id == job_id, jobs.c.status.in_(("running", "cancelled")), jobs.c.lease_owner == worker)
+    if not conn.execute(update(jobs).where(ours).values(lease_owner=worker)).rowcount:
+        raise LeaseLost(job_id)
+
+
+def settle_cancelled(conn: Connection, job_id: str, worker: str, partial: dict[str, Any]) -> bool:
+    """Record what a job cancelled while ``worker`` held it did: ``result`` =
+    ``{"cancelled": true, "partial": ...}``, and release it. False (nothing written) when the
+    job is not cancelled-and-``worker``'s (re-claimed, or already settled)."""
+    cancelled = and_(jobs.c.id == job_id, jobs.c.status == "cancelled", jobs.c.lease_owner == worker)
+    result = orjson.dumps({"cancelled": True, "partial": partial}).decode()
+    return conn.execute(update(jobs).where(cancelled).values(result=result, lease_owner=None)).rowcount > 0
 
 
 def get(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:

@@ -2,7 +2,15 @@
 
 Only ``RetryableError`` is retried (with backoff that honours ``retry_after``); anything
 else fails the job visibly with its reason. A handler sees a ``JobContext`` to report
-progress; losing the lease (the job was cancelled or re-claimed) stops the handler.
+progress and to honour a cancel.
+
+Cancellation is cooperative, so an effect on the app is never cut in half: a handler calls
+``ensure_live()`` between steps and before every effect on the app, puts ``guard(conn)`` in
+each unit of work that must not outlive a cancel and ``guard_owner(conn)`` in each unit that
+records an effect already made, and reads the app inside ``interruptible()``: only there may
+a cancel interrupt it at once. A cancel made in this process reaches the running handler at
+once (``Worker.interrupt``); one made elsewhere at the next heartbeat, ``ensure_live`` or
+``guard``. A cancelled job's ``result`` is ``{"cancelled": true, "partial": ctx.partial}``.
 """
 
 from __future__ import annotations
@@ -12,33 +20,94 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Connection
+
 from connectors.errors import ConnectorError
 from scim_server.jobs import queue
-from scim_server.jobs.queue import JobRecord
+from scim_server.jobs.queue import JobCancelled, JobRecord, LeaseLost
 from scim_server.jobs.retry import retry_at
 from scim_server.store.db import Database
+
+__all__ = ["Handler", "JobCancelled", "JobContext", "LeaseLost", "Worker", "worker_name"]
 
 log = logging.getLogger("scim_bridge.worker")
 
 
-class LeaseLost(Exception):
-    """The job is no longer this worker's (cancelled, or its lease expired and was re-claimed)."""
-
-
 @dataclass
 class JobContext:
+    """What a handler knows of its job; ``partial`` is what it has done so far (committed
+    work, effects made), reported as the result if the job is cancelled."""
+
     job: JobRecord
     db: Database
     worker: str
     services: Any = None
+    partial: dict[str, Any] = field(default_factory=dict)
+    _task: asyncio.Task[Any] | None = field(default=None, repr=False)
+    _stopping: bool = field(default=False, repr=False)
+    _interruptible: bool = field(default=False, repr=False)
 
     async def progress(self, done: int, total: int | None = None) -> None:
+        """Report progress; raises ``JobCancelled`` / ``LeaseLost`` when the job is no longer ours."""
         if not await self.db.write(lambda conn: queue.progress(conn, self.job.id, self.worker, done, total)):
+            await self.ensure_live()
             raise LeaseLost(self.job.id)
+
+    async def ensure_live(self) -> None:
+        """One read of the job row: raises ``JobCancelled`` (cancelled while ours) or
+        ``LeaseLost`` (re-claimed elsewhere) unless it is still running and ours."""
+        await self.db.read(lambda conn: queue.ensure_live(conn, self.job.id, self.worker))
+
+    def guard(self, conn: Connection) -> None:
+        """First statement of a unit of work that must not outlive a cancel (``queue.guard``)."""
+        queue.guard(conn, self.job.id, self.worker)
+
+    def guard_owner(self, conn: Connection) -> None:
+        """First statement of a unit recording an effect already made (``queue.guard_owner``)."""
+        queue.guard_owner(conn, self.job.id, self.worker)
+
+    def settle(self, conn: Connection) -> bool:
+        """In a unit recording effects after a cancel: the job's result, in the same commit."""
+        return queue.settle_cancelled(conn, self.job.id, self.worker, self.partial)
+
+    @asynccontextmanager
+    async def interruptible(self) -> AsyncIterator[None]:
+        """A region with no effect in flight (reading the app): a cancel interrupts it at once,
+        and the region raises ``JobCancelled`` / ``LeaseLost``. Regions do not nest."""
+        if self._stopping:
+            await self._stopped()
+        self._interruptible = True
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            await self._stopped()
+        finally:
+            self._interruptible = False
+
+    def interrupt(self) -> None:
+        """The job was cancelled or lost: interrupt the handler now if it is only reading the
+        app, else let its next ``ensure_live`` / ``guard`` stop it."""
+        self._stopping = True
+        if self._interruptible and self._task is not None:
+            self._task.cancel()
+
+    def attach(self, task: asyncio.Task[Any]) -> None:
+        """The task running the handler (``interrupt`` cancels it inside ``interruptible``)."""
+        self._task = task
+
+    async def _stopped(self) -> None:
+        await self.ensure_live()
+        raise LeaseLost(self.job.id)
 
 
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
@@ -58,6 +127,7 @@ class Worker:
     services: Any = None
     name: str = field(default_factory=worker_name)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _running: dict[str, JobContext] = field(default_factory=dict)
 
     def wake(self) -> None:
         """Tell an idle worker that a job was just queued (no need to wait for the poll)."""
@@ -85,29 +155,53 @@ class Worker:
         await self._execute(job)
         return True
 
+    def interrupt(self, job_id: str) -> bool:
+        """A cancel was committed for ``job_id``: stop its handler if this worker runs it."""
+        context = self._running.get(job_id)
+        if context is None:
+            return False
+        context.interrupt()
+        return True
+
     async def _execute(self, job: JobRecord) -> None:
         context = JobContext(job, self.db, self.name, self.services)
-        task = asyncio.create_task(self.handlers[job.kind](context))
-        keeper = asyncio.create_task(self._keep_lease(job, task))
+        task = asyncio.create_task(self._handle(job, context))
+        context.attach(task)
+        self._running[job.id] = context
+        keeper = asyncio.create_task(self._keep_lease(context, task))
         try:
             result = await task
-        except (LeaseLost, asyncio.CancelledError):
-            log.info("job stopped: lease lost", extra={"job_id": job.id, "kind": job.kind})
+        except (LeaseLost, asyncio.CancelledError) as exc:
+            await self._settle(context, context.partial)
+            log.info("job stopped", extra={"job_id": job.id, "kind": job.kind, "outcome": type(exc).__name__})
             return
         except Exception as exc:
             await self._failed(job, exc)
+            await self._settle(context, context.partial)  # it failed after a cancel: say what it did
             return
         finally:
             keeper.cancel()
-        await self.db.write(lambda conn: queue.complete(conn, job.id, self.name, result))
-        log.info("job completed", extra={"job_id": job.id, "kind": job.kind})
+            self._running.pop(job.id, None)
+        if await self.db.write(lambda conn: queue.complete(conn, job.id, self.name, result)):
+            log.info("job completed", extra={"job_id": job.id, "kind": job.kind})
+        else:  # cancelled after its last step: all of it was done
+            await self._settle(context, result or {})
 
-    async def _keep_lease(self, job: JobRecord, task: asyncio.Task[Any]) -> None:
+    async def _handle(self, job: JobRecord, context: JobContext) -> dict[str, Any] | None:
+        return await self.handlers[job.kind](context)
+
+    async def _settle(self, context: JobContext, partial: dict[str, Any]) -> None:
+        """Record a cancelled job's partial work; a no-op unless the job was cancelled while
+        this worker held it and the handler has not settled it already."""
+        await self.db.write(lambda conn: queue.settle_cancelled(conn, context.job.id, self.name, partial))
+
+    async def _keep_lease(self, context: JobContext, task: asyncio.Task[Any]) -> None:
+        job = context.job
         while not task.done():
             await asyncio.sleep(self.lease_seconds / 3)
             alive = await self.db.write(lambda conn: queue.heartbeat(conn, job.id, self.name, self.lease_seconds))
             if not alive:
-                task.cancel()
+                context.interrupt()
                 return
 
     async def _failed(self, job: JobRecord, exc: Exception) -> None:
