@@ -13,14 +13,18 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Connection, Table, select, update
 
 from connectors.sandbox import SandboxClient
+from scim_server import cursor
 from scim_server.admin import apps as admin_apps
+from scim_server.cursor import MAX_INT, MAX_TEXT
 from scim_server.jobs.queue import jobs as jobs_t
 from scim_server.reconcile import reports_t, rules_t
 from scim_server.store import tenancy
@@ -153,7 +157,7 @@ def _build(server: RunningServer, sandbox_url: str) -> Iterator[World]:
         reports = _wait(lambda: _ids_if(admin, "/reports", lambda r: r["status"] == "pending", N), "a report per app")
         _wait(lambda: _ids_if(admin, "/jobs", lambda j: j["status"] in TERMINAL), "every job to end")
         for table in (apps_t, jobs_t, reports_t, rules_t):
-            _tie(server, workspace, table)
+            _tie(server, workspace, cast(Table, table))
         yield World(
             server=server, admin=admin, scim=scim, apps=apps,
             members={state: set(_emails(admin, app0, state)) for state in ("matched", "unmatched", "exempted",
@@ -171,12 +175,12 @@ def world(server: RunningServer, vendor_sandbox: str) -> Iterator[World]:
 def walk(client: httpx.Client, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Every item of an admin list, LIMIT per page, following ``next_cursor`` to its end."""
     items: list[dict[str, Any]] = []
-    cursor: str | None = None
+    after: str | None = None
     for _ in range(100):
-        body = _ok(client.get(path, params=(params or {}) | {"limit": LIMIT} | ({"cursor": cursor} if cursor else {})))
+        body = _ok(client.get(path, params=(params or {}) | {"limit": LIMIT} | ({"cursor": after} if after else {})))
         assert len(body["items"]) <= LIMIT
         items += body["items"]
-        if (cursor := body["next_cursor"]) is None:
+        if (after := body["next_cursor"]) is None:
             return items
     raise AssertionError(f"{path} never ended")
 
@@ -290,10 +294,10 @@ def some_app(admin: httpx.Client, sandbox: SandboxClient) -> str:
 @pytest.mark.parametrize(("path", "scope", "shape"), ADMIN_LISTS)
 def test_forged_admin_cursors_are_400(admin: httpx.Client, some_app: str, path: str, scope: str, shape: str) -> None:
     url = path.format(app=some_app)
-    for cursor in _admin_forgeries(scope, shape):
-        response = admin.get(url, params={"cursor": cursor, "limit": 2})
-        assert response.status_code == 400, (url, cursor, response.text)
-        assert response.json()["error"]["code"] == "invalid_cursor", (url, cursor, response.text)
+    for forged in _admin_forgeries(scope, shape):
+        response = admin.get(url, params={"cursor": forged, "limit": 2})
+        assert response.status_code == 400, (url, forged, response.text)
+        assert response.json()["error"]["code"] == "invalid_cursor", (url, forged, response.text)
 
 
 def test_another_lists_cursor_is_400(admin: httpx.Client, scim_client: httpx.Client, sandbox: SandboxClient,
@@ -306,31 +310,32 @@ def test_another_lists_cursor_is_400(admin: httpx.Client, scim_client: httpx.Cli
         "apps": _ok(admin.get("/apps", params={"limit": 1}))["next_cursor"],
         "scim": _ok(scim_client.get("/Users", params={"cursor": "", "count": 1}))["nextCursor"],
     }
-    for cursor_scope, cursor in issued.items():
-        assert cursor
+    for issuer, issued_cursor in issued.items():
+        assert issued_cursor
         for path, scope, _ in ADMIN_LISTS:
-            if scope != cursor_scope:
-                response = admin.get(path.format(app=some_app), params={"cursor": cursor})
-                assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_cursor"), (path, cursor_scope)
+            if scope != issuer:
+                response = admin.get(path.format(app=some_app), params={"cursor": issued_cursor})
+                assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_cursor"), (path, issuer)
     response = scim_client.get("/Users", params={"cursor": issued["apps"]})
     assert (response.status_code, response.json().get("scimType")) == (400, "invalidCursor")
 
 
-SCIM_FORGERIES = [*GARBAGE, *(forge("scim", v) for v in [*HUGE, 1.5, True, None, "3", [], "\u0000"]),
+NOT_OFFSETS: list[Any] = [*HUGE, 1.5, True, None, "3", [], "\u0000"]
+SCIM_FORGERIES = [*GARBAGE, *(forge("scim", v) for v in NOT_OFFSETS),
                   forge("scim", 1, 2), forge("apps", 1)]  # fmt: skip
 
 
 @pytest.mark.parametrize("resource", ["Users", "Groups"])
 def test_forged_scim_cursors_are_400(scim_client: httpx.Client, resource: str) -> None:
     scim_user(scim_client, "someone@example.com")
-    for cursor in SCIM_FORGERIES:
-        for response in (scim_client.get(f"/{resource}", params={"cursor": cursor, "count": 2}),
+    for forged in SCIM_FORGERIES:
+        for response in (scim_client.get(f"/{resource}", params={"cursor": forged, "count": 2}),
                          scim_client.post(f"/{resource}/.search", json={
                              "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-                             "cursor": cursor, "count": 2})):  # fmt: skip
-            assert response.status_code == 400, (resource, cursor, response.text)
+                             "cursor": forged, "count": 2})):  # fmt: skip
+            assert response.status_code == 400, (resource, forged, response.text)
             body = response.json()
-            assert body["scimType"] == "invalidCursor" and body["status"] == "400", (resource, cursor, body)
+            assert body["scimType"] == "invalidCursor" and body["status"] == "400", (resource, forged, body)
 
 
 # -- PATCH racing DELETE ---------------------------------------------------------------------------
@@ -342,9 +347,10 @@ def _race(admin: httpx.Client, app_id: str, body: dict[str, Any]) -> dict[str, i
     answers: dict[str, int] = {}
 
     def fire(method: str) -> None:
-        barrier.wait(timeout=10)
-        call = admin.patch(f"/apps/{app_id}", json=body) if method == "PATCH" else admin.delete(f"/apps/{app_id}")
-        answers[method] = call.status_code
+        with httpx.Client(base_url=admin.base_url, headers=admin.headers, timeout=60) as own:  # one per thread
+            barrier.wait(timeout=10)
+            call = own.patch(f"/apps/{app_id}", json=body) if method == "PATCH" else own.delete(f"/apps/{app_id}")
+            answers[method] = call.status_code
 
     threads = [threading.Thread(target=fire, args=(m,)) for m in ("PATCH", "DELETE")]
     for t in threads:
@@ -391,3 +397,32 @@ def test_app_deleted_between_read_and_write_of_patch_is_404(admin: httpx.Client,
     assert deleted == [204]
     assert response.status_code == 404, response.text
     assert response.json()["error"]["code"] == "not_found"
+
+
+# -- the codec itself --------------------------------------------------------------------------------
+
+texts = st.text(max_size=MAX_TEXT).filter(lambda t: "\x00" not in t)
+times = st.datetimes(timezones=st.one_of(st.none(), st.timezones()), allow_imaginary=False)
+
+
+@given(scope=st.sampled_from(["apps", "jobs", "scim"]), created=times, key=texts, offset=st.integers(0, MAX_INT))
+def test_codec_round_trips_typed_positions(scope: str, created: datetime, key: str, offset: int) -> None:
+    """What ``encode`` makes, ``decode`` gives back: datetimes as the same instant, aware UTC
+    (naive ones are UTC, as SQLite hands them back); and only for the scope and shape it was made for."""
+    got = cursor.decode_created_id(scope, cursor.encode(scope, created, key))
+    assert got == ((created if created.tzinfo else created.replace(tzinfo=UTC)), key) and got[0].tzinfo == UTC
+    assert cursor.decode_offset(scope, cursor.encode(scope, offset)) == offset
+    with pytest.raises(cursor.InvalidCursor):
+        cursor.decode_created_id(scope + "x", cursor.encode(scope, created, key))
+    with pytest.raises(cursor.InvalidCursor):
+        cursor.decode_offset(scope, cursor.encode(scope, created, key))
+
+
+@given(st.text(max_size=200))
+def test_codec_refuses_any_text_it_did_not_make(text: str) -> None:
+    """Arbitrary text is a cursor only if it happens to be a well-formed one: never another error."""
+    try:
+        offset = cursor.decode_offset("scim", text)
+    except cursor.InvalidCursor:
+        return
+    assert 0 <= offset <= MAX_INT
