@@ -34,11 +34,11 @@ Value = datetime | int | str
 Kind = type[datetime] | type[int] | type[str]
 
 MAX_INT = 2**31 - 1  # the largest offset either database is ever asked to skip
-MAX_TEXT = 300  # no shorter than any key a list sorts on (ids are 36 characters, asset ids up to 200)
-_MAX_CURSOR = 4096  # longer than any cursor ``encode`` makes from values within these bounds
+MAX_TEXT = 1000  # longer than any key a list sorts on (ids are 36 characters, asset ids up to 200)
+_MAX_CURSOR = 11_000  # longer than any cursor of a datetime and such a text (6 bytes a character at worst)
 
 
-class InvalidCursor(ValueError):
+class InvalidCursor(Exception):
     """The cursor is not one this server issued for this list."""
 
     def __init__(self, detail: str = "The cursor is not one this server issued for this list.") -> None:

@@ -112,7 +112,7 @@ async def on_admin_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_invalid_cursor(request: Request, exc: Exception) -> Response:
-    """A cursor this server did not issue for that list (RFC 9865 §3 on the SCIM face)."""
+    """A cursor this server did not issue for that list: RFC 9865's invalidCursor on the SCIM face."""
     assert isinstance(exc, InvalidCursor)
     if _is_scim(request):
         return scim_error(400, exc.detail, "invalidCursor")
