@@ -410,7 +410,8 @@ def test_codec_round_trips_typed_positions(scope: str, created: datetime, key: s
     """What ``encode`` makes, ``decode`` gives back: datetimes as the same instant, aware UTC
     (naive ones are UTC, as SQLite hands them back); and only for the scope and shape it was made for."""
     got = cursor.decode_created_id(scope, cursor.encode(scope, created, key))
-    assert got == ((created if created.tzinfo else created.replace(tzinfo=UTC)), key) and got[0].tzinfo == UTC
+    instant = (created if created.tzinfo else created.replace(tzinfo=UTC)).astimezone(UTC)  # fold-aware
+    assert got == (instant, key) and got[0].tzinfo == UTC
     assert cursor.decode_offset(scope, cursor.encode(scope, offset)) == offset
     with pytest.raises(cursor.InvalidCursor):
         cursor.decode_created_id(scope + "x", cursor.encode(scope, created, key))
