@@ -17,6 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from scim_server.auth import AuthenticationFailed, ScopeDenied
+from scim_server.cursor import InvalidCursor
+from scim_server.jobs.queue import JobNotFound
+from scim_server.store.apps import AppNotFound
 
 log = logging.getLogger("scim_bridge.errors")
 
@@ -108,6 +111,24 @@ async def on_admin_error(request: Request, exc: Exception) -> Response:
     return admin_error(exc.status, exc.code, exc.message)
 
 
+async def on_invalid_cursor(request: Request, exc: Exception) -> Response:
+    """A cursor this server did not issue for that list: RFC 9865's invalidCursor on the SCIM face."""
+    assert isinstance(exc, InvalidCursor)
+    if _is_scim(request):
+        return scim_error(400, exc.detail, "invalidCursor")
+    return admin_error(400, "invalid_cursor", exc.detail)
+
+
+# What a store lookup that found nothing was looking for: a 404 whichever handler asked, even
+# when the row vanished between the handler's read and its write (a racing DELETE).
+_NOT_FOUND_NOUNS: dict[type[LookupError], str] = {AppNotFound: "App", JobNotFound: "Job"}
+
+
+async def on_not_found(request: Request, exc: Exception) -> Response:
+    noun = next(n for kind, n in _NOT_FOUND_NOUNS.items() if isinstance(exc, kind))
+    return _error(request, 404, "not_found", f"{noun} {exc.args[0] if exc.args else ''} not found.")
+
+
 async def on_auth_failed(request: Request, exc: Exception) -> Response:
     return _error(request, 401, "unauthorized", str(exc), {"WWW-Authenticate": 'Bearer realm="scim-bridge"'})
 
@@ -131,6 +152,8 @@ ERROR_HANDLERS = {
     SCIMException: on_scim_exception,
     ValidationError: on_validation_error,
     AdminError: on_admin_error,
+    InvalidCursor: on_invalid_cursor,
+    **dict.fromkeys(_NOT_FOUND_NOUNS, on_not_found),
     AuthenticationFailed: on_auth_failed,
     ScopeDenied: on_scope_denied,
     HTTPException: on_http_exception,

@@ -11,10 +11,10 @@ from starlette.responses import Response
 
 from connectors.errors import AuthError, ConnectorError, PermissionDenied, RetryableError
 from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
+from scim_server import cursor
 from scim_server.admin.common import (
     Body,
     admin_call,
-    decode_cursor,
     json_response,
     page,
     page_params,
@@ -22,9 +22,10 @@ from scim_server.admin.common import (
 )
 from scim_server.audit.log import append as audit
 from scim_server.connections import account_from, authorize_if_needed, build
-from scim_server.errors import AdminError, Invalid, NotFound
+from scim_server.errors import AdminError, Invalid
 from scim_server.store import apps as store
-from scim_server.store.apps import AppNotFound
+
+SCOPE = "apps"  # the cursor scope of GET /apps
 
 
 class Guard(Body):
@@ -144,10 +145,8 @@ async def connect(request: Request) -> Response:
 
 
 def _app_or_404(conn: Connection, ws: int, app_id: str) -> store.AppRecord:
-    try:
-        return store.get_app(conn, ws, app_id)
-    except AppNotFound:
-        raise NotFound(f"App {app_id} not found.") from None
+    """The app; ``AppNotFound`` (a 404, mapped in scim_server/errors.py) if the workspace has none."""
+    return store.get_app(conn, ws, app_id)
 
 
 async def get_app(request: Request) -> Response:
@@ -161,15 +160,12 @@ async def get_app(request: Request) -> Response:
 
 
 async def list_apps(request: Request) -> Response:
+    """Apps oldest first, paged on (created, id)."""
     call = await admin_call(request)
-    cursor, limit = page_params(request)
-    after = tuple(decode_cursor(cursor, 2)) if cursor else None
-    rows = await call.services.db.read(lambda conn: store.list_apps(conn, call.ws, after, limit + 1))  # type: ignore[arg-type]
-    items = [r.public() | {"_created": r.created.isoformat()} for r in rows]
-    out = page(items, limit, ("_created", "id"))
-    for item in out["items"]:
-        item.pop("_created")
-    return json_response(out)
+    raw, limit = page_params(request)
+    after = cursor.decode_created_id(SCOPE, raw) if raw else None
+    rows = await call.services.db.read(lambda conn: store.list_apps(conn, call.ws, after, limit + 1))
+    return json_response(page(rows, limit, SCOPE, lambda r: (r.created, r.id), store.AppRecord.public))
 
 
 async def configure(request: Request) -> Response:

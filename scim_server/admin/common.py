@@ -3,8 +3,7 @@ models (unknown fields refused), and cursor pagination (``?cursor=&limit=``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,11 +12,14 @@ from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scim_server import cursor
 from scim_server.auth import Principal
+from scim_server.cursor import Value
 from scim_server.errors import Invalid
 from scim_server.services import Services
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+RowT = TypeVar("RowT")
 
 
 class Body(BaseModel):
@@ -66,6 +68,8 @@ def json_response(body: Any, status: int = 200) -> Response:
 
 
 def page_params(request: Request, default: int = 50, maximum: int = 500) -> tuple[str | None, int]:
+    """The raw ``cursor`` (None on the first page) and ``limit`` of a list request; each list
+    decodes its cursor with ``scim_server.cursor`` for its own scope and key."""
     raw_limit = request.query_params.get("limit")
     try:
         limit = default if raw_limit in (None, "") else int(raw_limit)
@@ -76,23 +80,12 @@ def page_params(request: Request, default: int = 50, maximum: int = 500) -> tupl
     return request.query_params.get("cursor") or None, limit
 
 
-def encode_cursor(*parts: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(parts)).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[str]:
-    try:
-        parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, orjson.JSONDecodeError):
-        raise Invalid("The cursor is not one this server issued.", code="invalid_cursor") from None
-    if not isinstance(parts, list) or len(parts) != size or not all(isinstance(p, str) for p in parts):
-        raise Invalid("The cursor is not one this server issued.", code="invalid_cursor")
-    return parts
-
-
-def page(items: list[dict[str, Any]], limit: int, key: tuple[str, ...]) -> dict[str, Any]:
-    """``items`` holds up to limit+1 rows; the extra one says there is a next page."""
-    more = len(items) > limit
-    items = items[:limit]
-    cursor = encode_cursor(*(str(items[-1][k]) for k in key)) if more and items else None
-    return {"items": items, "next_cursor": cursor}
+def page(
+    rows: Sequence[RowT], limit: int, scope: str, key: Callable[[RowT], tuple[Value, ...]],
+    view: Callable[[RowT], dict[str, Any]],
+) -> dict[str, Any]:
+    """One page of a list: ``rows`` holds up to limit+1 rows in the list's order, the extra one
+    saying there is a next page; ``next_cursor`` then holds the ``key`` of the last row shown."""
+    shown = rows[:limit]
+    more = len(rows) > limit and bool(shown)
+    return {"items": [view(r) for r in shown], "next_cursor": cursor.encode(scope, *key(shown[-1])) if more else None}

@@ -10,16 +10,18 @@ from sqlalchemy import Connection, delete, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server import reconcile
+from scim_server import cursor, reconcile
 from scim_server.admin.apps import _app_or_404
-from scim_server.admin.common import Body, admin_call, json_response, parse_body
+from scim_server.admin.common import Body, admin_call, json_response, page, page_params, parse_body
 from scim_server.audit.log import append as audit
 from scim_server.errors import Conflict, Invalid, NotFound
 from scim_server.jobs import queue
+from scim_server.store import paging
 from scim_server.store.db import iso_utc, new_id, now
 from scim_server.store.models import ScimGroup
 
 REPORT_STATUSES = ("pending", "applied")
+RULES, REPORTS = "rules", "reports"  # the cursor scopes of GET .../rules and /reports
 
 
 class AssetGrant(Body):
@@ -40,13 +42,18 @@ def rule_view(row: Any) -> dict[str, Any]:
 
 
 async def list_rules(request: Request) -> Response:
+    """The app's rules oldest first, paged on (created, id)."""
     call = await admin_call(request)
     app_id = request.path_params["app_id"]
+    raw, limit = page_params(request)
+    after = cursor.decode_created_id(RULES, raw) if raw else None
 
     def unit(conn: Connection) -> dict[str, Any]:
         _app_or_404(conn, call.ws, app_id)
-        rows = conn.execute(select(reconcile.rules_t).where(reconcile.rules_t.c.app_id == app_id).order_by(reconcile.rules_t.c.created))
-        return {"items": [rule_view(r) for r in rows], "next_cursor": None}
+        rules = reconcile.rules_t
+        query = select(rules).where(rules.c.app_id == app_id)
+        rows = list(conn.execute(paging.window(query, (rules.c.created, rules.c.id), after, limit + 1)))
+        return page(rows, limit, RULES, lambda r: (r.created, r.id), rule_view)
 
     return json_response(await call.services.db.read(unit))
 
@@ -107,10 +114,13 @@ def report_view(conn: Connection, row: Any) -> dict[str, Any]:
 
 
 async def list_reports(request: Request) -> Response:
+    """Reports oldest first, paged on (created, id); ``app_id`` and ``status`` filter."""
     call = await admin_call(request)
     app_id, status = request.query_params.get("app_id"), request.query_params.get("status")
     if status is not None and status not in REPORT_STATUSES:
         raise Invalid(f"status must be one of {', '.join(REPORT_STATUSES)}.")
+    raw, limit = page_params(request)
+    after = cursor.decode_created_id(REPORTS, raw) if raw else None
 
     def unit(conn: Connection) -> dict[str, Any]:
         reports = reconcile.reports_t
@@ -119,7 +129,8 @@ async def list_reports(request: Request) -> Response:
             query = query.where(reports.c.app_id == app_id)
         if status is not None:
             query = query.where(reports.c.status == status)
-        return {"items": [report_view(conn, r) for r in conn.execute(query.order_by(reports.c.created))], "next_cursor": None}
+        rows = list(conn.execute(paging.window(query, (reports.c.created, reports.c.id), after, limit + 1)))
+        return page(rows, limit, REPORTS, lambda r: (r.created, r.id), lambda r: report_view(conn, r))
 
     return json_response(await call.services.db.read(unit))
 

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server.admin.common import admin_call, decode_cursor, json_response, page, page_params
+from scim_server import cursor
+from scim_server.admin.common import admin_call, json_response, page, page_params
 from scim_server.audit.log import append as audit
-from scim_server.errors import Conflict, Invalid, NotFound
+from scim_server.errors import Conflict, Invalid
 from scim_server.jobs import queue
 from scim_server.jobs.queue import JobRecord
 from scim_server.store.db import iso_utc
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+SCOPE = "jobs"  # the cursor scope of GET /jobs
 
 
 def job_view(job: JobRecord) -> dict[str, Any]:
@@ -30,38 +31,26 @@ def job_view(job: JobRecord) -> dict[str, Any]:
 
 
 async def list_jobs(request: Request) -> Response:
+    """Jobs newest first, paged on (created, id) descending; ``app_id`` and ``status`` filter."""
     call = await admin_call(request)
-    cursor, limit = page_params(request)
+    raw, limit = page_params(request)
     status = request.query_params.get("status")
     if status is not None and status not in STATUSES:
         raise Invalid(f"status must be one of {', '.join(STATUSES)}.")
     app_id = request.query_params.get("app_id")
-    after = None
-    if cursor:
-        created, job_id = decode_cursor(cursor, 2)
-        try:
-            after = (datetime.fromisoformat(created), job_id)
-        except ValueError:
-            raise Invalid("The cursor is not one this server issued.", code="invalid_cursor") from None
+    after = cursor.decode_created_id(SCOPE, raw) if raw else None
 
     def unit(conn: Connection) -> list[JobRecord]:
         return queue.list_jobs(conn, call.ws, app_id=app_id, status=status, after=after, limit=limit + 1)
 
     rows = await call.services.db.read(unit)
-    items = [job_view(j) | {"_created": j.created.isoformat()} for j in rows]
-    out = page(items, limit, ("_created", "id"))
-    for item in out["items"]:
-        item.pop("_created")
-    return json_response(out)
+    return json_response(page(rows, limit, SCOPE, lambda j: (j.created, j.id), job_view))
 
 
 async def get_job(request: Request) -> Response:
     call = await admin_call(request)
     job_id = request.path_params["job_id"]
-    try:
-        job = await call.services.db.read(lambda conn: queue.get(conn, call.ws, job_id))
-    except queue.JobNotFound:
-        raise NotFound(f"Job {job_id} not found.") from None
+    job = await call.services.db.read(lambda conn: queue.get(conn, call.ws, job_id))
     return json_response(job_view(job))
 
 
@@ -76,8 +65,6 @@ async def cancel_job(request: Request) -> Response:
 
     try:
         job = await call.services.db.write(unit)
-    except queue.JobNotFound:
-        raise NotFound(f"Job {job_id} not found.") from None
     except queue.JobStateConflict as exc:
         raise Conflict(str(exc)) from None
     if call.services.worker is not None:  # this process runs it: stop it now, not at the next heartbeat

@@ -13,13 +13,12 @@ from sqlalchemy import Connection, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server import reconcile
+from scim_server import cursor, reconcile
 from scim_server.admin.apps import _app_or_404
 from scim_server.admin.common import (
     AdminCall,
     Body,
     admin_call,
-    decode_cursor,
     json_response,
     page,
     page_params,
@@ -29,6 +28,7 @@ from scim_server.audit.log import append as audit
 from scim_server.errors import Conflict, Invalid, NotFound
 from scim_server.jobs import queue
 from scim_server.store import members as member_store
+from scim_server.store import paging
 from scim_server.store.app_models import AppAsset
 from scim_server.store.apps import AppRecord
 from scim_server.store.db import now
@@ -36,6 +36,7 @@ from scim_server.store.models import ScimUser, ScimUserValue
 
 STATES = ("matched", "unmatched", "exempted", "disputed", "removed")
 BridgeRole = Literal["owner", "collaborator"]
+MEMBERS, ASSETS = "members", "assets"  # the cursor scopes of GET .../members and .../assets
 
 
 class MatchBody(Body):
@@ -126,14 +127,14 @@ async def list_members(request: Request) -> Response:
     state = request.query_params.get("state")
     if state is not None and state not in STATES:
         raise Invalid(f"state must be one of {', '.join(STATES)}.")
-    cursor, limit = page_params(request)
-    after = decode_cursor(cursor, 1)[0] if cursor else None
+    raw, limit = page_params(request)
+    after = cursor.decode_id(MEMBERS, raw) if raw else None
 
     def unit(conn: Connection) -> dict[str, Any]:
         _app_or_404(conn, call.ws, app_id)
         rows = member_store.members_page(conn, app_id, state, after, limit + 1)
         perms = member_store.permissions_by_member(conn, app_id) if rows else {}
-        return page([member_view(r, perms.get(r.remote_id, [])) for r in rows], limit, ("id",))
+        return page(rows, limit, MEMBERS, lambda r: (r.id,), lambda r: member_view(r, perms.get(r.remote_id, [])))
 
     return json_response(await call.services.db.read(unit))
 
@@ -269,18 +270,22 @@ async def plan(request: Request) -> Response:
 
 
 async def assets(request: Request) -> Response:
+    """The app's assets ordered by asset id, paged on it, each with every member's permission."""
     call = await admin_call(request)
     app_id = request.path_params["app_id"]
+    raw, limit = page_params(request)
+    after = cursor.decode_id(ASSETS, raw) if raw else None
 
     def unit(conn: Connection) -> dict[str, Any]:
         _app_or_404(conn, call.ws, app_id)
         table = AppAsset.__table__
+        query = select(table).where(table.c.app_id == app_id)
+        rows = list(conn.execute(paging.window(query, (table.c.asset_id,), None if after is None else (after,), limit + 1)))
         grants: dict[str, list[dict[str, str]]] = {}
-        for remote_id, rows in member_store.permissions_by_member(conn, app_id).items():
-            for asset_id, permission in rows:
+        for remote_id, perms in (member_store.permissions_by_member(conn, app_id) if rows else {}).items():
+            for asset_id, permission in perms:
                 grants.setdefault(asset_id, []).append({"remote_id": remote_id, "permission": permission})
-        items = [{"id": r.asset_id, "name": r.name, "type": r.type, "permissions": grants.get(r.asset_id, [])}
-                 for r in conn.execute(select(table).where(table.c.app_id == app_id).order_by(table.c.asset_id))]  # fmt: skip
-        return {"items": items, "next_cursor": None}
+        return page(rows, limit, ASSETS, lambda r: (r.asset_id,),
+                    lambda r: {"id": r.asset_id, "name": r.name, "type": r.type, "permissions": grants.get(r.asset_id, [])})  # fmt: skip
 
     return json_response(await call.services.db.read(unit))

@@ -15,6 +15,7 @@ from typing import Any, cast
 import orjson
 from sqlalchemy import Connection, Table, and_, insert, or_, select, update
 
+from scim_server.store import paging
 from scim_server.store.app_models import Job
 from scim_server.store.db import new_id, now
 
@@ -44,7 +45,7 @@ class JobRecord:
 
 
 class JobNotFound(LookupError):
-    pass
+    """No job with that id in the workspace: a 404 (``scim_server/errors.py``)."""
 
 
 class JobStateConflict(Exception):
@@ -264,7 +265,5 @@ def list_jobs(
         query = query.where(jobs.c.app_id == app_id)
     if status is not None:
         query = query.where(jobs.c.status == status)
-    if after is not None:
-        query = query.where(or_(jobs.c.created < after[0], and_(jobs.c.created == after[0], jobs.c.id < after[1])))
-    query = query.order_by(jobs.c.created.desc(), jobs.c.id.desc()).limit(limit)
+    query = paging.window(query, (jobs.c.created, jobs.c.id), after, limit, descending=True)
     return [_record(row) for row in conn.execute(query)]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from scim2_models import InvalidCursorException, InvalidValueException
+from scim2_models import InvalidValueException
 from sqlalchemy import Connection
 
+from scim_server import cursor
 from scim_server.scim.projection import split_param
 
 
@@ -104,20 +103,20 @@ def simple_eq(text: str | None) -> tuple[str, str] | None:
     return None if found is None else (found.group(1).lower(), found.group(2))
 
 
+SCOPE = "scim"  # the scope of RFC 9865 cursors in scim_server.cursor
+
+
 def encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+    """The RFC 9865 cursor of the page that starts after ``offset`` resources."""
+    return cursor.encode(SCOPE, offset)
 
 
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = raw.partition(":")
-        offset = int(value)
-        if kind != "o" or offset < 0:
-            raise ValueError
-        return offset
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidCursorException(detail="The cursor is not one this server issued.") from None
+def decode_cursor(value: str) -> int:
+    """The offset an RFC 9865 cursor stands for.
+
+    :raises scim_server.cursor.InvalidCursor: not a cursor this server issued (400 invalidCursor).
+    """
+    return cursor.decode_offset(SCOPE, value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
+from scim_server.store import paging
 from scim_server.store.app_models import App, AppMember
 from scim_server.store.db import iso_utc, new_id, now
 
@@ -17,7 +18,8 @@ app_members = AppMember.__table__
 
 
 class AppNotFound(LookupError):
-    pass
+    """No app with that id in the workspace (never there, or deleted meanwhile): a 404 on every
+    face (``scim_server/errors.py``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +80,10 @@ def get_app(conn: Connection, workspace_id: int, app_id: str) -> AppRecord:
     return _record(row)
 
 
-def list_apps(conn: Connection, workspace_id: int, after: tuple[str, str] | None, limit: int) -> list[AppRecord]:
-    query = select(apps).where(apps.c.workspace_id == workspace_id)
-    if after is not None:
-        created, app_id = after
-        query = query.where(or_(apps.c.created > created, and_(apps.c.created == created, apps.c.id > app_id)))
-    return [_record(r) for r in conn.execute(query.order_by(apps.c.created, apps.c.id).limit(limit))]
+def list_apps(conn: Connection, workspace_id: int, after: tuple[datetime, str] | None, limit: int) -> list[AppRecord]:
+    """Up to ``limit`` apps, oldest first; ``after``: the (created, id) of the last one already sent."""
+    query = paging.window(select(apps).where(apps.c.workspace_id == workspace_id), (apps.c.created, apps.c.id), after, limit)
+    return [_record(r) for r in conn.execute(query)]
 
 
 def update_app(conn: Connection, workspace_id: int, app_id: str, values: dict[str, Any]) -> AppRecord:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, insert, select, update
 
+from scim_server.store import paging
 from scim_server.store.app_models import AppAsset, AppMember, AppPermission
 from scim_server.store.db import new_id, now
 
@@ -129,6 +130,8 @@ def close_member(conn: Connection, app_id: str, member_id: str, remote_id: str) 
 
 
 def members_page(conn: Connection, app_id: str, state: str | None, after: str | None, limit: int) -> list[Any]:
+    """Up to ``limit`` members in ``state`` (None: every open one) ordered by id; ``after``: the id
+    of the last one already sent."""
     query = select(app_members).where(app_members.c.app_id == app_id)
     if state == "removed":
         query = query.where(app_members.c.state == "removed")
@@ -136,6 +139,4 @@ def members_page(conn: Connection, app_id: str, state: str | None, after: str | 
         query = query.where(app_members.c.state == state, OPEN)
     else:
         query = query.where(OPEN)
-    if after is not None:
-        query = query.where(app_members.c.id > after)
-    return list(conn.execute(query.order_by(app_members.c.id).limit(limit)))
+    return list(conn.execute(paging.window(query, (app_members.c.id,), None if after is None else (after,), limit)))
