@@ -100,5 +100,5 @@ def test_a_writer_that_never_pauses_still_gets_its_wal_restarted(tmp_path: Path)
         frames = wal_frames(database)  # before close, which checkpoints and removes the WAL
     assert rows == 25600
     # Unbounded, the WAL holds every frame (~28000); bounded, the limit plus what the writer
-    # commits while a checkpoint runs (~5000 here; generous, as a loaded machine fsyncs slowly).
-    assert frames < 10_000
+    # commits while two checkpoints run: ~4500 on a quiet machine, 8000+ when fsync is slow.
+    assert frames < 14_000
