@@ -1,8 +1,14 @@
 """Bearer authentication: opaque tokens (hashed at rest) or, optionally, JWTs (python-jose).
 
-A verified opaque token is remembered in memory for ``token_cache_seconds`` so the hot SCIM
-path does not query the token table on every request; a revocation therefore takes effect
-within that many seconds. The cache is keyed by the token's hash, never the token.
+A verified opaque token is remembered in memory (for at most ``token_cache_seconds``) so the
+hot SCIM path does not query the token table on every request. A revocation still takes effect
+at once in the process that revokes (``Authenticator.revoke``) and within
+``token_revocation_check_seconds`` in every other: each cached entry keeps the revocation epoch
+(``tenancy.revocation_epoch``) read in the same statement as its token, and counts only while
+that is the newest epoch the process knows. The process learns a newer epoch from its own
+revocations, from every token lookup, and, when it is about to serve a cached entry and its
+last look is that old, by reading the epoch: one point query per interval, not per request.
+The cache is keyed by the token's hash, never the token.
 """
 
 from __future__ import annotations
@@ -47,11 +53,20 @@ def _bearer(header: str | None) -> str:
     return value.strip()
 
 
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    expires: float  # time.monotonic()
+    epoch: int  # the revocation epoch read with the token
+    principal: Principal
+
+
 class Authenticator:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
         self.db = db
-        self._cache: dict[str, tuple[float, Principal]] = {}
+        self._cache: dict[str, _Cached] = {}
+        self._epoch = 0  # the newest revocation epoch seen; entries read at an older one are stale
+        self._check_epoch_at = 0.0  # time.monotonic() from which a cache hit reads the epoch first
         self._jwt_keys = _load_jwt_keys(settings)
 
     async def authenticate(self, header: str | None, scope: str) -> Principal:
@@ -64,19 +79,46 @@ class Authenticator:
     async def _principal(self, token: str) -> Principal:
         if self._jwt_keys is not None and token.count(".") == 2:
             return await self._jwt_principal(token)
-        key = tenancy.hash_token(token)
+        key, now = tenancy.hash_token(token), time.monotonic()
         cached = self._cache.get(key)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        record = await self.db.read(lambda conn: tenancy.lookup_token(conn, token))
-        if record is None:
+        if cached is not None and cached.expires > now:
+            if now >= self._check_epoch_at:
+                self._check_epoch_at = now + self.settings.token_revocation_check_seconds
+                self._learn(await self.db.read(tenancy.revocation_epoch))
+            if cached.epoch == self._epoch:
+                return cached.principal
+        found = await self.db.read(lambda conn: tenancy.lookup_token_at_epoch(conn, token))
+        if found is None:
             self._cache.pop(key, None)
             raise AuthenticationFailed("Unknown or revoked token.")
+        record, epoch = found
+        self._learn(epoch)
         principal = Principal(record.workspace_id, record.workspace, frozenset({record.scope}), record.id)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = (time.monotonic() + self.settings.token_cache_seconds, principal)
+        self._cache[key] = _Cached(now + self.settings.token_cache_seconds, epoch, principal)
         return principal
+
+    async def revoke(self, token_id: str, workspace_id: int | None = None) -> bool:
+        """Revoke an active token (of ``workspace_id``, when given); False when there is none.
+
+        Every request this process authenticates after the call returns refuses the token;
+        other processes refuse it within ``token_revocation_check_seconds``. The one way to
+        revoke inside a serving process (admin API, console); other processes (the CLI) call
+        ``tenancy.revoke_token``, which this wraps. Idempotent: revoking again returns False.
+        """
+        epoch = await self.db.write(lambda conn: tenancy.revoke_token(conn, token_id, workspace_id))
+        if epoch is None:
+            return False
+        self._learn(epoch)
+        return True
+
+    def _learn(self, epoch: int) -> None:
+        """A revocation epoch read from the database; a newer one makes every entry stale. Never
+        goes back: a lookup that started before a revocation may report the epoch before it."""
+        if epoch > self._epoch:
+            self._epoch = epoch
+            self._cache.clear()
 
     async def _jwt_principal(self, token: str) -> Principal:
         try:

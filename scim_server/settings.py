@@ -31,8 +31,10 @@ class Settings(BaseSettings):
     filter_max_results: int = 1000
     default_page_size: int = 100
 
-    # Tokens: how long a verified token may be served from memory before the store is asked again.
+    # Tokens: how long a verified token may be served from memory before the store is asked again,
+    # and how stale this process's view of revocations by other processes may be (auth.py).
     token_cache_seconds: float = 5.0
+    token_revocation_check_seconds: float = 0.5
 
     # JWT bearer tokens (as Entra ID can send); off unless an issuer is configured.
     jwt_issuer: str | None = None

@@ -26,7 +26,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -165,7 +164,11 @@ class _GroupCommitWriter:
                         self._queue.put(None)
                         break
                     batch.append(nxt)
-                self._commit_batch(batch)
+                if self.checkpointer is None:
+                    self._commit_batch(batch)
+                else:
+                    with self.checkpointer.gate:  # uncontended unless the WAL is over its limit
+                        self._commit_batch(batch)
         finally:
             if self._conn is not None:
                 self._conn.close()
@@ -200,7 +203,7 @@ class _GroupCommitWriter:
             return
         _resolve_all([(unit, ok, value) for unit, (ok, value) in zip(batch, outcomes)])
         if self.checkpointer is not None:
-            self.checkpointer.poke()
+            self.checkpointer.committed(len(batch))
 
     @staticmethod
     def _rollback(conn: Connection, raw: Any) -> None:
@@ -411,7 +414,7 @@ class Database:
         if self.settings.is_sqlite and self._writer is None:
             path = self.engine.url.database
             if path and path != ":memory:" and not path.startswith("file:"):
-                self._checkpointer = Checkpointer(self.read_engine, Path(path))
+                self._checkpointer = Checkpointer(self.read_engine)
                 self._checkpointer.start()
             self._writer = _GroupCommitWriter(self.engine, self.settings.write_batch_max, self._checkpointer)
             self._writer.start()

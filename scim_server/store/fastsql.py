@@ -34,6 +34,7 @@ from scim_server.store.models import (
     ScimGroupMember,
     ScimUser,
     ScimUserValue,
+    TokenEpoch,
     Workspace,
 )
 
@@ -42,6 +43,7 @@ user_values = ScimUserValue.__table__
 groups = ScimGroup.__table__
 members = ScimGroupMember.__table__
 tokens = ApiToken.__table__
+token_epoch = TokenEpoch.__table__
 workspaces = Workspace.__table__
 audit_events = AuditEvent.__table__
 
@@ -430,9 +432,11 @@ DELETE_GROUP = Statement(delete(groups).where(*_group_where))
 
 # ------------------------------------------------------------------------------ tokens, audit
 
+_epoch = select(func.coalesce(func.max(token_epoch.c.epoch), literal_column("0")))
+REVOCATION_EPOCH = Statement(_epoch)  # 0 on a schema without the row (create_all)
 TOKEN_BY_HASH = Statement(
     select(tokens.c.id, tokens.c.workspace_id, workspaces.c.name, tokens.c.scope, tokens.c.label,
-           tokens.c.created, tokens.c.revoked)
+           tokens.c.created, tokens.c.revoked, _epoch.scalar_subquery())
     .join(workspaces, workspaces.c.id == tokens.c.workspace_id)
     .where(tokens.c.token_hash == bindparam("h"), tokens.c.revoked.is_(None))
 )  # fmt: skip

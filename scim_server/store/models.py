@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -49,6 +50,16 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TokenEpoch(Base):
+    """One row: how many token revocations there have been, bumped in the revoking transaction.
+    Processes that cache verified tokens read it to forget what they cached before a revocation."""
+
+    __tablename__ = "token_epoch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger)
 
 
 class ScimUser(Base):

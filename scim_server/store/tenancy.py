@@ -1,4 +1,9 @@
-"""Workspaces and API tokens."""
+"""Workspaces and API tokens.
+
+Revoking a token bumps ``token_epoch`` in the same transaction, so a snapshot that sees the
+new epoch also sees the revocation: a process that caches verified tokens compares the epoch
+(read with each lookup, and on its own now and then) with the one its entries were read at.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from scim_server.store import fastsql
 from scim_server.store.db import now
-from scim_server.store.models import ApiToken, Workspace
+from scim_server.store.models import ApiToken, TokenEpoch, Workspace
 
 workspaces = Workspace.__table__
 tokens = ApiToken.__table__
@@ -71,11 +76,24 @@ def create_token(conn: Connection, workspace: str, scope: str, label: str | None
 
 def lookup_token(conn: Connection, token: str) -> TokenRecord | None:
     """The live (not revoked) token record for a presented token, or None."""
+    found = lookup_token_at_epoch(conn, token)
+    return found[0] if found is not None else None
+
+
+def lookup_token_at_epoch(conn: Connection, token: str) -> tuple[TokenRecord, int] | None:
+    """``lookup_token`` and the revocation epoch, read in the same statement (one snapshot):
+    what a cache of verified tokens needs to tell whether a later revocation made it stale."""
     row = fastsql.fetchone(conn, fastsql.TOKEN_BY_HASH, {"h": hash_token(token)})
     if row is None:
         return None
-    token_id, ws, name, scope, label, created, revoked = row
-    return TokenRecord(token_id, ws, name, scope, label, _datetime(created), _datetime(revoked))
+    token_id, ws, name, scope, label, created, revoked, epoch = row
+    return TokenRecord(token_id, ws, name, scope, label, _datetime(created), _datetime(revoked)), int(epoch)
+
+
+def revocation_epoch(conn: Connection) -> int:
+    """How many revocations there have been; it only grows (0 on a database without the row)."""
+    row = fastsql.fetchone(conn, fastsql.REVOCATION_EPOCH, {})
+    return int(row[0]) if row is not None else 0
 
 
 def _datetime(value: object) -> datetime | None:
@@ -90,11 +108,23 @@ def list_tokens(conn: Connection, workspace: str | None = None) -> list[TokenRec
     return [_record(row) for row in conn.execute(query.order_by(tokens.c.created))]
 
 
-def revoke_token(conn: Connection, token_id: str) -> bool:
-    result = conn.execute(
-        update(tokens).where(tokens.c.id == token_id, tokens.c.revoked.is_(None)).values(revoked=now())
-    )
-    return result.rowcount > 0
+def revoke_token(conn: Connection, token_id: str, workspace_id: int | None = None) -> int | None:
+    """Revoke an active token (of ``workspace_id``, when given) and bump the revocation epoch.
+
+    Returns the new epoch, or None when there is no such active token (nothing changes: revoking
+    twice is harmless). Callers that cache tokens use ``auth.Authenticator.revoke``.
+    """
+    match = [tokens.c.id == token_id, tokens.c.revoked.is_(None)]
+    if workspace_id is not None:
+        match.append(tokens.c.workspace_id == workspace_id)
+    if conn.execute(update(tokens).where(*match).values(revoked=now())).rowcount == 0:
+        return None
+    bump = update(TokenEpoch).values(epoch=TokenEpoch.epoch + 1).returning(TokenEpoch.epoch)
+    bumped = conn.execute(bump).scalar()
+    if bumped is None:  # a schema made without migration 0004's row (create_all)
+        conn.execute(insert(TokenEpoch).values(id=1, epoch=1))
+        return 1
+    return int(bumped)
 
 
 def _record(row: object) -> TokenRecord:

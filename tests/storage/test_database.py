@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -90,45 +89,6 @@ def test_a_failure_inside_one_batch_undoes_only_the_failed_unit(tmp_path: Path) 
     assert sorted(n for n in names if n.startswith("b-")) == [f"b-{i}" for i in range(10) if i != 5]
     # 0 ran alone first (the gate), so 1-4 ran twice, 5 once (not re-run), 6-9 once.
     assert [calls[i] for i in range(10)] == [1, 2, 2, 2, 2, 1, 1, 1, 1, 1]
-
-
-def test_the_wal_is_checkpointed_off_the_writer(tmp_path: Path) -> None:
-    """The writer's commits never checkpoint; the checkpointer thread keeps the WAL short."""
-    url = f"sqlite:///{tmp_path / 'wal.db'}"
-    migrate.upgrade(url)
-    db = Database(Settings(database_url=url))
-    db.start()
-    checkpointer = db._checkpointer
-    assert checkpointer is not None
-    blob = "x" * 200_000  # ~50 pages a row: 60 rows are three times the 1000-page threshold
-
-    def unit(i: int):  # type: ignore[no-untyped-def]
-        def run(conn: Connection) -> int:
-            conn.connection.driver_connection.execute(  # type: ignore[union-attr]
-                "INSERT INTO audit_events (workspace_id, at, actor, action, target_type, outcome, detail) "
-                "VALUES (1, '2026-01-01 00:00:00', 't', 'a', 't', 'success', ?)",
-                (blob,),
-            )
-            return int(conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0])  # type: ignore[union-attr]
-
-        return run
-
-    async def writes() -> list[int]:
-        return [await db.write(unit(i)) for i in range(60)]
-
-    try:
-        autocheckpoints = asyncio.run(writes())
-        deadline = time.monotonic() + 30
-        while (checkpointer.frames_waiting() or 0) >= checkpointer.pages and time.monotonic() < deadline:
-            checkpointer.poke()
-            time.sleep(0.05)
-        waiting = checkpointer.frames_waiting()
-        rows = db.read_sync(lambda conn: conn.exec_driver_sql("SELECT count(*) FROM audit_events").scalar())
-    finally:
-        db.close()
-    assert set(autocheckpoints) == {0}  # the writer's own connection never checkpoints
-    assert waiting is not None and waiting < checkpointer.pages  # 3000 pages were written
-    assert rows == 60
 
 
 def test_sqlite_is_wal_and_durable(tmp_path: Path) -> None:
