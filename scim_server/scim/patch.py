@@ -39,6 +39,7 @@ from scim2_models import Path as ScimPath
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 
 from scim_server.scim import attributes, quirks, value_rules
+from scim_server.scim.filter_limits import DEFAULT_FILTER_LIMITS, violation
 from scim_server.scim.models import UserModel
 
 __all__ = ["GroupPatchResult", "Operation", "apply_group_patch", "apply_user_patch", "normalize_patch"]
@@ -144,6 +145,9 @@ def _path(raw: Any) -> str | None:
     path = raw.strip()
     if not path:
         return None
+    reason = violation(path, DEFAULT_FILTER_LIMITS, "path")  # before the parser, as for filters
+    if reason is not None:
+        raise InvalidPathException(detail=reason)
     ScimPath(path)  # raises InvalidPathException on a syntax error
     return path
 
