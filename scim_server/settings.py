@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # (scim/filter_limits.py; the upper bounds are its CEILING).
     filter_max_length: int = Field(2048, ge=1, le=16_384)
     filter_max_depth: int = Field(8, ge=1, le=32)
-    filter_max_terms: int = Field(32, ge=1, le=200)
+    filter_max_terms: int = Field(16, ge=1, le=200)
     # Attributes no schema defines are dropped and logged (Okta/Entra custom mappings); true
     # refuses them with a 400 instead (scim/attributes.py).
     scim_strict_attributes: bool = False

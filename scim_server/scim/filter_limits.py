@@ -33,7 +33,7 @@ class FilterLimits:
 
     max_length: int = 2048
     max_depth: int = 8
-    max_terms: int = 32
+    max_terms: int = 16
 
     @classmethod
     def from_settings(cls, settings: Any) -> FilterLimits:
