@@ -16,8 +16,8 @@ CPU 1) gets 200 users, then for each attack one victim client sends
 are answered:
 
 - ``none``: no attack (the baseline);
-- ``nested-64KB``: 32,000 nested parentheses around ``title pr`` (64 KB);
-- ``or-5000``: 5,000 ``title pr`` terms joined by ``or`` (60 KB);
+- ``nested-64KB``: 31,990 nested parentheses around ``title eq "<n>"`` (64 KB);
+- ``or-5000``: 5,000 comparisons joined by ``or`` (60 KB);
 - ``max-accepted``: the costliest filter the default limits accept (8 value paths of two
   comparisons each: 16 comparisons, under 2048 characters, 1 level deep).
 
@@ -39,6 +39,8 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from itertools import count
 from pathlib import Path
 
 import httpx
@@ -50,11 +52,12 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 USERS = 200
 
-ATTACKS = {
+# Each request's filter differs (a counter in a literal), so no cache of parsed filters helps.
+ATTACKS: dict[str, Callable[[int], str] | None] = {
     "none": None,
-    "nested-64KB": "(" * 32_000 + "title pr" + ")" * 32_000,
-    "or-5000": " or ".join(["title pr"] * 5000),
-    "max-accepted": " or ".join([f'emails[type eq "work" and value co "{i:02d}x"]' for i in range(8)]),
+    "nested-64KB": lambda n: "(" * 31_990 + f'title eq "{n:08d}"' + ")" * 31_990,
+    "or-5000": lambda n: f'title eq "{n:08d}" or ' + " or ".join(["title pr"] * 4999),
+    "max-accepted": lambda n: " or ".join(f'emails[type eq "work" and value co "{n:08d}{i}"]' for i in range(8)),
 }
 
 
@@ -130,21 +133,26 @@ def _victim(base: str, headers: dict[str, str], stop: threading.Event, out: list
             i += 1
 
 
-async def _attack(base: str, headers: dict[str, str], text: str, attackers: int, stop: threading.Event) -> Counter[int]:
+async def _attack(
+    base: str, headers: dict[str, str], text: Callable[[int], str], attackers: int, stop: threading.Event
+) -> Counter[int]:
     statuses: Counter[int] = Counter()
-    body = {"schemas": [SEARCH], "filter": text, "count": 1}
+    numbers = count()
     limits = httpx.Limits(max_connections=attackers)
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120, limits=limits) as client:
 
         async def one() -> None:
             while not stop.is_set():
+                body = {"schemas": [SEARCH], "filter": text(next(numbers)), "count": 1}
                 statuses[(await client.post("/Users/.search", json=body)).status_code] += 1
 
         await asyncio.gather(*(one() for _ in range(attackers)))
     return statuses
 
 
-def measure(server: Server, text: str | None, attackers: int, seconds: float) -> tuple[list[float], Counter[int]]:
+def measure(
+    server: Server, text: Callable[[int], str] | None, attackers: int, seconds: float
+) -> tuple[list[float], Counter[int]]:
     headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/scim+json"}
     stop = threading.Event()
     latencies: list[float] = []
