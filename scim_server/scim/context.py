@@ -110,6 +110,9 @@ async def json_body(request: Request, max_size: int) -> Any:
 
 def schemas_of(body: dict[str, Any]) -> list[Any]:
     """A message's ``schemas`` when it is a list; anything else lists nothing (so a request
-    naming no schema is refused with ``invalidSyntax``, never a crash)."""
+    naming no schema is refused with ``invalidSyntax``, never a crash). The name is
+    case-insensitive (RFC 7643 §2.1)."""
     schemas = body.get("schemas")
+    if schemas is None:
+        schemas = next((value for key, value in body.items() if str(key).lower() == "schemas"), None)
     return schemas if isinstance(schemas, list) else []

@@ -54,6 +54,18 @@ def _names(value: Any) -> list[str] | None:
     return split_param(value) if isinstance(value, str) or value is None else None
 
 
+_PARAMETERS = ("filter", "sortBy", "sortOrder", "startIndex", "count", "cursor", "attributes", "excludedAttributes")
+_CANONICAL = {name.lower(): name for name in _PARAMETERS}
+
+
+def _canonical_names(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parameters under the names RFC 7644 §3.4.2 and §3.4.3 spell; a SearchRequest's
+    attribute names are case-insensitive (RFC 7643 §2.1: ``Filter``, ``StartIndex``)."""
+    if all(key in _PARAMETERS or str(key).lower() not in _CANONICAL for key in params):
+        return params
+    return {_CANONICAL.get(str(key).lower(), key): params[key] for key in params}
+
+
 def parse_list_query(
     params: Mapping[str, Any], default_count: int, max_count: int,
     filter_limits: FilterLimits = DEFAULT_FILTER_LIMITS,
@@ -66,6 +78,7 @@ def parse_list_query(
     :raises InvalidValueException: a parameter of the wrong type or out of range.
     :raises InvalidFilterException: a filter over ``filter_limits``.
     """
+    params = _canonical_names(params)
     start = _int(params.get("startIndex"), "startIndex")
     count = _int(params.get("count"), "count")
     sort_order = params.get("sortOrder")

@@ -17,7 +17,7 @@ from scim2_models import InvalidPathException, SCIMException
 from scim_server.scim.patch import apply_group_patch, apply_user_patch, normalize_patch
 from scim_server.scim.resources import parse_group, parse_user
 from tests.scim.conftest import group_body, user_body
-from tests.scim.test_bad_input import BULK, assert_scim_error, patch_body
+from tests.scim.test_bad_input import BULK, SEARCH, assert_scim_error, patch_body
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -77,6 +77,19 @@ def test_group_members_in_any_case_are_kept(scim: httpx.Client) -> None:
     again = scim.put(f"/Groups/{gid}", json={"SCHEMAS": [GROUP], "displayname": "renamed", "MEMBERS": [{"VALUE": uid}]})
     assert again.status_code == 200, again.text
     assert [m["value"] for m in scim.get(f"/Groups/{gid}").json()["members"]] == [uid]
+
+
+def test_search_request_names_are_case_insensitive(scim: httpx.Client) -> None:
+    name = _name()
+    scim.post("/Users", json=user_body(name))
+    scim.post("/Users", json=user_body())
+    body = {"SCHEMAS": [SEARCH], "Filter": f'userName eq "{name}"', "StartIndex": 1, "COUNT": 5,
+            "Attributes": ["userName"]}  # fmt: skip
+    for path in ("/Users/.search", "/.search"):
+        found = scim.post(path, json=body)
+        assert found.status_code == 200, found.text
+        assert [r["userName"] for r in found.json()["Resources"]] == [name]
+        assert set(found.json()["Resources"][0]) == {"id", "schemas", "userName"}
 
 
 def test_one_attribute_under_two_spellings_is_refused(scim: httpx.Client) -> None:
