@@ -251,9 +251,15 @@ def _known_value(
     value: dict[str, Any], names: Mapping[str, attributes.Attribute], core: str, strict: bool, ignored: list[str]
 ) -> dict[str, Any]:
     """A path-less value: each key is a path (``title``, ``name.givenName``, a URN-qualified
-    name); a bare name is spelled canonically, the others are left to the model's matching."""
+    name); a bare name is spelled canonically, the others are left to the model's matching.
+
+    :raises InvalidPathException: a key over the path limits (it is never parsed).
+    """
     out: dict[str, Any] = {}
     for key, item in value.items():
+        reason = violation(key, DEFAULT_FILTER_LIMITS, "path")
+        if reason is not None:
+            raise InvalidPathException(detail=reason)
         try:
             attribute = attributes.resolve(key, names, core)
         except InvalidPathException:

@@ -150,3 +150,19 @@ async def test_long_filters_are_planned_off_the_event_loop() -> None:
     await finder_off_loop(finders, long, 1)
     assert threads[0] == threading.current_thread().name
     assert threads[1].startswith("scim-filter")
+
+
+def test_patch_paths_and_path_less_keys_are_bounded_before_parsing(parser_calls: list[str]) -> None:
+    from scim2_models import InvalidPathException
+
+    from scim_server.scim.patch import apply_user_patch, normalize_patch
+
+    patch = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+    doc = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a"}
+    for huge in (nested(MAX_DEPTH + 1, 'emails[type eq "work"]'), "emails[" + "x" * MAX_LENGTH + "]"):
+        with pytest.raises(InvalidPathException):
+            normalize_patch({"schemas": [patch], "Operations": [{"op": "add", "path": huge, "value": "x"}]})
+        ops = normalize_patch({"schemas": [patch], "Operations": [{"op": "add", "value": {huge: "x"}}]})
+        with pytest.raises(InvalidPathException):
+            apply_user_patch(doc, ops)
+    assert parser_calls == []
