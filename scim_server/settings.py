@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     bulk_max_operations: int = 1000
     filter_max_results: int = 1000
     default_page_size: int = 100
+    # Filters larger than these are refused (400 invalidFilter) before they are parsed; the RFC has
+    # no place for them in /ServiceProviderConfig, so the README and openapi.yaml tell them
+    # (scim/filter_limits.py; the upper bounds are its CEILING).
+    filter_max_length: int = Field(2048, ge=1, le=16_384)
+    filter_max_depth: int = Field(8, ge=1, le=32)
+    filter_max_terms: int = Field(16, ge=1, le=200)
+    # Attributes no schema defines are dropped and logged (Okta/Entra custom mappings); true
+    # refuses them with a 400 instead (scim/attributes.py).
+    scim_strict_attributes: bool = False
 
     # Tokens: how long a verified token may be served from memory before the store is asked again,
     # and how stale this process's view of revocations by other processes may be (auth.py).

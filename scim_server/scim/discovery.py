@@ -28,6 +28,7 @@ from starlette.responses import Response
 from scim_server.scim.context import scim_call
 from scim_server.scim.models import BridgeUser, UserModel
 from scim_server.scim.responses import ScimResponse, list_response
+from scim_server.scim.value_rules import MAX_NAME_CHARS, MAX_VALUE_BYTES
 from scim_server.settings import Settings
 
 
@@ -71,11 +72,70 @@ def build_discovery(settings: Settings) -> Discovery:
     )
     schemas = {str(s.id): _dump(s) for s in provider.schemas}
     _read_only_member_display(schemas[str(Group.__schema__)])
+    _manager_optional(schemas[str(EnterpriseUser.__schema__)])
+    for urn, schema in schemas.items():
+        schema.update(_RFC_NAMES[urn])
+        _tell_limits(schema)
+    resource_types = {str(rt.id): _dump(rt) for rt in provider.resource_types}
+    for resource_type in resource_types.values():
+        resource_type["description"] = _RFC_NAMES[resource_type["schema"]]["description"]
     return Discovery(
         config=_dump(config) | {"meta": {"resourceType": "ServiceProviderConfig"}},
-        resource_types={str(rt.id): _dump(rt) for rt in provider.resource_types},
+        resource_types=resource_types,
         schemas=schemas,
     )
+
+
+# RFC 7643 §8.7.1 (schemas) and §8.6 (resource types) name and describe the core schemas so;
+# scim2-models takes the class names (``BridgeUser``), which mean nothing to a client.
+_RFC_NAMES = {
+    "urn:ietf:params:scim:schemas:core:2.0:User": {"name": "User", "description": "User Account"},
+    "urn:ietf:params:scim:schemas:core:2.0:Group": {"name": "Group", "description": "Group"},
+    "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+        "name": "EnterpriseUser",
+        "description": "Enterprise User",
+    },
+}
+
+
+def _attribute(schema: dict[str, Any], name: str) -> dict[str, Any] | None:
+    return next((a for a in schema.get("attributes", []) if a.get("name") == name), None)
+
+
+def _manager_optional(enterprise_schema: dict[str, Any]) -> None:
+    """RFC 7643 §8.7.1 declares manager's ``value`` and ``$ref`` not required (§4.3 calls them
+    RECOMMENDED); the server derives ``$ref`` from ``value`` when a client leaves it out."""
+    manager = _attribute(enterprise_schema, "manager") or {}
+    for sub in manager.get("subAttributes", []):
+        if sub.get("name") in ("value", "$ref"):
+            sub["required"] = False
+
+
+def _tell_limits(schema: dict[str, Any]) -> None:
+    """RFC 7643 has no attribute for a maximum length: the descriptions tell the limits of
+    ``value_rules`` (names; every other stored text value of a User)."""
+    names = f"At most {MAX_NAME_CHARS} characters; no control characters, no bidirectional overrides, not blank."
+    texts = f"At most {MAX_VALUE_BYTES} bytes (UTF-8)."
+    user = schema.get("name") != "Group"
+    for attribute in schema.get("attributes", []):
+        if attribute.get("name") in ("userName", "displayName"):
+            _append(attribute, names)
+        elif user and attribute.get("type") == "complex":
+            for sub in attribute.get("subAttributes", []):
+                if _stored_text(sub):
+                    _append(sub, texts)
+        elif user and _stored_text(attribute):
+            _append(attribute, texts)
+
+
+def _stored_text(attribute: dict[str, Any]) -> bool:
+    """A text value kept in the value index (the password is hashed, read-only ones not written)."""
+    writable = attribute.get("mutability") in ("readWrite", "immutable")
+    return writable and attribute.get("type") in ("string", "reference", "binary")
+
+
+def _append(attribute: dict[str, Any], sentence: str) -> None:
+    attribute["description"] = f"{attribute.get('description', '')} {sentence}".strip()
 
 
 def _read_only_member_display(group_schema: dict[str, Any]) -> None:

@@ -21,7 +21,6 @@ types), so it follows scim2-models' definitions rather than restating them.
 
 from __future__ import annotations
 
-import types
 import typing
 from dataclasses import dataclass
 from inspect import isclass
@@ -31,6 +30,7 @@ from pydantic import BaseModel
 from scim2_models import EnterpriseUser, Mutability
 from scim2_models.attributes import ExtensibleStringEnum
 
+from scim_server.scim.attributes import unwrap_optional
 from scim_server.scim.models import UserModel
 from scim_server.scim.projection import CORE_USER, ENTERPRISE
 
@@ -48,17 +48,9 @@ class Complex:
     multi: bool
 
 
-def _unwrap(annotation: Any) -> Any:
-    """``X | None`` -> ``X``."""
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return args[0] if len(args) == 1 else None
-    return annotation
-
-
 def _simple_kind(annotation: Any) -> Any:
     """STR, BOOL, a frozenset of canonical values, or None when the type is not plain."""
-    target = _unwrap(annotation)
+    target = unwrap_optional(annotation)
     if target is str:
         return STR
     if target is bool:
@@ -94,7 +86,7 @@ def _attribute(name: str, info: Any) -> Any:
     kind = _simple_kind(info.annotation)
     if kind is not None:
         return kind if kind in (STR, BOOL) else None
-    target = _unwrap(info.annotation)
+    target = unwrap_optional(info.annotation)
     if typing.get_origin(target) is list:
         (item,) = typing.get_args(target)
         return _complex(item, True) if isclass(item) and issubclass(item, BaseModel) else None
@@ -177,7 +169,8 @@ def user_doc(body: dict) -> tuple[dict, str | None] | None:
     """(canonical document, password) of a plain body, exactly as the model path makes them;
     None when the body is not plain.
 
-    ``body`` is what ``resources.validate_user_doc`` hands the model: foreign URNs dropped,
+    ``body`` is what ``resources.validate_user_doc`` hands the model: attribute names spelled as
+    the schema does (``attributes``), unknown ones dropped unless strict, foreign URNs dropped,
     known ones spelled canonically, nulls and read-only attributes removed, ``schemas`` listing
     only known URNs.
     """

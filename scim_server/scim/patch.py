@@ -19,7 +19,7 @@ Errors are scim2-models exceptions (``InvalidValueException``, ``InvalidPathExce
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,15 +38,17 @@ from scim2_models import (
 from scim2_models import Path as ScimPath
 from scim2_models.path import CompareOperator, Comparison, FilterNode, LogicalExpr, LogicalOperator
 
-from scim_server.scim import quirks
+from scim_server.scim import attributes, quirks, value_rules
+from scim_server.scim.filter_limits import DEFAULT_FILTER_LIMITS, violation
 from scim_server.scim.models import UserModel
 
 __all__ = ["GroupPatchResult", "Operation", "apply_group_patch", "apply_user_patch", "normalize_patch"]
 
 _USER_PATCH = PatchOp[UserModel]
 _GROUP_PATCH = PatchOp[Group]
-# Unknown attributes are refused (RFC 7644 §3.5.2: invalidPath); a remove may select by its
-# value and a filtered path creates the entry it describes, as Entra expects (quirks.py).
+# Unknown attributes that reach the model (``strict``) are refused (RFC 7644 §3.5.2:
+# invalidPath); a remove may select by its value and a filtered path creates the entry it
+# describes, as Entra expects (quirks.py).
 POLICY = ScimPolicy(
     unknown=ScimPolicy.Unknown.forbid,
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
@@ -143,31 +145,39 @@ def _path(raw: Any) -> str | None:
     path = raw.strip()
     if not path:
         return None
+    reason = violation(path, DEFAULT_FILTER_LIMITS, "path")  # before the parser, as for filters
+    if reason is not None:
+        raise InvalidPathException(detail=reason)
     ScimPath(path)  # raises InvalidPathException on a syntax error
     return path
 
 
-def apply_user_patch(doc: dict[str, Any], ops: Sequence[Operation], *, fast: bool = True) -> dict[str, Any]:
+def apply_user_patch(
+    doc: dict[str, Any], ops: Sequence[Operation], *, fast: bool = True, strict: bool = False
+) -> dict[str, Any]:
     """Apply operations to a stored User document and return the new document.
 
     The input is never mutated; the result may share untouched nested values with it, so treat
     both as immutable. If an operation sets ``password``, the result holds it in clear under
     ``"password"``: the caller must hash and remove it before storing. ``fast=False`` forces the
-    model path (the tests use it to prove both paths agree).
+    model path (the tests use it to prove both paths agree). Attribute names are read
+    case-insensitively; operations on attributes no schema defines are dropped and logged
+    unless ``strict`` (``attributes``). The values it changes are held to ``value_rules``.
 
     :raises SCIMException: a scim2-models exception with the RFC 7644 §3.12 scimType of the
         first problem; nothing is applied then.
     """
-    user_ops = [_user_op(op) for op in ops]
+    user_ops = _known([_user_op(op) for op in ops], attributes.USER, quirks.CORE_USER, strict)
     new = _fast_patch(doc, user_ops, _USER_LEAVES) if fast else None
     if new is None:
         new = _model_patch(UserModel, _USER_PATCH, doc, user_ops) if user_ops else dict(doc)
     _require_string(new, "userName")
+    value_rules.check_user(new, before=doc)
     return new
 
 
 def apply_group_patch(
-    doc: dict[str, Any], ops: Sequence[Operation], *, fast: bool = True
+    doc: dict[str, Any], ops: Sequence[Operation], *, fast: bool = True, strict: bool = False
 ) -> GroupPatchResult:
     """Apply operations to a stored Group document (without members) and separate member changes.
 
@@ -178,13 +188,17 @@ def apply_group_patch(
     "Requests made to remove a group member"), and ``members`` in a path-less value. Everything
     else (``displayName``, ``externalId``) is applied to the document.
 
+    Names and unknown attributes are handled as in :func:`apply_user_patch`.
+
     :raises SCIMException: as :func:`apply_user_patch`; a member filter other than ``value eq``
         raises ``InvalidFilterException`` (RFC 7644 §3.12 lists it for PATCH path filters).
     """
     changes = _MemberChanges()
-    doc_ops = [kept for op in ops if (kept := _take_members(op, changes)) is not None]
+    known = _known(ops, attributes.GROUP, quirks.CORE_GROUP, strict)
+    doc_ops = [kept for op in known if (kept := _take_members(op, changes)) is not None]
     new = _apply_doc(doc, doc_ops, fast)
     _require_string(new, "displayName")
+    value_rules.check_group(new, before=doc)
     return GroupPatchResult(
         doc=new,
         add_members=list(changes.add),
@@ -202,6 +216,63 @@ def _apply_doc(doc: dict[str, Any], ops: list[Operation], fast: bool) -> dict[st
         new = _model_patch(Group, _GROUP_PATCH, doc, ops)
         new.pop("members", None)
     return new
+
+
+def _known(
+    ops: Sequence[Operation], names: Mapping[str, attributes.Attribute], core: str, strict: bool
+) -> list[Operation]:
+    """The operations with their attribute names canonical; those writing an attribute no
+    schema defines are dropped, and named in one log line, unless ``strict``."""
+    ignored: list[str] = []
+    kept = [known for op in ops if (known := _known_op(op, names, core, strict, ignored)) is not None]
+    attributes.log_ignored(ignored)
+    return kept
+
+
+def _known_op(
+    op: Operation, names: Mapping[str, attributes.Attribute], core: str, strict: bool, ignored: list[str]
+) -> Operation | None:
+    if op.path is None:
+        value = _known_value(op.value, names, core, strict, ignored)
+        return replace(op, value=value) if value else None
+    attribute = attributes.resolve(op.path, names, core)
+    if attribute is None:
+        if strict:
+            return op
+        parsed = ScimPath(op.path)  # named without its value filter: a filter holds values
+        ignored.append(":".join(filter(None, (parsed.schema, ".".join(parsed.parts)))))
+        return None
+    if op.value is None:
+        return op
+    return replace(op, value=attributes.nested(op.value, attribute, ignored, strict=strict))
+
+
+def _known_value(
+    value: dict[str, Any], names: Mapping[str, attributes.Attribute], core: str, strict: bool, ignored: list[str]
+) -> dict[str, Any]:
+    """A path-less value: each key is a path (``title``, ``name.givenName``, a URN-qualified
+    name); a bare name is spelled canonically, the others are left to the model's matching.
+
+    :raises InvalidPathException: a key over the path limits (it is never parsed).
+    """
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        reason = violation(key, DEFAULT_FILTER_LIMITS, "path")
+        if reason is not None:
+            raise InvalidPathException(detail=reason)
+        try:
+            attribute = attributes.resolve(key, names, core)
+        except InvalidPathException:
+            attribute = None
+        if attribute is None:
+            if strict:
+                out[key] = item
+            else:
+                ignored.append(key)
+            continue
+        bare = key.lower() == attribute.name.lower()
+        out[attribute.name if bare else key] = attributes.nested(item, attribute, ignored, strict=strict)
+    return out
 
 
 def _user_op(op: Operation) -> Operation:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from scim2_models import InvalidValueException
 from sqlalchemy import Connection
 
 from scim_server import cursor
+from scim_server.scim.filter_limits import CEILING, DEFAULT_FILTER_LIMITS, FilterLimits, check_filter
 from scim_server.scim.projection import split_param
 
 
@@ -51,8 +54,31 @@ def _names(value: Any) -> list[str] | None:
     return split_param(value) if isinstance(value, str) or value is None else None
 
 
-def parse_list_query(params: Mapping[str, Any], default_count: int, max_count: int) -> ListQuery:
-    """From query parameters or a ``.search`` body (same names; body may use lists)."""
+_PARAMETERS = ("filter", "sortBy", "sortOrder", "startIndex", "count", "cursor", "attributes", "excludedAttributes")
+_CANONICAL = {name.lower(): name for name in _PARAMETERS}
+
+
+def _canonical_names(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The parameters under the names RFC 7644 §3.4.2 and §3.4.3 spell; a SearchRequest's
+    attribute names are case-insensitive (RFC 7643 §2.1: ``Filter``, ``StartIndex``)."""
+    if all(key in _PARAMETERS or str(key).lower() not in _CANONICAL for key in params):
+        return params
+    return {_CANONICAL.get(str(key).lower(), key): params[key] for key in params}
+
+
+def parse_list_query(
+    params: Mapping[str, Any], default_count: int, max_count: int,
+    filter_limits: FilterLimits = DEFAULT_FILTER_LIMITS,
+) -> ListQuery:
+    """From query parameters or a ``.search`` body (same names; body may use lists).
+
+    A filter over ``filter_limits`` (``FilterLimits.from_settings``) is refused here, by a scan
+    that costs far less than parsing it (``filter_limits.check_filter``).
+
+    :raises InvalidValueException: a parameter of the wrong type or out of range.
+    :raises InvalidFilterException: a filter over ``filter_limits``.
+    """
+    params = _canonical_names(params)
     start = _int(params.get("startIndex"), "startIndex")
     count = _int(params.get("count"), "count")
     sort_order = params.get("sortOrder")
@@ -61,6 +87,8 @@ def parse_list_query(params: Mapping[str, Any], default_count: int, max_count: i
     flt = params.get("filter")
     if flt is not None and not isinstance(flt, str):
         raise InvalidValueException(detail="filter must be a string.")
+    if flt and flt.strip():
+        check_filter(flt, filter_limits)
     sort_by = params.get("sortBy")
     if sort_by is not None and not isinstance(sort_by, str):
         raise InvalidValueException(detail="sortBy must be a string.")
@@ -91,7 +119,7 @@ _SPACE = r"[ \t\f\r\n]"
 _SIMPLE_EQ = re.compile(
     rf'{_SPACE}*([A-Za-z][A-Za-z0-9_-]*){_SPACE}+[eE][qQ]{_SPACE}+"([^"\\\x00-\x1f]*)"{_SPACE}*'
 )
-_MAX_SIMPLE_FILTER = 65_536  # longer filters are refused by the full parser
+_MAX_SIMPLE_FILTER = CEILING.max_length  # longer filters are refused before any parsing
 
 
 def simple_eq(text: str | None) -> tuple[str, str] | None:
@@ -148,3 +176,29 @@ def finder(finders: Finders, q: ListQuery, ws: int) -> Callable[[Connection], tu
         return finders.count_rows(conn, ws, where), rows
 
     return query
+
+
+INLINE_FILTER_LENGTH = 256
+"""Filters up to this long are planned on the event loop: what IdPs send (``userName eq "..."``)
+costs less to parse than a hop to a thread. Longer ones go to the filter thread."""
+
+
+@cache
+def _filter_thread() -> ThreadPoolExecutor:
+    """One thread for every long filter of the process: they queue behind each other rather than
+    take turns with the event loop for the interpreter lock sixteen at a time."""
+    return ThreadPoolExecutor(1, thread_name_prefix="scim-filter")
+
+
+async def finder_off_loop(
+    finders: Finders, q: ListQuery, ws: int
+) -> Callable[[Connection], tuple[int, list[Any]]]:
+    """:func:`finder` for a caller on the event loop: a filter longer than
+    :data:`INLINE_FILTER_LENGTH` is parsed and translated to SQL on the filter thread, so other
+    requests go on being served meanwhile. Same unit of work, same exceptions as ``finder``.
+
+    The filter must already be within its limits (``parse_list_query`` checks them).
+    """
+    if q.filter is None or len(q.filter) <= INLINE_FILTER_LENGTH:
+        return finder(finders, q, ws)
+    return await asyncio.get_running_loop().run_in_executor(_filter_thread(), finder, finders, q, ws)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from scim2_models import (
     ScimPolicy,
 )
 
-from scim_server.scim import fastpath
+from scim_server.scim import attributes, fastpath, value_rules
 from scim_server.scim.models import UserModel
 from scim_server.scim.projection import CORE_GROUP, CORE_USER, ENTERPRISE
 from scim_server.store.directory import GroupFields, StoredResource, UserFields
@@ -35,6 +36,8 @@ def hash_password(password: str) -> str:
 
 
 def _require_schema(body: Any, core: str) -> dict:
+    """``body`` itself, once it is an object whose ``schemas`` (spelled canonically by
+    ``_canonical``) lists ``core``."""
     if not isinstance(body, dict):
         raise InvalidSyntaxException(detail="The request body must be a JSON object.")
     schemas = body.get("schemas")
@@ -63,6 +66,30 @@ def _tolerate_foreign_urns(body: dict) -> dict:
         out[key] = value
     out["schemas"] = [KNOWN_SCHEMAS[s.lower()] for s in body["schemas"] if str(s).lower() in KNOWN_SCHEMAS]
     return out
+
+
+def _canonical(body: Any, names: Mapping[str, attributes.Attribute], strict: bool) -> Any:
+    """A resource body with its attribute names spelled as the schema does (RFC 7643 §2.1), the
+    unknown ones dropped and logged unless ``strict`` (``attributes.canonical``)."""
+    if not isinstance(body, dict):
+        return body
+    ignored: list[str] = []
+    out = attributes.canonical(body, names, ignored, strict=strict)
+    attributes.log_ignored(ignored)
+    return out
+
+
+def prepare_user_body(body: Any, *, strict: bool = False) -> dict[str, Any]:
+    """What the model (or ``fastpath.user_doc``) validates: names canonical, foreign URNs,
+    nulls and read-only attributes dropped, Entra's manager shapes completed.
+
+    :raises InvalidSyntaxException: not an object, or ``schemas`` does not list the User URN.
+    """
+    prepared: dict[str, Any] = _tolerate_foreign_urns(
+        _require_schema(_canonical(body, attributes.USER, strict), CORE_USER)
+    )
+    _manager_ref(prepared)
+    return prepared
 
 
 def _manager_ref(body: dict) -> None:
@@ -95,14 +122,14 @@ def user_fields_from_doc(doc: dict, password: str | None = None) -> UserFields:
 
 
 def validate_user_doc(
-    body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST, *, fast: bool = True
+    body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST, *, fast: bool = True, strict: bool = False
 ) -> tuple[dict, str | None]:
     """Validate a user body; return (the canonical document, the password if one was sent).
 
     A plain body (``fastpath.user_doc``) skips the model and gives the same result;
-    ``fast=False`` forces the model (tests/scim_fastpath compares both)."""
-    body = _tolerate_foreign_urns(_require_schema(body, CORE_USER))
-    _manager_ref(body)
+    ``fast=False`` forces the model (tests/scim_fastpath compares both). Unknown attributes are
+    dropped unless ``strict`` (``attributes``); values are held to ``value_rules``."""
+    body = prepare_user_body(body, strict=strict)
     plain = fastpath.user_doc(body) if fast else None
     if plain is not None:
         doc, password = plain
@@ -115,11 +142,13 @@ def validate_user_doc(
         raise InvalidValueException(detail="userName is required.")
     if ENTERPRISE not in doc and ENTERPRISE in doc["schemas"]:
         doc["schemas"] = [s for s in doc["schemas"] if s != ENTERPRISE]
+    value_rules.check_user(doc)
     return doc, password
 
 
-def parse_user(body: Any, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> UserFields:
-    doc, password = validate_user_doc(body, ctx)
+def parse_user(body: Any, ctx: Context = Context.RESOURCE_CREATION_REQUEST, *, strict: bool = False) -> UserFields:
+    """A POST or PUT body as the columns and document to store (``strict``: see ``attributes``)."""
+    doc, password = validate_user_doc(body, ctx, strict=strict)
     return user_fields_from_doc(doc, password)
 
 
@@ -148,11 +177,16 @@ def validate_group_doc(body: dict, ctx: Context = Context.RESOURCE_CREATION_REQU
     doc.pop("members", None)
     if not doc.get("displayName"):
         raise InvalidValueException(detail="displayName is required.")
+    value_rules.check_group(doc)
     return doc
 
 
-def parse_group(body: Any, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> tuple[GroupFields, list[str]]:
-    body = _tolerate_foreign_urns(_require_schema(body, CORE_GROUP))
+def parse_group(
+    body: Any, ctx: Context = Context.RESOURCE_CREATION_REQUEST, *, strict: bool = False
+) -> tuple[GroupFields, list[str]]:
+    """A POST or PUT body as the columns and document to store, and the member ids
+    (``strict``: see ``attributes``)."""
+    body = _tolerate_foreign_urns(_require_schema(_canonical(body, attributes.GROUP, strict), CORE_GROUP))
     ids = member_ids(body.pop("members", None))
     return group_fields_from_doc(validate_group_doc(body, ctx)), ids
 

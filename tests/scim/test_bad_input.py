@@ -119,8 +119,7 @@ WRONG_USER_VALUES = [
     {"name": {"givenName": ["Ada"]}}, {"phoneNumbers": {"value": "1"}},
     {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": "sales"},
     {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": 5}},
-    {"foo": "bar"}, {"name": {"nickname": "not a sub-attribute of name"}},
-]  # fmt: skip
+]  # fmt: skip  (unknown attributes are ignored, not refused: tests/scim/test_interop.py)
 
 
 @pytest.mark.parametrize("change", WRONG_USER_VALUES, ids=_id)
@@ -135,7 +134,7 @@ def test_wrong_types_and_unknown_attributes_in_users(
 
 WRONG_GROUP_VALUES = [
     {"displayName": 5}, {"displayName": ""}, {"members": "x"}, {"members": [{"value": 5}]}, {"members": ["id"]},
-    {"members": [{"value": "no-such-member"}]}, {"foo": "bar"},
+    {"members": [{"value": "no-such-member"}]},
 ]  # fmt: skip
 
 
@@ -156,8 +155,6 @@ JUNK_USER_PATCHES = [
     (patch_body({"path": "title", "value": "x"}), WRONG_TYPES),
     (patch_body({"op": 5, "path": "title", "value": "x"}), WRONG_TYPES),
     (patch_body("replace"), WRONG_TYPES),
-    (patch_body({"op": "replace", "path": "nosuchattribute", "value": "x"}), "invalidPath"),
-    (patch_body({"op": "add", "path": "name.nosuchpart", "value": "x"}), "invalidPath"),
     (patch_body({"op": "replace", "path": "emails[type eq", "value": "x"}), {"invalidPath", "invalidFilter"}),
     (patch_body({"op": "replace", "path": "title]]", "value": "x"}), {"invalidPath", "invalidFilter"}),
     (patch_body({"op": "replace", "path": 5, "value": "x"}), {"invalidPath", "invalidSyntax"}),
@@ -168,7 +165,6 @@ JUNK_USER_PATCHES = [
     (patch_body({"op": "add", "path": "emails", "value": [{"value": ["x"]}]}), WRONG_TYPES),
     (patch_body({"op": "replace", "path": "name", "value": "Ada"}), WRONG_TYPES),
     (patch_body({"op": "replace", "value": "not an object"}), WRONG_TYPES),
-    (patch_body({"op": "replace", "value": {"nosuchattribute": "x"}}), {"invalidPath", "invalidValue", "invalidSyntax"}),
     (patch_body({"op": "add", "path": "title"}), WRONG_TYPES),
     (patch_body({"op": "replace", "path": "title", "value": "ok"}, {"op": "frobnicate"}), WRONG_TYPES),
     (patch_body({"op": "replace", "path": "title", "value": "ok"}, {"op": "replace", "path": "active", "value": "maybe"}),

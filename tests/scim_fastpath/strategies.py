@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import unicodedata
 from typing import Any
 
 from hypothesis import strategies as st
@@ -12,6 +13,12 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 FOREIGN = "urn:ietf:params:scim:schemas:extension:CustomExtension:2.0:User"
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8)
+# userName and displayName as scim/value_rules.py takes them: no control characters, no
+# bidirectional overrides, not blank.
+NAME = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"),
+    min_size=1, max_size=8,
+).filter(lambda text: not all(c.isspace() or unicodedata.category(c) == "Cf" for c in text))
 NAME_SUBS = ("formatted", "familyName", "givenName", "middleName", "honorificPrefix", "honorificSuffix")
 ENTERPRISE_SUBS = ("employeeNumber", "costCenter", "organization", "division", "department")
 CORE_STRINGS = ("externalId", "displayName", "nickName", "title", "userType", "preferredLanguage", "locale",
@@ -59,8 +66,10 @@ def _entries(draw: st.DrawFn, types: tuple[str, ...] | None, subs: tuple[str, ..
 @st.composite
 def plain_bodies(draw: st.DrawFn) -> dict[str, Any]:
     """A create/replace body of plain values, in any key order: what Okta and Entra send."""
-    body: dict[str, Any] = {"userName": draw(TEXT.filter(bool))}
+    body: dict[str, Any] = {"userName": draw(NAME)}
     body.update(draw(st.dictionaries(st.sampled_from(CORE_STRINGS), TEXT, max_size=4)))
+    if "displayName" in body:
+        body["displayName"] = draw(NAME | st.just(""))
     if draw(st.booleans()):
         body["active"] = draw(st.booleans())
     if name := draw(st.dictionaries(st.sampled_from(NAME_SUBS), TEXT, max_size=4)):
