@@ -6,11 +6,19 @@ its own.
 order (an operation runs after every POST that defines a bulkId it refers to; among ready
 operations, request order), so a reversed chain costs no more than a forward one. An
 operation whose reference no successful POST created, or that is part of a cycle, fails
-with 409. The operations then run in that order, ``CHUNK`` at a time in one transaction
-with a savepoint each: a chunk pays one commit (one fsync on SQLite, where it also rides
-the writer's group commit) rather than one per operation, and a failing operation rolls back
-to its savepoint and leaves the others be. ``failOnErrors`` stops the run once that many
-operations have failed; the operations not run are left out of the response.
+with 409. ``failOnErrors`` stops the run once that many operations have failed; the
+operations not run are left out of the response, the others are listed in request order.
+
+The operations run in that order, ``CHUNK`` at a time in one transaction: a chunk pays one
+commit (one fsync on SQLite, where it also rides the writer's group commit) rather than one
+per operation. A chunk first runs without savepoints (a SAVEPOINT and its RELEASE cost two
+round trips on PostgreSQL, and on SQLite a copy of every page the operation changes: more
+than many operations cost). Input that does not validate fails before anything runs; when
+an operation fails once it has run, the chunk's transaction rolls back and the chunk runs
+again with a savepoint for that operation and each after it, so that a failure undoes that
+operation alone. A chunk holds its row locks until its commit, so on PostgreSQL concurrent
+writers can deadlock with it: the operation that meets a deadlock (or a serialization
+failure) runs again in a new transaction, once the operations before it have committed.
 """
 
 from __future__ import annotations
@@ -202,29 +210,65 @@ def _transient(exc: Exception) -> bool:
     return any(getattr(e, "sqlstate", None) in _TRANSIENT for e in (exc, getattr(exc, "orig", None)))
 
 
-def _run_chunk(conn: Connection, call: ScimCall, ops: list[_Op], created: dict[str, str],
-               budget: int | None, retry_transient: bool) -> _Chunk:  # fmt: skip
-    """Run ``ops`` in order in the open transaction, a savepoint each, until ``budget``
-    operations have failed. Only reads ``created``: the unit may run twice (Database.write)."""
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """How one chunk runs in its transaction: operations before ``guard_from`` without a
+    savepoint, the others with one; it stops once ``budget`` operations have failed."""
+
+    ops: list[_Op]
+    created: dict[str, str]  # the bulkIds earlier chunks created; only read
+    budget: int | None
+    guard_from: int
+    retry_transient: bool
+
+
+class _Abort(Exception):
+    """An operation without a savepoint failed: its chunk's transaction rolls back, and the
+    chunk runs again with savepoints from that operation on."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(position)
+        self.position = position
+
+
+def _run_op(conn: Connection, call: ScimCall, op: _Op, created: dict[str, str], local: dict[str, str],
+            guarded: bool) -> _Outcome:  # fmt: skip
+    """One operation's outcome. Unguarded, a failure of its unit of work raises _Abort(0)."""
+    target = _resolve(op.target, created, local) if op.target else None
+    text = _resolve(op.text, created, local) if op.text is not None else None
+    if (op.target and target is None) or (op.text is not None and text is None):
+        return _Outcome(None, UnresolvedReference(), target)
+    try:
+        unit = _unit(call, op, target, op.data if text is None else orjson.loads(text))
+    except Exception as exc:  # noqa: BLE001 (invalid input: nothing has run, the failure is this operation's)
+        return _Outcome(None, exc, target)
+    if not guarded:
+        try:
+            return _Outcome(unit(conn), None, target)
+        except Exception:  # noqa: BLE001 (whatever it did must be undone: the whole transaction)
+            raise _Abort(0) from None
+    try:
+        return _Outcome(_in_savepoint(conn, unit), None, target)
+    except Exception as exc:  # noqa: BLE001 (rolled back to its savepoint: the failure is this operation's)
+        return _Outcome(None, exc, target)
+
+
+def _run_chunk(conn: Connection, call: ScimCall, attempt: _Attempt) -> _Chunk:
+    """Run the attempt's operations in order in the open transaction. Has no effect outside
+    ``conn`` (``Database.write`` may run it twice)."""
     local: dict[str, str] = {}
     outcomes: list[tuple[_Op, _Outcome]] = []
     errors = 0
-    for op in ops:
-        if budget is not None and errors >= budget:
+    for position, op in enumerate(attempt.ops):
+        if attempt.budget is not None and errors >= attempt.budget:
             break
-        target = _resolve(op.target, created, local) if op.target else None
-        text = _resolve(op.text, created, local) if op.text is not None else None
-        if (op.target and target is None) or (op.text is not None and text is None):
-            outcome = _Outcome(None, UnresolvedReference(), target)
-        else:
-            try:
-                written = _in_savepoint(conn, _unit(call, op, target, op.data if text is None else orjson.loads(text)))
-                outcome = _Outcome(written, None, target)
-            except Exception as exc:  # noqa: BLE001 (any failure is that operation's alone)
-                if retry_transient and _transient(exc):
-                    return _Chunk(outcomes, local, True)
-                outcome = _Outcome(None, exc, target)
+        try:
+            outcome = _run_op(conn, call, op, attempt.created, local, position >= attempt.guard_from)
+        except _Abort:
+            raise _Abort(position) from None
         if outcome.error is not None:
+            if attempt.retry_transient and _transient(outcome.error):
+                return _Chunk(outcomes, local, True)
             errors += 1
         elif op.method == "POST" and op.bulk_id and outcome.written and outcome.written.document:
             local[op.bulk_id] = outcome.written.document["id"]
@@ -241,18 +285,21 @@ async def run(call: ScimCall, body: Any, request_id: str) -> dict[str, Any]:
     pending = _order([_check(index, op) for index, op in enumerate(raw)])  # all well-formed before any runs
     created: dict[str, str] = {}
     results: dict[int, dict[str, Any]] = {}
-    errors, tries = 0, 0
+    errors, tries, guard_from = 0, 0, CHUNK
     while pending and (fail_on is None or errors < fail_on):
-        chunk = pending[:CHUNK]
         budget = None if fail_on is None else fail_on - errors
-        done = await call.write(partial(_run_chunk, call=call, ops=chunk, created=created, budget=budget,
-                                        retry_transient=tries < _RETRIES))
+        attempt = _Attempt(pending[:CHUNK], created, budget, guard_from, tries < _RETRIES)
+        try:
+            done = await call.write(partial(_run_chunk, call=call, attempt=attempt))
+        except _Abort as abort:
+            guard_from = abort.position
+            continue
         created.update(done.created)
         for op, outcome in done.outcomes:
             results[op.index] = _result(call, op, raw[op.index], outcome, request_id)
             errors += outcome.error is not None
-        pending = pending[len(done.outcomes):]
-        tries = tries + 1 if done.retry else 0
+        pending = pending[len(done.outcomes) :]
+        tries, guard_from = (tries + 1 if done.retry else 0), CHUNK
     return {"schemas": [BULK_RESPONSE], "Operations": [results[i] for i in sorted(results)]}
 
 
