@@ -18,7 +18,7 @@ from scim_server.scim.patch import apply_group_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
 from scim_server.scim.query import Finders, ListQuery, finder
 from scim_server.scim.resources import group_fields_from_doc, member_refs, parse_group, render
-from scim_server.scim.results import Found, Page, Unit, Written, page
+from scim_server.scim.results import Finder, Found, Page, Unit, Written, page
 from scim_server.store import groups as store
 from scim_server.store.directory import StoredResource, check_version
 from scim_server.store.groups import MemberChange
@@ -126,10 +126,9 @@ FINDERS = Finders(store.EQ_ATTRIBUTES, store.find_groups_eq, filters.group_where
                   store.list_groups, store.count_groups)  # fmt: skip
 
 
-def search(call: ScimCall, q: ListQuery) -> Unit[Page]:
-    """GET /Groups, POST /Groups/.search; InvalidFilterException at once for a filter this
-    type cannot answer."""
-    find = finder(FINDERS, q, call.ws)
+def search(call: ScimCall, q: ListQuery, find: Finder | None = None) -> Unit[Page]:
+    """GET /Groups, POST /Groups/.search; ``find`` as for ``users.search``."""
+    find = find or finder(FINDERS, q, call.ws)
     with_members = wants_attribute("members", q.attributes, q.excluded)
 
     def unit(conn: Connection) -> Page:

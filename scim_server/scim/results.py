@@ -20,6 +20,10 @@ Bulk request's savepoints). A write unit has no effect outside the connection it
 so it may run twice (``Database.write``'s contract)."""
 
 
+Finder = Callable[[Connection], tuple[int, list[Any]]]
+"""What ``query.finder`` plans: a read giving a search's total and the rows of its page."""
+
+
 @dataclass(frozen=True, slots=True)
 class Written:
     """The outcome of a write (RFC 7644 §3.3, §3.5, §3.6).

@@ -19,13 +19,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from scim_server.errors import scim_error
-from scim_server.scim import bulk, discovery
+from scim_server.scim import bulk, discovery, service
 from scim_server.scim.context import ScimCall, json_body, schemas_of, scim_call
+from scim_server.scim.filter_limits import FilterLimits
 from scim_server.scim.query import ListQuery, default_list_query, parse_list_query
 from scim_server.scim.resources import etag
 from scim_server.scim.responses import ScimResponse, list_response
 from scim_server.scim.results import Page, Written
-from scim_server.scim.service import GROUPS, USERS, ResourceType, search_all
+from scim_server.scim.service import ResourceType
 
 SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -47,15 +48,16 @@ def _query_params(request: Request) -> ListQuery:
     raw = request.scope.get("query_string")
     if not raw:
         return default_list_query(settings.default_page_size, settings.filter_max_results)
-    return _parsed_query(raw, settings.default_page_size, settings.filter_max_results)
+    limits = FilterLimits.from_settings(settings)
+    return _parsed_query(raw, settings.default_page_size, settings.filter_max_results, limits)
 
 
 @lru_cache(maxsize=1024)
-def _parsed_query(raw: bytes, default_count: int, max_count: int) -> ListQuery:
+def _parsed_query(raw: bytes, default_count: int, max_count: int, limits: FilterLimits) -> ListQuery:
     """IdPs repeat the same few query strings (``excludedAttributes=members``...): each is
-    parsed once. A query that does not parse raises, and nothing is cached. The result is
-    shared: treat it as immutable."""
-    return parse_list_query(QueryParams(raw.decode("latin-1")), default_count, max_count)
+    parsed once. A query that does not parse, or whose filter is over ``limits``, raises, and
+    nothing is cached. The result is shared: treat it as immutable."""
+    return parse_list_query(QueryParams(raw.decode("latin-1")), default_count, max_count, limits)
 
 
 async def _search_query(request: Request, call: ScimCall) -> ListQuery:
@@ -64,7 +66,8 @@ async def _search_query(request: Request, call: ScimCall) -> ListQuery:
     body = await json_body(request, settings.max_payload_size)
     if not isinstance(body, dict) or SEARCH_REQUEST not in schemas_of(body):
         raise InvalidSyntaxException(detail=f"'schemas' must list {SEARCH_REQUEST}.")
-    return parse_list_query(body, settings.default_page_size, settings.filter_max_results)
+    limits = FilterLimits.from_settings(settings)
+    return parse_list_query(body, settings.default_page_size, settings.filter_max_results, limits)
 
 
 async def _body(request: Request, call: ScimCall) -> Any:
@@ -97,11 +100,12 @@ def _resource_routes(kind: ResourceType) -> list[Route]:
 
     async def list_(request: Request) -> Response:
         call = await scim_call(request)
-        return _page(await call.services.db.read(kind.search(call, _query_params(request))))
+        return _page(await call.services.db.read(await service.search(call, kind, _query_params(request))))
 
     async def search(request: Request) -> Response:
         call = await scim_call(request)
-        return _page(await call.services.db.read(kind.search(call, await _search_query(request, call))))
+        unit = await service.search(call, kind, await _search_query(request, call))
+        return _page(await call.services.db.read(unit))
 
     async def create(request: Request) -> Response:
         call = await scim_call(request)
@@ -144,7 +148,7 @@ def _resource_routes(kind: ResourceType) -> list[Route]:
 async def root_search(request: Request) -> Response:
     """``POST /.search`` (RFC 7644 §3.4.3)."""
     call = await scim_call(request)
-    return _page(await call.services.db.read(search_all(call, await _search_query(request, call))))
+    return _page(await call.services.db.read(await service.search_all(call, await _search_query(request, call))))
 
 
 async def bulk_request(request: Request) -> Response:
@@ -167,8 +171,8 @@ def _discovery(path: str, endpoint: Endpoint) -> list[Route]:
 
 
 ROUTES: list[Route] = [
-    *_resource_routes(USERS),
-    *_resource_routes(GROUPS),
+    *_resource_routes(service.USERS),
+    *_resource_routes(service.GROUPS),
     ScimRoute("/.search", root_search, methods=["POST"]),
     ScimRoute("/Bulk", bulk_request, methods=["POST"]),
     *_discovery("/ServiceProviderConfig", discovery.service_provider_config),

@@ -20,7 +20,7 @@ from scim_server.scim.patch import apply_user_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
 from scim_server.scim.query import Finders, ListQuery, finder
 from scim_server.scim.resources import parse_user, render, user_fields_from_doc
-from scim_server.scim.results import Found, Page, Unit, Written, page
+from scim_server.scim.results import Finder, Found, Page, Unit, Written, page
 from scim_server.store import directory as store
 from scim_server.store.directory import StoredResource, check_version
 
@@ -120,10 +120,11 @@ FINDERS = Finders(store.EQ_ATTRIBUTES, store.find_users_eq, filters.user_where, 
                   store.list_users, store.count_users)  # fmt: skip
 
 
-def search(call: ScimCall, q: ListQuery) -> Unit[Page]:
-    """GET /Users, POST /Users/.search (RFC 7644 §3.4.2-3.4.3); InvalidFilterException at once
-    for a filter this type cannot answer."""
-    find = finder(FINDERS, q, call.ws)
+def search(call: ScimCall, q: ListQuery, find: Finder | None = None) -> Unit[Page]:
+    """GET /Users, POST /Users/.search (RFC 7644 §3.4.2-3.4.3). ``find``: the query's rows, as
+    ``query.finder`` plans them (``service.search`` plans them off the event loop); planned
+    here when not given, raising InvalidFilterException for a filter Users cannot answer."""
+    find = find or finder(FINDERS, q, call.ws)
     with_groups = wants_attribute("groups", q.attributes, q.excluded)
 
     def unit(conn: Connection) -> Page:
