@@ -195,22 +195,11 @@ def run(label: str, src: Path, db: str, hook: bool, attackers: int, seconds: flo
 
 
 def serve_with_hook(argv: list[str]) -> int:
-    """``scim-bridge serve`` with the list routes planning filters through ``finder_off_loop``
-    and ``parse_list_query`` given the settings' limits: the hook the SCIM service is to make."""
+    """``scim-bridge serve`` as it is: the list routes plan filters through ``finder_off_loop``
+    with the settings' limits (scim/service.py, scim/routes.py), so nothing is left to wire;
+    ``--hook`` is kept for the command lines that use it."""
     from scim_server import cli
-    from scim_server.scim import groups, query, users
 
-    for module in (users, groups):
-
-        def bind(module: object = module) -> None:
-            finders, run_search = module.FINDERS, module._search  # type: ignore[attr-defined]
-
-            async def search(call: object, q: query.ListQuery) -> object:
-                return await run_search(call, q, await query.finder_off_loop(finders, q, call.ws))  # type: ignore[attr-defined]
-
-            module.search = search  # type: ignore[attr-defined]
-
-        bind()
     return cli.main(argv)
 
 

@@ -60,11 +60,38 @@ def _is_scim(request: Request) -> bool:
     return request.url.path.startswith("/scim/")
 
 
-def scim_error(status: int, detail: str, scim_type: str | None = None, headers: dict | None = None) -> Response:
+def scim_error_body(status: int, detail: str, scim_type: str | None = None) -> dict[str, object]:
+    """An RFC 7644 §3.12 error document."""
     body: dict[str, object] = {"schemas": [ERROR_SCHEMA], "status": str(status), "detail": detail}
     if scim_type:
         body["scimType"] = scim_type
+    return body
+
+
+def scim_error(status: int, detail: str, scim_type: str | None = None, headers: dict | None = None) -> Response:
+    body = scim_error_body(status, detail, scim_type)
     return Response(orjson.dumps(body), status_code=status, media_type=SCIM_MEDIA_TYPE, headers=headers)
+
+
+def scim_failure(exc: Exception, request_id: str) -> tuple[int, dict[str, object]]:
+    """The status and error document the SCIM face answers ``exc`` with: what the handlers
+    below send, and what a Bulk operation (RFC 7644 §3.7.3) reports as its ``response``.
+    Anything but a SCIM or validation error is logged and becomes a 500 naming the request id."""
+    if isinstance(exc, SCIMException):
+        error = exc.to_error()
+        status = int(error.status or exc.status)
+        return status, scim_error_body(status, error.detail or str(exc), error.scim_type)
+    if isinstance(exc, ValidationError):
+        errors = Error.from_validation_errors(exc.errors())
+        first = errors[0] if errors else Error(status=400, scim_type="invalidValue", detail=str(exc))
+        scim_type = first.scim_type or "invalidValue"
+        return 400, scim_error_body(400, first.detail or "Invalid value.", scim_type if scim_type in _SCIM_TYPES else None)
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return 500, scim_error_body(500, f"Internal error; request id {request_id}.")
+
+
+def _scim_response(status: int, body: dict[str, object]) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=SCIM_MEDIA_TYPE)
 
 
 def admin_error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
@@ -90,8 +117,7 @@ _SCIM_TYPES = {
 
 async def on_scim_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SCIMException)
-    error = exc.to_error()
-    return scim_error(int(error.status or exc.status), error.detail or str(exc), error.scim_type)
+    return _scim_response(*scim_failure(exc, "-"))
 
 
 async def on_validation_error(request: Request, exc: Exception) -> Response:
@@ -101,9 +127,7 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
             f"{'.'.join(str(p) for p in error['loc']) or 'body'}: {error['msg']}" for error in exc.errors()[:10]
         )
         return admin_error(400, "invalid", problems or "Invalid request.")
-    errors = Error.from_validation_errors(exc.errors())
-    first = errors[0] if errors else Error(status=400, scim_type="invalidValue", detail=str(exc))
-    return _error(request, 400, first.scim_type or "invalidValue", first.detail or "Invalid value.")
+    return _scim_response(*scim_failure(exc, "-"))
 
 
 async def on_admin_error(request: Request, exc: Exception) -> Response:

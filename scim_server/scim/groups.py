@@ -1,24 +1,24 @@
-"""/Groups. Member changes go to member rows (see store/groups.py); a read with
-``excludedAttributes=members`` never touches them."""
+"""SCIM Groups without HTTP (RFC 7644 §3.3-3.6), as scim/users.py does Users.
+
+Member changes go to member rows (see store/groups.py); a read with
+``excludedAttributes=members`` never touches them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
 from scim2_models import Context
 from sqlalchemy import Connection
-from starlette.requests import Request
-from starlette.responses import Response
 
 from scim_server.scim import filters
 from scim_server.scim.changes import record
-from scim_server.scim.context import ScimCall, json_body, scim_call
+from scim_server.scim.context import ScimCall
 from scim_server.scim.patch import apply_group_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
 from scim_server.scim.query import Finders, ListQuery, finder
-from scim_server.scim.resources import etag, group_fields_from_doc, member_refs, parse_group, render
-from scim_server.scim.responses import ScimResponse
-from scim_server.scim.users import _list, _query_params
+from scim_server.scim.resources import group_fields_from_doc, member_refs, parse_group, render
+from scim_server.scim.results import Finder, Found, Page, Unit, Written, page
 from scim_server.store import groups as store
 from scim_server.store.directory import StoredResource, check_version
 from scim_server.store.groups import MemberChange
@@ -32,7 +32,7 @@ RESOURCE = "Group"
 PATCH_RETURNS_RESOURCE = False
 
 
-def _render(call: ScimCall, conn: Connection, stored: StoredResource, q: ListQuery | None = None) -> dict:
+def _render(call: ScimCall, conn: Connection, stored: StoredResource, q: ListQuery | None = None) -> dict[str, Any]:
     attrs, excl = (q.attributes, q.excluded) if q else (None, None)
     extra = None
     if wants_attribute("members", attrs, excl):
@@ -41,67 +41,50 @@ def _render(call: ScimCall, conn: Connection, stored: StoredResource, q: ListQue
     return project(render(stored, RESOURCE, call.base_url, extra), attrs, excl)
 
 
-def _respond(body: dict, stored: StoredResource, status: int = 200) -> ScimResponse:
-    headers = {"ETag": etag(stored.version)}
-    if status == 201:
-        headers["Location"] = body["meta"]["location"]
-    return ScimResponse(body, status_code=status, headers=headers)
+def create(call: ScimCall, body: Any) -> Unit[Written]:
+    """POST /Groups: 201 with the group; an unknown member id is a 400 (nothing is written)."""
+    fields, member_ids = parse_group(body)
 
-
-async def create(request: Request) -> Response:
-    call = await scim_call(request)
-    fields, member_ids = parse_group(await json_body(request, call.services.settings.max_payload_size))
-
-    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+    def unit(conn: Connection) -> Written:
         stored = store.create_group(conn, call.ws, fields, member_ids)
         record(conn, call, "scim.group.create", RESOURCE, stored.id,
-              detail={"displayName": fields.display_name, "members_added": len(member_ids)})  # fmt: skip
-        return _render(call, conn, stored), stored
+               detail={"displayName": fields.display_name, "members_added": len(member_ids)})  # fmt: skip
+        doc = _render(call, conn, stored)
+        return Written(201, doc, stored.version, doc["meta"]["location"])
 
-    body, stored = await call.write(unit)
-    return _respond(body, stored, 201)
+    return unit
 
 
-async def get(request: Request) -> Response:
-    call = await scim_call(request)
-    group_id = request.path_params["id"]
-    q = _query_params(request)
+def get(call: ScimCall, group_id: str, q: ListQuery | None) -> Unit[Found]:
+    """GET /Groups/{id}; NotFoundException (404)."""
 
-    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+    def unit(conn: Connection) -> Found:
         stored = store.get_group(conn, call.ws, group_id)
-        return _render(call, conn, stored, q), stored
+        return Found(_render(call, conn, stored, q), stored.version)
 
-    body, stored = await call.services.db.read(unit)
-    if request.headers.get("if-none-match") == etag(stored.version):
-        return Response(status_code=304, headers={"ETag": etag(stored.version)})
-    return _respond(body, stored)
+    return unit
 
 
-async def replace(request: Request) -> Response:
-    call = await scim_call(request)
-    group_id = request.path_params["id"]
-    body = await json_body(request, call.services.settings.max_payload_size)
+def replace(call: ScimCall, group_id: str, body: Any, if_match: str | None) -> Unit[Written]:
+    """PUT /Groups/{id}: the members are replaced too; 404, 412 on a stale ``If-Match``."""
     fields, member_ids = parse_group(body, Context.RESOURCE_REPLACEMENT_REQUEST)
-    if_match = request.headers.get("if-match")
 
-    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+    def unit(conn: Connection) -> Written:
         stored = store.replace_group(conn, call.ws, group_id, fields, member_ids, if_match)
         record(conn, call, "scim.group.replace", RESOURCE, group_id,
-              detail={"displayName": fields.display_name, "members": len(member_ids)})  # fmt: skip
-        return _render(call, conn, stored), stored
+               detail={"displayName": fields.display_name, "members": len(member_ids)})  # fmt: skip
+        return Written(200, _render(call, conn, stored), stored.version)
 
-    out, stored = await call.write(unit)
-    return _respond(out, stored)
+    return unit
 
 
-async def patch(request: Request) -> Response:
-    call = await scim_call(request)
-    group_id = request.path_params["id"]
-    operations = normalize_patch(await json_body(request, call.services.settings.max_payload_size))
-    if_match = request.headers.get("if-match")
-    q = _query_params(request)
+def patch(call: ScimCall, group_id: str, body: Any, if_match: str | None, q: ListQuery | None) -> Unit[Written]:
+    """PATCH /Groups/{id} (RFC 7644 §3.5.2): 204, or 200 with the group when ``q`` names
+    attributes (see PATCH_RETURNS_RESOURCE)."""
+    operations = normalize_patch(body)
+    with_body = PATCH_RETURNS_RESOURCE or (q is not None and bool(q.attributes or q.excluded))
 
-    def unit(conn: Connection) -> tuple[dict | None, StoredResource]:
+    def unit(conn: Connection) -> Written:
         current = store.get_group(conn, call.ws, group_id)
         result = apply_group_patch(current.doc, operations)
         fields = group_fields_from_doc(result.doc) if result.doc != current.doc else None
@@ -112,67 +95,50 @@ async def patch(request: Request) -> Response:
             remove_all=result.remove_all_members,
         )
         record(conn, call, "scim.group.patch", RESOURCE, group_id,
-              detail={"members_added": len(change.add), "members_removed": len(change.remove),
-                      "members_replaced": change.replace is not None or change.remove_all,
-                      "attributes_changed": fields is not None})  # fmt: skip
+               detail={"members_added": len(change.add), "members_removed": len(change.remove),
+                       "members_replaced": change.replace is not None or change.remove_all,
+                       "attributes_changed": fields is not None})  # fmt: skip
         # Last: it locks the group's row until the commit (store.patch_group).
         stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match, current)
-        if not (PATCH_RETURNS_RESOURCE or q.attributes or q.excluded):
-            return None, stored
-        return _render(call, conn, stored, q), stored
+        if not with_body:
+            return Written(204, None, stored.version)
+        return Written(200, _render(call, conn, stored, q), stored.version)
 
-    body, stored = await call.write(unit)
-    if body is None:
-        return Response(status_code=204, headers={"ETag": etag(stored.version)})
-    return _respond(body, stored)
+    return unit
 
 
-async def delete(request: Request) -> Response:
-    call = await scim_call(request)
-    group_id = request.path_params["id"]
-    if_match = request.headers.get("if-match")
+def delete(call: ScimCall, group_id: str, if_match: str | None) -> Unit[Written]:
+    """DELETE /Groups/{id}: 204. Of concurrent deletes exactly one succeeds and is audited;
+    the others are 404 (store.delete_group)."""
 
-    def unit(conn: Connection) -> None:
+    def unit(conn: Connection) -> Written:
         current = store.get_group(conn, call.ws, group_id)
         check_version(current.version, if_match)
         store.delete_group(conn, call.ws, group_id, current)
         record(conn, call, "scim.group.delete", RESOURCE, group_id,
-              detail={"displayName": current.doc.get("displayName")})  # fmt: skip
+               detail={"displayName": current.doc.get("displayName")})  # fmt: skip
+        return Written(204, None, None)
 
-    await call.write(unit)
-    return Response(status_code=204)
+    return unit
 
 
 FINDERS = Finders(store.EQ_ATTRIBUTES, store.find_groups_eq, filters.group_where, filters.group_order_by,
-                  store.list_groups, store.count_groups)
+                  store.list_groups, store.count_groups)  # fmt: skip
 
 
-async def search(call: ScimCall, q: ListQuery) -> Response:
-    return await _search(call, q, finder(FINDERS, q, call.ws))
-
-
-async def _search(
-    call: ScimCall, q: ListQuery, find: Callable[[Connection], tuple[int, list[StoredResource]]]
-) -> Response:
+def search(call: ScimCall, q: ListQuery, find: Finder | None = None) -> Unit[Page]:
+    """GET /Groups, POST /Groups/.search; ``find`` as for ``users.search``."""
+    find = find or finder(FINDERS, q, call.ws)
     with_members = wants_attribute("members", q.attributes, q.excluded)
 
-    def unit(conn: Connection) -> tuple[int, list[dict]]:
+    def unit(conn: Connection) -> Page:
         total, rows = find(conn)
         entries = store.members_of(conn, [r.id for r in rows]) if with_members and rows else {}
-        return total, [
-            project(
-                render(r, RESOURCE, call.base_url,
-                       {"members": member_refs(entries[r.id], call.base_url)} if entries.get(r.id) else None),
-                q.attributes,
-                q.excluded,
-            )
+        return page(q, total, [
+            project(render(r, RESOURCE, call.base_url,
+                           {"members": member_refs(entries[r.id], call.base_url)} if entries.get(r.id) else None),
+                    q.attributes, q.excluded)
             for r in rows
-        ]  # fmt: skip
+        ])  # fmt: skip
 
-    total, resources = await call.services.db.read(unit)
-    return _list(q, total, resources)
-
-
-async def list_(request: Request) -> Response:
-    call = await scim_call(request)
-    return await search(call, _query_params(request))
+    return unit

@@ -1,32 +1,26 @@
-"""/Users: each handler parses, runs one unit of work (change + audit event, one
-transaction) and renders. Reads render the stored document; nothing is re-validated."""
+"""SCIM Users without HTTP (RFC 7644 §3.3-3.6).
+
+Each write validates its input when it is called (raising scim2_models exceptions or a
+pydantic ValidationError) and returns its unit of work: the change, its audit event and its
+outbox jobs (``changes.record``), for the caller to run in one transaction. Each read
+returns a unit that renders the stored document; nothing is re-validated on the way out.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import lru_cache
+from typing import Any
 
 from scim2_models import Context
 from sqlalchemy import Connection
-from starlette.datastructures import QueryParams
-from starlette.requests import Request
-from starlette.responses import Response
 
 from scim_server.scim import filters
 from scim_server.scim.changes import record
-from scim_server.scim.context import ScimCall, json_body, scim_call
+from scim_server.scim.context import ScimCall
 from scim_server.scim.patch import apply_user_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
-from scim_server.scim.query import (
-    Finders,
-    ListQuery,
-    default_list_query,
-    encode_cursor,
-    finder,
-    parse_list_query,
-)
-from scim_server.scim.resources import etag, parse_user, render, user_fields_from_doc
-from scim_server.scim.responses import ScimResponse, list_response
+from scim_server.scim.query import Finders, ListQuery, finder
+from scim_server.scim.resources import parse_user, render, user_fields_from_doc
+from scim_server.scim.results import Finder, Found, Page, Unit, Written, page
 from scim_server.store import directory as store
 from scim_server.store.directory import StoredResource, check_version
 
@@ -35,8 +29,8 @@ RESOURCE = "User"
 
 def _render_one(
     call: ScimCall, conn: Connection, stored: StoredResource, q: ListQuery | None = None,
-    memberships: list[dict] | None = None,
-) -> dict:
+    memberships: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The user as returned; ``memberships``: its groups when the caller already has them."""
     attrs, excl = (q.attributes, q.excluded) if q else (None, None)
     extra = None
@@ -47,87 +41,51 @@ def _render_one(
     return project(render(stored, RESOURCE, call.base_url, extra), attrs, excl)
 
 
-def _respond(body: dict, stored: StoredResource, status: int = 200, location: bool = False) -> ScimResponse:
-    headers = {"ETag": etag(stored.version)}
-    if location:
-        headers["Location"] = body["meta"]["location"]
-    return ScimResponse(body, status_code=status, headers=headers)
+def create(call: ScimCall, body: Any) -> Unit[Written]:
+    """POST /Users: 201 with the user; UniquenessException (409) when the userName is taken."""
+    fields = parse_user(body)
 
-
-def _query_params(request: Request) -> ListQuery:
-    settings = request.app.state.services.settings
-    raw = request.scope.get("query_string")
-    if not raw:
-        return default_list_query(settings.default_page_size, settings.filter_max_results)
-    return _parsed_query(raw, settings.default_page_size, settings.filter_max_results)
-
-
-@lru_cache(maxsize=1024)
-def _parsed_query(raw: bytes, default_count: int, max_count: int) -> ListQuery:
-    """IdPs repeat the same few query strings (``excludedAttributes=members``...): each is
-    parsed once. A query that does not parse raises, and nothing is cached. The result is
-    shared: treat it as immutable."""
-    return parse_list_query(QueryParams(raw.decode("latin-1")), default_count, max_count)
-
-
-async def create(request: Request) -> Response:
-    call = await scim_call(request)
-    fields = parse_user(await json_body(request, call.services.settings.max_payload_size))
-
-    def unit(conn: Connection) -> dict:
+    def unit(conn: Connection) -> Written:
         stored = store.create_user(conn, call.ws, fields)
         record(conn, call, "scim.user.create", RESOURCE, stored.id,
-              detail={"userName": fields.user_name})  # fmt: skip
-        return render(stored, RESOURCE, call.base_url)
+               detail={"userName": fields.user_name})  # fmt: skip
+        doc = render(stored, RESOURCE, call.base_url)
+        return Written(201, doc, stored.version, doc["meta"]["location"])
 
-    body = await call.write(unit)
-    return ScimResponse(
-        body, status_code=201, headers={"ETag": body["meta"]["version"], "Location": body["meta"]["location"]}
-    )
+    return unit
 
 
-async def get(request: Request) -> Response:
-    call = await scim_call(request)
-    user_id = request.path_params["id"]
-    q = _query_params(request)
+def get(call: ScimCall, user_id: str, q: ListQuery | None) -> Unit[Found]:
+    """GET /Users/{id}; NotFoundException (404)."""
 
-    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+    def unit(conn: Connection) -> Found:
         stored = store.get_user(conn, call.ws, user_id)
-        return _render_one(call, conn, stored, q), stored
+        return Found(_render_one(call, conn, stored, q), stored.version)
 
-    body, stored = await call.services.db.read(unit)
-    if request.headers.get("if-none-match") == etag(stored.version):
-        return Response(status_code=304, headers={"ETag": etag(stored.version)})
-    return _respond(body, stored)
+    return unit
 
 
-async def replace(request: Request) -> Response:
-    call = await scim_call(request)
-    user_id = request.path_params["id"]
-    fields = parse_user(await json_body(request, call.services.settings.max_payload_size),
-                        Context.RESOURCE_REPLACEMENT_REQUEST)  # fmt: skip
-    if_match = request.headers.get("if-match")
+def replace(call: ScimCall, user_id: str, body: Any, if_match: str | None) -> Unit[Written]:
+    """PUT /Users/{id}: 404, 412 on a stale ``If-Match`` (RFC 7644 §3.14), 409 on a taken userName."""
+    fields = parse_user(body, Context.RESOURCE_REPLACEMENT_REQUEST)
 
-    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+    def unit(conn: Connection) -> Written:
         current, memberships = store.get_user_and_groups(conn, call.ws, user_id)
         check_version(current.version, if_match)
         stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.replace", RESOURCE, user_id,
-              detail=_changed(current.doc, fields.doc))  # fmt: skip
-        return _render_one(call, conn, stored, memberships=memberships), stored
+               detail=_changed(current.doc, fields.doc))  # fmt: skip
+        return Written(200, _render_one(call, conn, stored, memberships=memberships), stored.version)
 
-    body, stored = await call.write(unit)
-    return _respond(body, stored)
+    return unit
 
 
-async def patch(request: Request) -> Response:
-    call = await scim_call(request)
-    user_id = request.path_params["id"]
-    operations = normalize_patch(await json_body(request, call.services.settings.max_payload_size))
-    if_match = request.headers.get("if-match")
+def patch(call: ScimCall, user_id: str, body: Any, if_match: str | None, q: ListQuery | None) -> Unit[Written]:
+    """PATCH /Users/{id} (RFC 7644 §3.5.2): 200 with the user, projected by ``q``."""
+    operations = normalize_patch(body)
 
-    def unit(conn: Connection) -> tuple[dict, StoredResource]:
+    def unit(conn: Connection) -> Written:
         current, memberships = store.get_user_and_groups(conn, call.ws, user_id)
         check_version(current.version, if_match)
         doc = apply_user_patch(current.doc, operations)
@@ -136,72 +94,52 @@ async def patch(request: Request) -> Response:
         stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.patch", RESOURCE, user_id,
-              detail=_changed(current.doc, doc) | ({"password": "changed"} if password else {}))  # fmt: skip
-        return _render_one(call, conn, stored, memberships=memberships), stored
+               detail=_changed(current.doc, doc) | ({"password": "changed"} if password else {}))  # fmt: skip
+        return Written(200, _render_one(call, conn, stored, q, memberships), stored.version)
 
-    body, stored = await call.write(unit)
-    return _respond(body, stored)
+    return unit
 
 
-async def delete(request: Request) -> Response:
-    call = await scim_call(request)
-    user_id = request.path_params["id"]
-    if_match = request.headers.get("if-match")
+def delete(call: ScimCall, user_id: str, if_match: str | None) -> Unit[Written]:
+    """DELETE /Users/{id}: 204; the user leaves every group. Of concurrent deletes exactly one
+    succeeds (the user's row is locked first), the others are 404."""
 
-    def unit(conn: Connection) -> None:
+    def unit(conn: Connection) -> Written:
         current = store.get_user(conn, call.ws, user_id, for_update=True)
         check_version(current.version, if_match)
         record(conn, call, "scim.user.delete", RESOURCE, user_id,
-              detail={"userName": current.doc.get("userName")})  # fmt: skip
+               detail={"userName": current.doc.get("userName")})  # fmt: skip
         # Last: it locks the user's groups until the commit (store.delete_user).
         store.delete_user(conn, call.ws, user_id, current)
+        return Written(204, None, None)
 
-    await call.write(unit)
-    return Response(status_code=204)
+    return unit
 
 
 FINDERS = Finders(store.EQ_ATTRIBUTES, store.find_users_eq, filters.user_where, filters.user_order_by,
-                  store.list_users, store.count_users)
+                  store.list_users, store.count_users)  # fmt: skip
 
 
-async def search(call: ScimCall, q: ListQuery) -> Response:
-    return await _search(call, q, finder(FINDERS, q, call.ws))
-
-
-async def _search(
-    call: ScimCall, q: ListQuery, find: Callable[[Connection], tuple[int, list[StoredResource]]]
-) -> Response:
+def search(call: ScimCall, q: ListQuery, find: Finder | None = None) -> Unit[Page]:
+    """GET /Users, POST /Users/.search (RFC 7644 §3.4.2-3.4.3). ``find``: the query's rows, as
+    ``query.finder`` plans them (``service.search`` plans them off the event loop); planned
+    here when not given, raising InvalidFilterException for a filter Users cannot answer."""
+    find = find or finder(FINDERS, q, call.ws)
     with_groups = wants_attribute("groups", q.attributes, q.excluded)
 
-    def unit(conn: Connection) -> tuple[int, list[dict]]:
+    def unit(conn: Connection) -> Page:
         total, rows = find(conn)
         extra = store.groups_of(conn, call.ws, [r.id for r in rows]) if with_groups and rows else {}
-        return total, [
-            project(
-                render(r, RESOURCE, call.base_url, {"groups": extra[r.id]} if extra.get(r.id) else None),
-                q.attributes,
-                q.excluded,
-            )
+        return page(q, total, [
+            project(render(r, RESOURCE, call.base_url, {"groups": extra[r.id]} if extra.get(r.id) else None),
+                    q.attributes, q.excluded)
             for r in rows
-        ]
+        ])  # fmt: skip
 
-    total, resources = await call.services.db.read(unit)
-    return _list(q, total, resources)
-
-
-def _list(q: ListQuery, total: int, resources: list[dict]) -> Response:
-    if q.cursor is None:
-        return list_response(resources, total, q.start_index)
-    following = q.offset + len(resources)
-    return list_response(resources, total, None, encode_cursor(following) if following < total else None)
+    return unit
 
 
-async def list_(request: Request) -> Response:
-    call = await scim_call(request)
-    return await search(call, _query_params(request))
-
-
-def _changed(before: dict, after: dict) -> dict:
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """Names of the top-level attributes a write changed: what the audit trail records."""
     keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     return {"changed": keys} if keys else {}

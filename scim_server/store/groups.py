@@ -190,11 +190,20 @@ def patch_group(
 def delete_group(
     conn: Connection, workspace_id: int, group_id: str, current: StoredResource | None = None
 ) -> StoredResource:
+    """Delete the group, its member rows and its own memberships in other groups.
+
+    Of concurrent deletes of one group exactly one succeeds; the others raise
+    NotFoundException (and their transactions roll back). The group's row is deleted last,
+    and whoever's DELETE finds it gone lost: on PostgreSQL a second DELETE waits for the
+    first's row lock and then finds nothing. The member rows go first, as in a user delete
+    (member rows, then group rows): locking the group first would take the two in opposite
+    orders and let a group delete deadlock with a member's delete."""
     found = current if current is not None else get_group(conn, workspace_id, group_id)
     key = {"ws": workspace_id, "id": group_id}
     sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, key)
     sql.execute(conn, sql.DELETE_MEMBERSHIPS_OF, key)
-    sql.execute(conn, sql.DELETE_GROUP, key)
+    if sql.execute(conn, sql.DELETE_GROUP, key) == 0:
+        raise NotFoundException(detail=f"Group {group_id} not found.")
     return found
 
 
