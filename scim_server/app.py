@@ -14,6 +14,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
 from scim_server.auth import Authenticator
+from scim_server.console import console_mount
+from scim_server.console import root as console_root
 from scim_server.errors import ERROR_HANDLERS
 from scim_server.nul_guard import NulGuard
 from scim_server.observability import Metrics, ObservabilityMiddleware
@@ -74,10 +76,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = Starlette(
         routes=[
+            Route("/", console_root, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
             Mount("/api/v1", routes=ADMIN_ROUTES),
+            console_mount(),
             *(extra_routes or []),
         ],
         middleware=[

@@ -159,3 +159,4 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
 from scim_server.store import app_models  # noqa: E402,F401  (registers the app tables)
+from scim_server.store import console_models  # noqa: E402,F401  (registers the console tables)
