@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from scim_server.console import pages, signin
+from scim_server.console import actions, pages, signin
 from scim_server.console.security import SecurityHeaders
 from scim_server.console.web import HERE
 
@@ -38,6 +38,9 @@ def console_mount() -> Mount:
         Route("/directory/users/{user_id}", pages.directory_user, methods=["GET"]),
         Route("/audit", pages.audit, methods=["GET"]),
         Route("/settings", pages.settings, methods=["GET"]),
+        Route("/settings/tokens", actions.create_token, methods=["POST"]),
+        Route("/settings/tokens/{token_id}/revoke", actions.revoke_token, methods=["POST"]),
+        Route("/connect/intro", actions.hide_connect_intro, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static")),
     ]
     return Mount("/console", routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -157,11 +157,15 @@ async def audit(request: Request, admin: Admin) -> Response:
     return render(request, "audit.html", {"events": events}, admin=admin)
 
 
+def settings_context(request: Request, admin: Admin, tokens: list[tenancy.TokenRecord]) -> dict[str, Any]:
+    config = admin.services.settings
+    base = (config.public_base_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+    return {"tokens": tokens, "scim_url": f"{base}/scim/v2", "oidc": oidc.configured(config),
+            "oidc_issuer": config.console_oidc_issuer, "created": None}  # fmt: skip
+
+
 @admin_page
 async def settings(request: Request, admin: Admin) -> Response:
     tokens = await admin.services.db.read(lambda conn: tenancy.list_tokens(conn, admin.session.workspace))
-    config = admin.services.settings
-    base = (config.public_base_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
-    context = {"tokens": tokens, "scim_url": f"{base}/scim/v2", "oidc": oidc.configured(config),
-               "oidc_issuer": config.console_oidc_issuer, "created": None}  # fmt: skip
-    return render(request, "settings.html", context, admin=admin, flash=await take_flash(admin))
+    return render(request, "settings.html", settings_context(request, admin, tokens), admin=admin,
+                  flash=await take_flash(admin))  # fmt: skip
