@@ -75,11 +75,14 @@ class OidcProvider:
         ]
 
     @staticmethod
-    def issuer(request: Request) -> str:
-        return str(request.base_url).rstrip("/")
+    def issuer(request: Request, endpoint: str) -> str:
+        """This provider's URL as the caller reached it: the request's URL less the endpoint's path
+        (the sandbox is mounted wherever its host puts it)."""
+        url = str(request.url.replace(query=""))
+        return url[: -len(endpoint)] if url.endswith(endpoint) else url.rstrip("/")
 
     async def metadata(self, request: Request) -> Response:
-        issuer = self.issuer(request)
+        issuer = self.issuer(request, "/.well-known/openid-configuration")
         return JSONResponse({
             "issuer": issuer, "authorization_endpoint": f"{issuer}/authorize", "token_endpoint": f"{issuer}/token",
             "jwks_uri": f"{issuer}/jwks", "response_types_supported": ["code"], "subject_types_supported": ["public"],
@@ -123,7 +126,7 @@ class OidcProvider:
         now = int(time.time())
         access = secrets.token_urlsafe(24)
         claims: dict[str, Any] = {
-            "iss": self.issuer(request), "sub": hashlib.sha256(grant.email.encode()).hexdigest()[:24],
+            "iss": self.issuer(request, "/token"), "sub": hashlib.sha256(grant.email.encode()).hexdigest()[:24],
             "aud": grant.client_id, "iat": now, "exp": now + 300, "nonce": grant.nonce, "email": grant.email,
             "email_verified": True, "name": grant.email.split("@")[0], "groups": list(grant.groups),
             "at_hash": _b64(hashlib.sha256(access.encode()).digest()[:16]),
