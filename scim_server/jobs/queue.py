@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from scim_server.store import paging
 from scim_server.store.app_models import Job
 from scim_server.store.db import new_id, now
 
-jobs = cast(Table, Job.__table__)
+jobs = Job.__table__
 LIVE = ("queued", "running")
 TERMINAL = ("completed", "failed", "cancelled")
 

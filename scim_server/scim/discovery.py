@@ -17,6 +17,7 @@ from scim2_models import (
     NotFoundException,
     Patch,
     ResourceType,
+    ScimObject,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -39,7 +40,7 @@ class Discovery:
     schemas: dict[str, dict[str, Any]]
 
 
-def _dump(model: Any) -> dict[str, Any]:
+def _dump(model: ScimObject) -> dict[str, Any]:
     return model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
