@@ -10,7 +10,15 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from connectors.base import Asset, ChangesRoles, GrantsAssets, InvitesMembers, ListsAssets, ListsMembers, Member
+from connectors.base import (
+    Asset,
+    ChangesRoles,
+    GrantsAssets,
+    InvitesMembers,
+    ListsAssets,
+    ListsMembers,
+    Member,
+)
 from connectors.errors import ConnectorError, UnsupportedCapability
 from mapping import ChangeRole, Grant, Invite, Remove, Revoke, report_removals
 from scim_server import reconcile

@@ -128,7 +128,7 @@ def claim(conn: Connection, worker: str, lease_seconds: float, kinds: tuple[str,
         update(jobs)
         .where(jobs.c.id == job_id, _claimable(at))
         .values(status="running", lease_owner=worker, lease_until=at + timedelta(seconds=lease_seconds),
-                attempts=jobs.c.attempts + 1, started=at)  # fmt: skip
+                attempts=jobs.c.attempts + 1, started=at)
         .returning(*jobs.c)
     ).first()
     return None if row is None else _record(row)
@@ -156,7 +156,7 @@ def complete(conn: Connection, job_id: str, worker: str, result: dict[str, Any] 
         update(jobs)
         .where(_owned(job_id, worker))
         .values(status="completed", result=orjson.dumps(result or {}).decode(), error=None, finished=now(),
-                lease_owner=None, lease_until=None)  # fmt: skip
+                lease_owner=None, lease_until=None)
     )
     return done.rowcount > 0
 

@@ -8,8 +8,8 @@ same format they were sent". So emails stay strings here.
 
 from __future__ import annotations
 
-from scim2_models import Email as _Email
 from scim2_models import AnyExtension, EnterpriseUser, User
+from scim2_models import Email as _Email
 
 
 class Email(_Email):

@@ -211,7 +211,7 @@ class _GroupCommitWriter:
                 conn.commit()
             if raw.in_transaction:
                 raw.commit()
-        except BaseException as exc:  # the commit itself failed: nobody's write is durable
+        except BaseException as exc:  # noqa: BLE001 (the commit itself failed: nobody's write is durable)
             self._abandon()
             _resolve_all([(unit, False, exc) for unit in batch])
             return
@@ -250,7 +250,7 @@ def _run_plain(conn: Connection, batch: list[_Unit]) -> list[tuple[bool, Any]] |
     for index, unit in enumerate(batch):
         try:
             outcomes.append((True, unit.fn(conn)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (any error is that unit's outcome, handed to its caller)
             return _Failed(index, exc)
     return outcomes
 
@@ -259,7 +259,7 @@ def _run_in_savepoint(conn: Connection, raw: Any, fn: Callable[[Connection], Any
     raw.execute("SAVEPOINT unit")
     try:
         value = fn(conn)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any error is that unit's outcome, handed to its caller)
         raw.execute("ROLLBACK TO unit")
         raw.execute("RELEASE unit")
         return False, exc

@@ -65,7 +65,7 @@ class Statement:
     parameter is refused at compile time.
     """
 
-    __slots__ = ("_sql", "clauses", "__weakref__")
+    __slots__ = ("__weakref__", "_sql", "clauses")
 
     def __init__(self, clause: ClauseElement, postgresql: ClauseElement | None = None) -> None:
         self.clauses = {SQLITE: clause, POSTGRESQL: postgresql if postgresql is not None else clause}

@@ -14,6 +14,7 @@ from scim2_models import InvalidValueException, NotFoundException, PreconditionF
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from scim_server.store import fastsql as sql
+from scim_server.store.db import new_id, now
 from scim_server.store.directory import (
     GroupFields,
     StoredResource,
@@ -22,7 +23,6 @@ from scim_server.store.directory import (
     paged,
     stored,
 )
-from scim_server.store.db import new_id, now
 from scim_server.store.values import comparison_key
 
 groups = sql.groups
