@@ -23,12 +23,12 @@ from starlette.routing import Mount
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from connectors.sandbox import create_sandbox_app  # noqa: E402
-from scim_server.app import create_app  # noqa: E402
-from scim_server.settings import Settings  # noqa: E402
-from scim_server.store import migrate, tenancy  # noqa: E402
-from scim_server.store.db import Database  # noqa: E402
-from tests.servers import free_port, serve_asgi  # noqa: E402
+from connectors.sandbox import create_sandbox_app
+from scim_server.app import create_app
+from scim_server.settings import Settings
+from scim_server.store import migrate, tenancy
+from scim_server.store.db import Database
+from tests.servers import free_port, serve_asgi
 
 
 def main() -> int:

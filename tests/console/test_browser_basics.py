@@ -104,7 +104,7 @@ def test_narrow_screen_keeps_navigation_and_tables_usable(browser: Any, console:
 
 def test_sign_out_and_an_ended_session_go_to_sign_in(page: tuple[Any, Problems], console: Console) -> None:
     tab, problems = page
-    token_id, admin = console.token()
+    _, admin = console.token()
     sign_in(tab, admin)
     tab.get_by_role("button", name="Sign out").click()
     tab.wait_for_url("**/console/sign-in")
