@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from scim_server.console import actions, pages, signin
+from scim_server.console import actions, connect, operations, pages, signin
 from scim_server.console.security import SecurityHeaders
 from scim_server.console.web import HERE
 
@@ -41,6 +41,24 @@ def console_mount() -> Mount:
         Route("/settings/tokens", actions.create_token, methods=["POST"]),
         Route("/settings/tokens/{token_id}/revoke", actions.revoke_token, methods=["POST"]),
         Route("/connect/intro", actions.hide_connect_intro, methods=["POST"]),
+        Route("/connect", connect.intro, methods=["GET"]),
+        Route("/connect/select", connect.select, methods=["GET"]),
+        Route("/connect/{kind}/grant", connect.grant, methods=["GET"]),
+        Route("/connect/{kind}/callback", connect.callback, methods=["GET"]),
+        Route("/connect/{kind}/details", connect.details, methods=["GET"]),
+        Route("/connect/{kind}/account", connect.account, methods=["GET"]),
+        Route("/connect/{kind}", connect.connect, methods=["POST"]),
+        Route("/apps/{app_id}/check", operations.check, methods=["POST"]),
+        Route("/apps/{app_id}/settings", operations.configure, methods=["POST"]),
+        Route("/apps/{app_id}/remove", operations.remove_app_form, methods=["GET"]),
+        Route("/apps/{app_id}/remove", operations.remove_app, methods=["POST"]),
+        Route("/apps/{app_id}/members/bulk", operations.bulk, methods=["POST"]),
+        Route("/apps/{app_id}/members/{member_id}/match", operations.match_form, methods=["GET"]),
+        Route("/apps/{app_id}/members/{member_id}/match", operations.match, methods=["POST"]),
+        Route("/apps/{app_id}/members/{member_id}/{action}", operations.member_form, methods=["GET"]),
+        Route("/apps/{app_id}/members/{member_id}/{action}", operations.member_action, methods=["POST"]),
+        Route("/automation/{job_id}/{action}", operations.job_action, methods=["POST"]),
+        Route("/reports/{report_id}/apply", operations.apply_report, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=HERE / "static")),
     ]
     return Mount("/console", routes=routes, middleware=[Middleware(SecurityHeaders)])

@@ -13,6 +13,10 @@ from starlette.responses import RedirectResponse, Response
 
 from scim_server.console import oidc, reads
 from scim_server.console.web import Admin, admin_page, render, take_flash
+from scim_server.services import directory as directory_ops
+from scim_server.services import jobs as job_ops
+from scim_server.services import reports as report_ops
+from scim_server.services.paging import PageRequest
 from scim_server.store import console as session_store
 from scim_server.store import tenancy
 
@@ -62,7 +66,8 @@ async def app_members(request: Request, admin: Admin) -> Response:
 
     def unit(conn: Any) -> tuple[reads.AppCard, dict[str, Any]]:
         card = reads.app_detail(conn, admin.ws, app_id)
-        return card, reads.members_page(conn, admin.ws, app_id, state, query, sort, offset, PAGE_SIZE)
+        known = card.counts.get(state, 0)
+        return card, reads.members_page(conn, admin.ws, app_id, state, query, sort, offset, PAGE_SIZE, known)
 
     card, found = await admin.services.db.read(unit)
     context = {"card": card, "tab": "members", "state": state, "q": query, "sort": sort, "offset": offset,
@@ -103,52 +108,51 @@ def _cell(value: str | None) -> str:
 
 @admin_page
 async def automation(request: Request, admin: Admin) -> Response:
-    def unit(conn: Any) -> tuple[list[Any], dict[str, str]]:
-        return reads.jobs(conn, admin.ws), reads.app_labels(conn, admin.ws)
-
-    jobs, labels = await admin.services.db.read(unit)
-    live = any(j.status in ("queued", "running") for j in jobs)
+    found = await job_ops.list_jobs(admin.services, admin.principal, None, None, PageRequest(None, 100))
+    labels = await admin.services.db.read(lambda conn: reads.app_labels(conn, admin.ws))
+    jobs = found["items"]
+    live = any(j["status"] in ("queued", "running") for j in jobs)
     context = {"jobs": jobs, "labels": labels, "statuses": reads.JOB_STATUS, "live": live}
-    name = "_jobs.html" if request.query_params.get("fragment") == "jobs" else "automation.html"
-    return render(request, name, context, admin=admin, flash=await take_flash(admin) if name != "_jobs.html" else None)
+    if request.query_params.get("fragment") == "jobs":  # the live refresh while jobs run
+        return render(request, "_jobs.html", context, admin=admin)
+    return render(request, "automation.html", context, admin=admin, flash=await take_flash(admin))
 
 
 @admin_page
 async def job_detail(request: Request, admin: Admin) -> Response:
-    job_id = request.path_params["job_id"]
-    from scim_server.jobs import queue
-
-    def unit(conn: Any) -> tuple[Any, dict[str, str]]:
-        return queue.get(conn, admin.ws, job_id), reads.app_labels(conn, admin.ws)
-
-    job, labels = await admin.services.db.read(unit)
-    return render(request, "job.html", {"job": job, "labels": labels, "statuses": reads.JOB_STATUS}, admin=admin,
-                  flash=await take_flash(admin))  # fmt: skip
+    job = await job_ops.get_job(admin.services, admin.principal, request.path_params["job_id"])
+    labels = await admin.services.db.read(lambda conn: reads.app_labels(conn, admin.ws))
+    live = job["status"] in ("queued", "running")
+    return render(request, "job.html", {"job": job, "labels": labels, "statuses": reads.JOB_STATUS, "live": live},
+                  admin=admin, flash=await take_flash(admin))  # fmt: skip
 
 
 @admin_page
 async def reports(request: Request, admin: Admin) -> Response:
-    found = await admin.services.db.read(lambda conn: reads.reports(conn, admin.ws))
-    return render(request, "reports.html", {"reports": found}, admin=admin, flash=await take_flash(admin))
+    page = await report_ops.list_reports(admin.services, admin.principal, None, None, PageRequest(None, 200))
+    labels = await admin.services.db.read(lambda conn: reads.app_labels(conn, admin.ws))
+    found = [{"report": r, "app_label": labels.get(r["app_id"], r["app_id"])} for r in reversed(page["items"])]
+    any_open = any(r["report"]["status"] == "pending" for r in found)
+    if request.query_params.get("fragment") == "list":  # the live refresh while no report waits
+        return render(request, "_reports.html", {"reports": found, "any_open": any_open}, admin=admin)
+    return render(request, "reports.html", {"reports": found, "any_open": any_open}, admin=admin,
+                  flash=await take_flash(admin))  # fmt: skip
 
 
 @admin_page
 async def directory(request: Request, admin: Admin) -> Response:
-    query, offset = request.query_params.get("q", "").strip()[:200], _int(request.query_params.get("offset"))
-
-    def unit(conn: Any) -> tuple[dict[str, Any], list[Any]]:
-        return reads.directory_users(conn, admin.ws, query, offset, PAGE_SIZE), reads.directory_groups(conn, admin.ws)
-
-    users, groups = await admin.services.db.read(unit)
-    return render(request, "directory.html", {"users": users, "groups": groups, "q": query, "offset": offset,
-                                              "page_size": PAGE_SIZE}, admin=admin)  # fmt: skip
+    """Directory users (search by name or email, cursor paging: the service's own), and groups."""
+    query = request.query_params.get("q", "").strip()[:200]
+    found = await directory_ops.search_users(admin.services, admin.principal, query or None,
+                                             PageRequest(request.query_params.get("cursor") or None, PAGE_SIZE))  # fmt: skip
+    groups = await admin.services.db.read(lambda conn: reads.directory_groups(conn, admin.ws))
+    return render(request, "directory.html", {"users": found, "groups": groups, "q": query}, admin=admin)
 
 
 @admin_page
 async def directory_user(request: Request, admin: Admin) -> Response:
-    user_id = request.path_params["user_id"]
-    found = await admin.services.db.read(lambda conn: reads.directory_user(conn, admin.ws, user_id))
-    return render(request, "directory_user.html", found, admin=admin)
+    user = await directory_ops.get_user(admin.services, admin.principal, request.path_params["user_id"])
+    return render(request, "directory_user.html", {"user": user}, admin=admin)
 
 
 @admin_page

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 
 from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
-from scim_server import reconcile
 from scim_server.jobs import queue
 from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
+from scim_server.store import reports as report_store
 from scim_server.store.app_models import AppMember
 from scim_server.store.models import AuditEvent, ScimGroup, ScimUser, ScimUserValue
 
@@ -54,10 +54,7 @@ class AppCard:
 
 
 def _pending_reports(conn: Connection, ws: int) -> dict[str, str]:
-    reports = reconcile.reports_t
-    rows = conn.execute(select(reports.c.app_id, reports.c.id).where(reports.c.workspace_id == ws,
-                                                                      reports.c.status == "pending"))  # fmt: skip
-    return {r.app_id: r.id for r in rows}
+    return {r.app_id: r.id for r in report_store.list_reports(conn, ws, None, "pending", None, 1000)}
 
 
 def app_cards(conn: Connection, ws: int) -> list[AppCard]:
@@ -94,8 +91,9 @@ SORTS = {"name": AppMember.__table__.c.display_name, "email": AppMember.__table_
 
 
 def members_page(conn: Connection, ws: int, app_id: str, state: str, query: str, sort: str, offset: int,
-                 limit: int) -> dict[str, Any]:  # fmt: skip
-    """One page of a set, searched and sorted in SQL (a 50,000-member app stays one indexed query)."""
+                 limit: int, total: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """One page of a set, searched and sorted in SQL; the total is counted only for a search (the
+    tabs' counts are known), and asset permissions are read for the page's members only."""
     app_store.get_app(conn, ws, app_id)
     members = AppMember.__table__
     where = [members.c.app_id == app_id]
@@ -108,74 +106,22 @@ def members_page(conn: Connection, ws: int, app_id: str, state: str, query: str,
                          func.lower(members.c.username).like(like)))  # fmt: skip
     order = SORTS.get(sort, members.c.email)
     rows = list(conn.execute(select(members).where(*where).order_by(order, members.c.id).offset(offset).limit(limit + 1)))
-    total = int(conn.execute(select(func.count()).select_from(members).where(*where)).scalar_one())
-    perms = member_store.permissions_by_member(conn, app_id) if rows else {}
+    if total is None or query:
+        total = int(conn.execute(select(func.count()).select_from(members).where(*where)).scalar_one())
+    perms = member_store.permissions_of(conn, app_id, [r.remote_id for r in rows[:limit]]) if rows else {}
     names = _user_names(conn, ws, {r.user_id for r in rows if r.user_id})
     items = [{"row": r, "assets": perms.get(r.remote_id, []), "user_name": names.get(r.user_id or "")}
              for r in rows[:limit]]  # fmt: skip
     return {"items": items, "more": len(rows) > limit, "total": total}
 
 
-def jobs(conn: Connection, ws: int, app_id: str | None = None, limit: int = 100) -> list[queue.JobRecord]:
-    return queue.list_jobs(conn, ws, app_id=app_id, limit=limit)
-
-
 def app_labels(conn: Connection, ws: int) -> dict[str, str]:
     return {a.id: a.label for a in app_store.list_apps(conn, ws, None, 1000)}
-
-
-def reports(conn: Connection, ws: int) -> list[dict[str, Any]]:
-    """Reports newest first, each with its entries and who they are about."""
-    reports_t, entries_t = reconcile.reports_t, reconcile.entries_t
-    members = AppMember.__table__
-    labels = app_labels(conn, ws)
-    out = []
-    for row in conn.execute(select(reports_t).where(reports_t.c.workspace_id == ws)
-                            .order_by(reports_t.c.created.desc()).limit(100)):  # fmt: skip
-        entries = list(conn.execute(
-            select(entries_t, members.c.email, members.c.display_name, members.c.app_role, members.c.remote_id)
-            .outerjoin(members, members.c.id == entries_t.c.member_id)
-            .where(entries_t.c.report_id == row.id).order_by(entries_t.c.created)))  # fmt: skip
-        names = _user_names(conn, ws, {e.user_id for e in entries if e.user_id})
-        perms = member_store.permissions_by_member(conn, row.app_id) if entries else {}
-        out.append({"report": row, "app_label": labels.get(row.app_id, row.app_id),
-                    "entries": [{"entry": e, "user_name": names.get(e.user_id or ""),
-                                 "assets": perms.get(e.remote_id or "", [])} for e in entries]})  # fmt: skip
-    return out
-
-
-def directory_users(conn: Connection, ws: int, query: str, offset: int, limit: int) -> dict[str, Any]:
-    users, values = ScimUser.__table__, ScimUserValue.__table__
-    where = [users.c.workspace_id == ws]
-    if query:
-        like = f"%{query.lower()}%"
-        emails = select(values.c.user_id).where(values.c.path == "emails.value", func.lower(values.c.value).like(like))
-        where.append(or_(func.lower(users.c.user_name).like(like), users.c.id.in_(emails)))
-    rows = list(conn.execute(select(users).where(*where).order_by(users.c.user_name).offset(offset).limit(limit + 1)))
-    return {"items": rows[:limit], "more": len(rows) > limit}
 
 
 def directory_groups(conn: Connection, ws: int, limit: int = 200) -> list[Any]:
     groups = ScimGroup.__table__
     return list(conn.execute(select(groups).where(groups.c.workspace_id == ws).order_by(groups.c.display_name).limit(limit)))
-
-
-def directory_user(conn: Connection, ws: int, user_id: str) -> dict[str, Any]:
-    users, values = ScimUser.__table__, ScimUserValue.__table__
-    user = conn.execute(select(users).where(users.c.workspace_id == ws, users.c.id == user_id)).first()
-    if user is None:
-        raise LookupError(user_id)
-    emails = [v for (v,) in conn.execute(select(values.c.value).where(values.c.user_id == user_id,
-                                                                       values.c.path == "emails.value"))]  # fmt: skip
-    members = AppMember.__table__
-    labels = app_labels(conn, ws)
-    accounts = []
-    for m in conn.execute(select(members).where(members.c.user_id == user_id, members.c.closed.is_(None))):
-        if m.app_id not in labels:
-            continue
-        perms = member_store.permissions_by_member(conn, m.app_id).get(m.remote_id, [])
-        accounts.append({"row": m, "app_label": labels[m.app_id], "assets": perms})
-    return {"user": user, "emails": emails, "accounts": accounts}
 
 
 def audit_events(conn: Connection, ws: int, limit: int = 200) -> list[Any]:

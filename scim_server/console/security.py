@@ -2,7 +2,8 @@
 
 The CSP allows scripts and styles from the console's own origin only (no ``unsafe-inline``,
 no ``unsafe-eval``: htmx runs with ``allowEval`` off), no framing (``frame-ancestors 'none'``)
-and forms that post back to the console only.
+and forms that post back to the console only. No Cross-Origin-Opener-Policy: the App
+Authorization pop-up comes back from the vendor's origin and must still reach its opener.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
-    (b"cross-origin-opener-policy", b"same-origin-allow-popups"),
 ]
 
 

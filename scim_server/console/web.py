@@ -43,7 +43,17 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-templates.filters["when"] = lambda value: (iso_utc(value) or "")[:16].replace("T", " ") if value else "—"
+
+
+def _when(value: Any) -> str:
+    """A timestamp (datetime or ISO string) to the minute, UTC."""
+    if not value:
+        return "—"
+    text = value if isinstance(value, str) else (iso_utc(value) or "")
+    return text[:16].replace("T", " ")
+
+
+templates.filters["when"] = _when
 
 
 class CsrfFailed(Exception):
