@@ -18,7 +18,7 @@ from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
 from scim_server.store.app_models import AppMember
-from scim_server.store.models import AuditEvent, ScimGroup, ScimUser, ScimUserValue
+from scim_server.store.models import AuditEvent, ScimGroup, ScimUser
 
 STATES = ("matched", "unmatched", "exempted", "disputed", "removed")
 TAB_NAMES = {"matched": "Onboarded users", "unmatched": "Unmatched users", "exempted": "Exempted users",
