@@ -159,8 +159,8 @@ async def connect(request: Request, admin: Admin) -> Response:
     base = f"{_sandbox_base(request, admin)}/{kind}" if admin.services.settings.sandbox_url or _demo(request) else None
     try:
         body = ConnectApp(kind=kind, label=values["label"], business_id=values["business_id"] or None,
-                          login_method=values["login_method"] or None,  # type: ignore[arg-type]
-                          automation_account=account_values, api_base_url=base)  # type: ignore[arg-type]
+                          login_method=values["login_method"] or None,
+                          automation_account=account_values, api_base_url=base)
         app = await app_ops.connect(admin.services, admin.principal, body)
     except ValidationError as exc:
         field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else "label"

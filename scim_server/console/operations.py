@@ -62,8 +62,8 @@ async def configure(request: Request, admin: Admin) -> Response:
     form = await form_of(request)
     try:
         body = ConfigureApp(label=form.get("label") or None, schedule=form.get("schedule") or None,
-                            deprovision_policy=form.get("deprovision_policy") or None,  # type: ignore[arg-type]
-                            login_method=form.get("login_method") or None,  # type: ignore[arg-type]
+                            deprovision_policy=form.get("deprovision_policy") or None,
+                            login_method=form.get("login_method") or None,
                             mass_removal_guard=Guard(count=int(form.get("guard_count") or 10),
                                                      percent=int(form.get("guard_percent") or 20)))  # fmt: skip
     except (ValidationError, ValueError) as exc:
@@ -127,7 +127,7 @@ async def match(request: Request, admin: Admin) -> Response:
     app_id, member_id = request.path_params["app_id"], request.path_params["member_id"]
     form = await form_of(request)
     try:
-        body = MatchBody(user_id=form.get("user_id", ""), bridge_role=form.get("bridge_role", "collaborator"))  # type: ignore[arg-type]
+        body = MatchBody(user_id=form.get("user_id", ""), bridge_role=form.get("bridge_role", "collaborator"))
     except ValidationError as exc:
         return await redirect_with(request, admin, f"/console/apps/{app_id}/members/{member_id}/match",
                                    message("error", _problem(exc)))  # fmt: skip
@@ -174,7 +174,7 @@ async def member_action(request: Request, admin: Admin) -> Response:
     elif action == "role":
         try:
             roles = RolesBody(app_role=form.get("app_role") or None,
-                              bridge_role=form.get("bridge_role") or None)  # type: ignore[arg-type]
+                              bridge_role=form.get("bridge_role") or None)
         except ValidationError as exc:
             return await redirect_with(request, admin, _members_url(app_id), message("error", _problem(exc)))
         out = await member_ops.change_roles(svc, who, app_id, member_id, roles)
@@ -245,7 +245,7 @@ async def apply_report(request: Request, admin: Admin) -> Response:
             entry_id = key.removeprefix("decision-")
             reason = form.get(f"reason-{entry_id}", "").strip() or None
             try:
-                decisions.append(Decision(entry_id=entry_id, decision=value, reason=reason))  # type: ignore[arg-type]
+                decisions.append(Decision(entry_id=entry_id, decision=value, reason=reason))
             except ValidationError as exc:
                 return await redirect_with(request, admin, "/console/reports", message("error", _problem(exc)))
     out = await report_ops.apply_report(admin.services, admin.principal, report_id, ApplyReport(decisions=decisions))
