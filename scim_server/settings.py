@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
     sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
 
+    # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period
+    # while requests are still served (the balancer's health check takes the process out), then
+    # the requests in flight get up to the timeout to finish, and running jobs are handed back.
+    shutdown_drain_seconds: float = Field(0.0, ge=0)
+    shutdown_timeout_seconds: float = Field(30.0, gt=0)
+
     # SQLite durability: FULL fsyncs every commit (group commit keeps it fast).
     sqlite_synchronous: str = "FULL"
     write_batch_max: int = 256
