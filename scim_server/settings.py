@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -16,7 +17,11 @@ class Settings(BaseSettings):
     ``SCIM_BRIDGE_DATABASE_URL`` to a PostgreSQL URL (``postgresql+psycopg://...``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="SCIM_BRIDGE_", env_file=None, extra="ignore")
+    # SCIM_BRIDGE_SECRETS_DIR (e.g. /run/secrets, as docker-compose.yml sets): a file there named
+    # like a variable (scim_bridge_database_url ...) gives that setting, so secrets stay out of
+    # the environment. Read when this module is imported.
+    model_config = SettingsConfigDict(env_prefix="SCIM_BRIDGE_", env_file=None, extra="ignore",
+                                      secrets_dir=os.environ.get("SCIM_BRIDGE_SECRETS_DIR") or None)
 
     database_url: str = "sqlite:///./scim-bridge.db"
     host: str = "127.0.0.1"
