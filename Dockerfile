@@ -4,7 +4,7 @@
 #   scripts/build-image                         # wheels from requirements.lock, then docker build
 #   docker build --build-arg BASE=IMAGE .       # any Debian-like base with python3 (3.11) and venv
 #
-# Targets: `runtime` (default: API and worker) and `browser` (adds Debian's chromium for the
+# Targets: `runtime` (the default, last: API and worker) and `browser` (adds Debian's chromium for the
 # TikTok App Authorization browser flow; apt reaches Debian's mirrors during that build only).
 ARG BASE=python:3.11-slim
 
@@ -20,7 +20,7 @@ RUN python3 -m venv /opt/scim-bridge \
  && /opt/scim-bridge/bin/python -m compileall -q /opt/scim-bridge \
  && rm -rf /opt/scim-bridge/lib/python3*/site-packages/pip /opt/scim-bridge/lib/python3*/site-packages/pip-*
 
-FROM ${BASE} AS runtime
+FROM ${BASE} AS app
 RUN useradd --system --uid 10001 --home-dir /var/lib/scim-bridge --create-home --shell /usr/sbin/nologin scim-bridge
 COPY --from=build /opt/scim-bridge /opt/scim-bridge
 ENV PATH=/opt/scim-bridge/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
@@ -39,9 +39,12 @@ STOPSIGNAL SIGTERM
 ENTRYPOINT ["scim-bridge"]
 CMD ["serve"]
 
-FROM runtime AS browser
+FROM app AS browser
 USER root
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
  && rm -rf /var/lib/apt/lists/*
 USER 10001:10001
+
+# The default target (last): the service without a browser.
+FROM app AS runtime

@@ -28,13 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cryptography.fernet import Fernet  # noqa: E402
+from cryptography.fernet import Fernet
 
-from scim_server.settings import Settings  # noqa: E402
-from scim_server.store import migrate, tenancy  # noqa: E402
-from scim_server.store.db import Database  # noqa: E402
-from tests.db import postgres_database  # noqa: E402
-from tests.topology.cluster import Cluster  # noqa: E402
+from scim_server.settings import Settings
+from scim_server.store import migrate, tenancy
+from scim_server.store.db import Database
+from tests.db import postgres_database
+from tests.topology.cluster import Cluster
 
 SHARED = Path(os.environ.get("SCIM_BRIDGE_SHARED_BENCH", ROOT.parent / "shared" / "bench"))
 PHASES = ("create", "get", "filter", "patch_entra", "patch_okta", "list", "group_remove", "group_add",

@@ -35,9 +35,7 @@ def render_haproxy(listen_port: int, servers: dict[str, int], stats_port: int) -
     out: list[str] = []
     for line in HAPROXY_TEMPLATE.read_text().splitlines():
         stripped = line.strip()
-        if stripped.startswith("server-template") or stripped.startswith("server "):
-            continue
-        if stripped.startswith("resolvers") or stripped.startswith("nameserver"):
+        if stripped.startswith(("server-template", "server ", "resolvers", "nameserver")):
             continue
         line = line.replace("bind :8000", f"bind 127.0.0.1:{listen_port}")
         line = line.replace("bind :8404", f"bind 127.0.0.1:{stats_port}")
@@ -143,9 +141,9 @@ class Cluster:
         up = set()
         for line in csv.splitlines():
             cols = line.split(",")
-            if len(cols) > 17 and cols[0] == "scim_bridge" and cols[1] not in ("BACKEND", "FRONTEND"):
-                if cols[17].startswith("UP"):
-                    up.add(cols[1])
+            named = len(cols) > 17 and cols[0] == "scim_bridge" and cols[1] not in ("BACKEND", "FRONTEND")
+            if named and cols[17].startswith("UP"):
+                up.add(cols[1])
         return up
 
     def wait_balanced(self, count: int, timeout: float = 120.0) -> None:

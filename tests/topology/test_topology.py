@@ -203,8 +203,8 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
         wait_for(lambda: sum(sent.values()) >= 50, "load running")
         for index in range(len(topology.apis)):
             topology.restart_api(index)
-            before = sum(sent.values())
-            wait_for(lambda: sum(sent.values()) >= before + 50, "load after the restart")
+            target = sum(sent.values()) + 50
+            wait_for(lambda target=target: sum(sent.values()) >= target, "load after the restart")
     finally:
         done.set()
         for thread in threads:
