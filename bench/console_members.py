@@ -27,13 +27,13 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scim_server.app import create_app  # noqa: E402
-from scim_server.settings import Settings  # noqa: E402
-from scim_server.store import apps as app_store  # noqa: E402
-from scim_server.store import migrate, tenancy  # noqa: E402
-from scim_server.store.db import Database, now  # noqa: E402
-from scim_server.store.members import ImportedMember, upsert_members  # noqa: E402
-from tests.servers import serve_asgi  # noqa: E402
+from scim_server.app import create_app
+from scim_server.settings import Settings
+from scim_server.store import apps as app_store
+from scim_server.store import migrate, tenancy
+from scim_server.store.db import Database, now
+from scim_server.store.members import ImportedMember, upsert_members
+from tests.servers import serve_asgi
 
 
 def seed(db: Database, count: int) -> tuple[str, str]:
