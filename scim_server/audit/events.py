@@ -10,16 +10,17 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, Table, and_, or_, select
 
 from scim_server.store.db import iso_utc
 from scim_server.store.fastsql import ts_out
 from scim_server.store.models import AuditEvent
 
-audit_events = AuditEvent.__table__
+audit_events = cast(Table, AuditEvent.__table__)
 c = audit_events.c
 
 GENESIS = "0" * 64  # the prev_hash of a workspace's first event
@@ -96,7 +97,7 @@ def iterate(read: Any, query: Select[Any], limit: int = CHUNK) -> Iterator[Event
     runs ``fn(conn)`` (e.g. ``Database.read_sync``)."""
     position: tuple[int, int] | None = None
     while True:
-        rows: list[Event] = read(lambda conn: chunk_after(conn, query, position, limit))
+        rows: list[Event] = read(partial(chunk_after, query=query, position=position, limit=limit))
         yield from rows
         if len(rows) < limit:
             return

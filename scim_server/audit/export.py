@@ -18,6 +18,7 @@ import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import orjson
@@ -139,7 +140,7 @@ class Exporter:
             yield self._take(("\r\n".join([",".join(CSV_COLUMNS), ""])).encode())
         position: tuple[int, int] | None = None
         while True:
-            events = read(lambda conn: chunk_after(conn, self.query, position, limit))
+            events = read(partial(chunk_after, query=self.query, position=position, limit=limit))
             if events:
                 self.count += len(events)
                 self.first_seq = self.first_seq if self.first_seq is not None else events[0].seq

@@ -9,8 +9,9 @@ even a revoked one, becomes an event in that token's workspace (``auth.failed`` 
 from __future__ import annotations
 
 import logging
+from typing import cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Table, select
 from starlette.requests import Request
 
 from scim_server.audit.log import append
@@ -18,7 +19,7 @@ from scim_server.store import tenancy
 from scim_server.store.models import ApiToken
 
 log = logging.getLogger("scim_bridge.audit")
-tokens = ApiToken.__table__
+tokens = cast(Table, ApiToken.__table__)
 
 
 def _known(conn: Connection, token: str) -> tuple[str, int] | None:
@@ -31,7 +32,7 @@ async def record(request: Request, action: str, reason: str) -> None:
     """Record a refusal of ``request``; never raises (the refusal itself must still be answered)."""
     try:
         header = request.headers.get("authorization") or ""
-        scheme, _, token = header.partition(" ")
+        _, _, token = header.partition(" ")
         services = request.app.state.services
         found = await services.db.read(lambda conn: _known(conn, token.strip())) if token.strip() else None
         where = {"method": request.method, "path": request.url.path[:200], "reason": reason[:200]}

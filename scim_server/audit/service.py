@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -145,8 +145,11 @@ async def list_events(db: Database, workspace_id: int, actor: str, filters: Filt
     """One page of events (newest first unless ``descending`` is False) and whether more follow.
     Seals first, so an event committed before the call is in the answer; records the read."""
     position = cursor.decode(SCOPE, raw_cursor, int)[0] if raw_cursor else None
-    await db.write(lambda conn: (chain.seal_all(conn, workspace_id), append(
-        conn, workspace_id, actor, "audit.read", "AuditTrail", None, detail={"filters": filters.view()})))
+    def record(conn: Connection) -> None:
+        chain.seal_all(conn, workspace_id)
+        append(conn, workspace_id, actor, "audit.read", "AuditTrail", None, detail={"filters": filters.view()})
+
+    await db.write(record)
 
     def unit(conn: Connection) -> list[Event]:
         query = sealed_query(workspace_id, filters)
@@ -179,7 +182,7 @@ def verify_sync(db: Database, settings: Settings, workspace: str | None) -> list
     jwks = signer_for(settings).jwks()
     results = []
     for ws, name in found:
-        db.write_sync(lambda conn, ws=ws: chain.seal_all(conn, ws))
+        db.write_sync(partial(chain.seal_all, workspace_id=int(ws)))
         results.append((str(name), chain.verify(db.read_sync, int(ws), jwks)))
     return results
 
@@ -195,7 +198,7 @@ async def background(db: Database, settings: Settings, stop: asyncio.Event) -> N
             if time.monotonic() >= next_checkpoint:
                 next_checkpoint = time.monotonic() + settings.audit_checkpoint_seconds
                 signer = signer_for(settings)
-                await db.write(lambda conn: chain.checkpoint_workspaces(conn, signer))
+                await db.write(partial(chain.checkpoint_workspaces, signer=signer))
         except Exception:
             log.exception("audit sealing failed; retrying")
         try:
