@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Select, Table, and_, or_, select
+from sqlalchemy import Connection, Select, Table, select, tuple_
 
 from scim_server.store.db import iso_utc
 from scim_server.store.fastsql import ts_out
@@ -48,16 +48,13 @@ class Event:
     detail: str | None
     prev_hash: str | None
     hash: str | None
+    time: str  # ``at`` as ISO 8601 UTC text: what the hash covers and every format shows
 
     @classmethod
     def from_row(cls, row: Any) -> Event:
         values = list(row)
-        values[3] = ts_out(values[3])
-        return cls(*values)
-
-    @property
-    def time(self) -> str:
-        return iso_utc(self.at) or ""
+        values[3] = at = ts_out(values[3])
+        return cls(*values, iso_utc(at) or "")
 
     def canonical(self, seq: int, prev_hash: str) -> bytes:
         """The bytes ``hash`` is the SHA-256 of, for this event at ``seq`` after ``prev_hash``."""
@@ -88,8 +85,10 @@ def chunk_after(conn: Connection, query: Select[Any], position: tuple[int, int] 
                 limit: int = CHUNK) -> list[Event]:  # fmt: skip
     """Up to ``limit`` events of ``query`` after ``position`` = (seq, id), in (seq, id) order."""
     if position is not None:
-        query = query.where(or_(c.seq > position[0], and_(c.seq == position[0], c.id > position[1])))
-    return [Event.from_row(r) for r in conn.execute(query.order_by(c.seq, c.id).limit(limit))]
+        # a row value: both databases seek the (workspace_id, seq) index with it (an OR of the
+        # two terms made SQLite scan from the start for every chunk)
+        query = query.where(tuple_(c.seq, c.id) > tuple_(position[0], position[1]))
+    return [Event.from_row(r) for r in conn.execute(query.order_by(c.seq, c.id).limit(limit)).all()]
 
 
 def iterate(read: Any, query: Select[Any], limit: int = CHUNK) -> Iterator[Event]:

@@ -37,18 +37,19 @@ CSV_COLUMNS = ("seq", "time", "actor", "action", "target_type", "target_id", "ta
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def csv_cell(value: object) -> str:
+def csv_cell(value: str | None) -> str | None:
     """A CSV cell a spreadsheet shows as text: a leading formula character gets a ``'``."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + value if value and value.startswith(_FORMULA_START) else value
 
 
 def _csv_rows(events: list[Event]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
+    # seq, time, outcome and the hashes cannot start with a formula character, and changes/detail
+    # are JSON objects (``{``): only the free-text cells need the check
     writer.writerows(
-        [csv_cell(v) for v in (e.seq, e.time, e.actor, e.action, e.target_type, e.target_id, e.target_display,
-                               e.app_id, e.outcome, e.changes, e.detail, e.prev_hash, e.hash)]
+        (e.seq, e.time, csv_cell(e.actor), csv_cell(e.action), csv_cell(e.target_type), csv_cell(e.target_id),
+         csv_cell(e.target_display), csv_cell(e.app_id), e.outcome, e.changes, e.detail, e.prev_hash, e.hash)
         for e in events
     )  # fmt: skip
     return out.getvalue().encode()
