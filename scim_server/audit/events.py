@@ -54,7 +54,7 @@ class Event:
     def from_row(cls, row: Any) -> Event:
         values = list(row)
         values[3] = at = ts_out(values[3])
-        return cls(*values, iso_utc(at) or "")
+        return cls(*values, time=iso_utc(at) or "")  # type: ignore[misc]
 
     def canonical(self, seq: int, prev_hash: str) -> bytes:
         """The bytes ``hash`` is the SHA-256 of, for this event at ``seq`` after ``prev_hash``."""

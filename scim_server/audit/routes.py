@@ -5,6 +5,7 @@
     GET /api/v1/audit/checkpoints/latest       the last signed checkpoint of the chain head
     GET /api/v1/audit/export?format=           the trail as CSV, JSON Lines or OCSF, streamed
     GET /api/v1/audit/exports/{id}/manifest    that export's signed manifest (JWS)
+    GET /api/v1/access?app_id=[&format=csv]    the user access review of an app, now
     GET /.well-known/jwks.json                 the public key(s) checkpoints and manifests verify with
 """
 
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any, cast
 
 import anyio.to_thread
+import orjson
 from sqlalchemy import Connection, Table, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -21,14 +23,14 @@ from starlette.routing import BaseRoute, Route
 
 from scim_server import cursor
 from scim_server.admin.common import json_response, page_params
-from scim_server.audit import chain, service
+from scim_server.audit import access, chain, service
 from scim_server.audit.events import audit_events
 from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
 from scim_server.audit.log import append
 from scim_server.auth import Principal, ScopeDenied
 from scim_server.errors import Invalid, NotFound
 from scim_server.services import Services
-from scim_server.store.db import new_id, now
+from scim_server.store.db import iso_utc, new_id, now
 from scim_server.store.models import AuditExport
 
 exports = cast(Table, AuditExport.__table__)
@@ -136,6 +138,49 @@ async def manifest(request: Request) -> Response:
     return Response(row[0], media_type="application/jose")
 
 
+async def access_review(request: Request) -> Response:
+    """The user access review of one app, now (JSON, or CSV with ``format=csv``), streamed."""
+    services, principal = await _caller(request)
+    app_id = request.query_params.get("app_id")
+    fmt = request.query_params.get("format", "json")
+    if not app_id or len(app_id) > 200:
+        raise Invalid("app_id is required.")
+    if fmt not in ("json", "csv"):
+        raise Invalid("format must be json or csv.")
+    if request.query_params.get("at"):
+        raise Invalid("at: a past instant is not supported yet; this report gives the access that holds now.",
+                      code="not_supported")  # fmt: skip
+    ws, db = principal.workspace_id, services.db
+
+    def start(conn: Connection) -> access.AppRef:
+        ref = access.app_ref(conn, ws, app_id)
+        append(conn, ws, principal.actor, "access.read", "App", app_id, app_id=app_id, detail={"format": fmt})
+        return ref
+
+    try:
+        app = await db.write(start)
+    except access.UnknownApp:
+        raise NotFound(f"App {app_id} not found.") from None
+
+    async def body() -> AsyncIterator[bytes]:
+        items = access.rows(db.read_sync, app)
+        if fmt == "csv":
+            chunks = access.csv_lines(items)
+            while (data := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+                yield data
+            return
+        yield b'{"at":' + orjson.dumps(iso_utc(now())) + b',"items":['
+        first = True
+        while (item := await anyio.to_thread.run_sync(next, items, None)) is not None:
+            item.pop("member_id", None)
+            yield (b"" if first else b",") + orjson.dumps(item)
+            first = False
+        yield b"]}"
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return StreamingResponse(body(), media_type=media)
+
+
 async def jwks(request: Request) -> Response:
     services: Services = request.app.state.services
     return json_response(service.signer_for(services.settings).jwks())
@@ -147,5 +192,6 @@ ROUTES: list[BaseRoute] = [
     Route("/api/v1/audit/checkpoints/latest", latest_checkpoint, methods=["GET"]),
     Route("/api/v1/audit/export", export, methods=["GET"]),
     Route("/api/v1/audit/exports/{export_id}/manifest", manifest, methods=["GET"]),
+    Route("/api/v1/access", access_review, methods=["GET"]),
     Route("/.well-known/jwks.json", jwks, methods=["GET"]),
 ]
