@@ -42,7 +42,7 @@ def test_access_review(server: RunningServer, admin: httpx.Client, sandbox: Sand
     assert set(rows) == {"ada@example.com", "grace@example.com", "agency@outside.example", "bot@example.com"}
     g = rows["grace@example.com"]
     assert (g["directory_user_id"], g["directory_user"], g["manager"], g["department"], g["state"]) == (
-        grace, "grace@example.com", "Ada Boss", "=Finance", "matched")
+        grace, "grace@example.com", "boss-1", "=Finance", "matched")  # displayName is read-only: not kept
     assert g["assets"] == ["repo-1:push"] and g["app"] == "Eng"
     b = rows["bot@example.com"]
     assert (b["state"], b["exempt_reason"], b["exempted_by"]) == ("exempted", "CI account", b["exempted_by"])
