@@ -203,4 +203,4 @@ class AuditEvent(Base):
     hash: Mapped[str | None] = mapped_column(String(64))
 
 
-from scim_server.store import app_models  # noqa: E402,F401  (registers the app tables)
+from scim_server.store import app_models  # noqa: F401  (registers the app tables)
