@@ -53,7 +53,7 @@ def build(url: str, events: int) -> None:
             at = fastsql.ts_in(conn.dialect.name, now())
             rows = [{"workspace_id": ws, "at": at, "actor": f"tok_{i % 7:016x}", "action": actions[i % 5],
                      "target_type": "User", "target_id": f"user-{i}", "outcome": "success",
-                     "detail": '{"userName":"user%d@example.com"}' % i, "target_display": f"user{i}@example.com",
+                     "detail": '{"userName":"user' + str(i) + '@example.com"}', "target_display": f"user{i}@example.com",
                      "app_id": None, "changes": '{"title":{"after":"b","before":"a"}}'} for i in range(start, start + n)]  # fmt: skip
             fastsql.executemany(conn, fastsql.INSERT_AUDIT, rows)
             chain.seal_all(conn, ws)
@@ -143,7 +143,7 @@ def main() -> None:
         finally:
             if pg_name:
                 subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
-                                f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'])  # fmt: skip
+                                f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'], check=False)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,22 +17,22 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, and_, select
+from sqlalchemy import Connection, and_, select
 
 from scim_server.audit.export import csv_cell
 from scim_server.store.app_models import App, AppMember, AppPermission, DeprovisionEntry, DeprovisionReport
 from scim_server.store.db import iso_utc
 from scim_server.store.models import ScimUser
 
-apps = cast(Table, App.__table__)
-members = cast(Table, AppMember.__table__)
-permissions = cast(Table, AppPermission.__table__)
-entries = cast(Table, DeprovisionEntry.__table__)
-reports = cast(Table, DeprovisionReport.__table__)
-users = cast(Table, ScimUser.__table__)
+apps = App.__table__
+members = AppMember.__table__
+permissions = AppPermission.__table__
+entries = DeprovisionEntry.__table__
+reports = DeprovisionReport.__table__
+users = ScimUser.__table__
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PAGE = 1000
 COLUMNS = ("app_id", "app", "account_id", "account_email", "account_name", "directory_user_id", "directory_user",

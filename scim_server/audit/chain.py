@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from scim_server.audit.events import COLUMNS, GENESIS, Event, audit_events, iterate, sealed
 from scim_server.audit.keys import BadSignature, Signer, verify_jws
@@ -35,8 +35,8 @@ T = TypeVar("T")
 Read = Callable[[Callable[[Connection], T]], T]
 
 c = audit_events.c
-checkpoints = cast(Table, AuditCheckpoint.__table__)
-workspaces = cast(Table, Workspace.__table__)
+checkpoints = AuditCheckpoint.__table__
+workspaces = Workspace.__table__
 CHECKPOINT_TYP = "scim-bridge-audit-checkpoint+jws"
 _LOCK_CLASS = 0x5CB1  # first key of the advisory lock a PostgreSQL sealer holds on (class, workspace)
 SEAL_BATCH = 20_000

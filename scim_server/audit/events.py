@@ -11,16 +11,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Table, select, tuple_
+from sqlalchemy import Connection, Select, select, tuple_
 
 from scim_server.store.db import iso_utc
 from scim_server.store.fastsql import ts_out
 from scim_server.store.models import AuditEvent
 
-audit_events = cast(Table, AuditEvent.__table__)
+audit_events = AuditEvent.__table__
 c = audit_events.c
 
 GENESIS = "0" * 64  # the prev_hash of a workspace's first event

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import jwk, jws  # type: ignore[import-untyped]
-from jose.exceptions import JOSEError  # type: ignore[import-untyped]
+from jose import jwk, jws
+from jose.exceptions import JOSEError
 
 from scim_server.settings import Settings
 

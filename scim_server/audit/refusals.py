@@ -9,9 +9,8 @@ even a revoked one, becomes an event in that token's workspace (``auth.failed`` 
 from __future__ import annotations
 
 import logging
-from typing import cast
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, select
 from starlette.requests import Request
 
 from scim_server.audit.log import append
@@ -19,7 +18,7 @@ from scim_server.store import tenancy
 from scim_server.store.models import ApiToken
 
 log = logging.getLogger("scim_bridge.audit")
-tokens = cast(Table, ApiToken.__table__)
+tokens = ApiToken.__table__
 
 
 def _known(conn: Connection, token: str) -> tuple[str, int] | None:

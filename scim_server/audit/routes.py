@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import anyio.to_thread
 import orjson
-from sqlalchemy import Connection, Table, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -33,7 +33,7 @@ from scim_server.services import Services
 from scim_server.store.db import iso_utc, new_id, now
 from scim_server.store.models import AuditExport
 
-exports = cast(Table, AuditExport.__table__)
+exports = AuditExport.__table__
 
 
 async def _caller(request: Request) -> tuple[Services, Principal]:
