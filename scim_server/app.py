@@ -17,6 +17,7 @@ from scim_server.audit.routes import ROUTES as AUDIT_ROUTES
 from scim_server.audit.service import background as audit_background
 from scim_server.auth import Authenticator
 from scim_server.errors import ERROR_HANDLERS
+from scim_server.lifecycle import Readiness, readyz
 from scim_server.nul_guard import NulGuard
 from scim_server.observability import Metrics, ObservabilityMiddleware
 from scim_server.scim.discovery import build_discovery
@@ -28,6 +29,7 @@ from scim_server.vault import Vault
 
 
 async def healthz(request: Request) -> Response:
+    """Alive (a liveness probe); whether to send it traffic is ``/readyz`` (``lifecycle.py``)."""
     return JSONResponse({"status": "ok"})
 
 
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
             *AUDIT_ROUTES,  # before /api/v1's mount, which would take /api/v1/audit
@@ -92,5 +95,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.readiness = Readiness()
     app.state.discovery = build_discovery(settings)
     return app
