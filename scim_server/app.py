@@ -13,6 +13,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
+from scim_server.audit.routes import ROUTES as AUDIT_ROUTES
+from scim_server.audit.service import background as audit_background
 from scim_server.auth import Authenticator
 from scim_server.errors import ERROR_HANDLERS
 from scim_server.lifecycle import Readiness, readyz
@@ -43,6 +45,7 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
                     services=services)  # fmt: skip
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
+    tasks.append(asyncio.create_task(audit_background(services.db, settings, stop)))  # seals and checkpoints
     if scheduler:
         leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
         tasks.append(asyncio.create_task(leader.run(stop, worker.wake)))
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
+            *AUDIT_ROUTES,  # before /api/v1's mount, which would take /api/v1/audit
             Mount("/api/v1", routes=ADMIN_ROUTES),
             *(extra_routes or []),
         ],

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from scim_server.audit.cli import register as register_audit
 from scim_server.runtime import freeze_startup_heap
 from scim_server.settings import Settings
 
@@ -154,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run job workers (and the scheduler) without the HTTP face")
     worker.add_argument("--no-scheduler", action="store_true", help="leave scheduling to other processes")
     worker.set_defaults(func=cmd_worker)
+
+    register_audit(sub)
 
     sandbox = sub.add_parser("sandbox", help="serve the fake vendor APIs alone")
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
     sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
 
+    # The audit trail (scim_server/audit/): the key that signs checkpoints and export manifests (a
+    # PEM, or a file generated 0600 when absent), how soon after commit events join the hash chain,
+    # and how often the chain's head gets a signed checkpoint (when it moved).
+    audit_signing_key: str | None = None
+    audit_signing_key_file: Path = Path("./scim-bridge-audit-key.pem")
+    audit_seal_seconds: float = 1.0
+    audit_checkpoint_seconds: float = 300.0
+
     # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period
     # while requests are still served (the balancer's health check takes the process out), then
     # the requests in flight get up to the timeout to finish, and running jobs are handed back.
