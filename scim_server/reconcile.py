@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 
 from connectors.registry import get_spec
 from mapping import (
@@ -45,18 +45,14 @@ from mapping import (
 )
 from scim_server.jobs import queue
 from scim_server.store import members as member_store
-from scim_server.store.app_models import AssignmentRule as RuleRow
-from scim_server.store.app_models import DeprovisionEntry, DeprovisionReport
+from scim_server.store import reports as report_store
+from scim_server.store import rules as rule_store
 from scim_server.store.apps import AppRecord
-from scim_server.store.db import new_id, now
 from scim_server.store.models import ScimGroupMember, ScimUser, ScimUserValue
 
 APP_ACTIONS: dict[str, type] = {"invite": Invite, "remove": Remove, "change_role": ChangeRole,
                                 "grant": Grant, "revoke": Revoke}  # fmt: skip
 JOB_OF = {cls: kind for kind, cls in APP_ACTIONS.items()}
-rules_t = RuleRow.__table__
-reports_t = DeprovisionReport.__table__
-entries_t = DeprovisionEntry.__table__
 
 
 def vocabulary(kind: str) -> RoleVocabulary:
@@ -101,7 +97,7 @@ def load_directory(conn: Connection, ws: int, linked: dict[str, set[str]], group
 
 
 def load_rules(conn: Connection, app_id: str) -> tuple[AssignmentRule, ...]:
-    rows = conn.execute(select(rules_t).where(rules_t.c.app_id == app_id).order_by(rules_t.c.id))
+    rows = rule_store.of_app(conn, app_id)
     return tuple(
         AssignmentRule(r.id, r.group_id, r.bridge_role, r.app_role,
                        asset_grants({g["asset_id"]: g["permission"] for g in orjson.loads(r.asset_grants)}))
@@ -161,36 +157,9 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
                              for r in rows if r.match_source == "manual" and r.user_id),  # fmt: skip
         exemptions=tuple(Exemption(r.id, r.exempt_reason or "") for r in rows if r.exempt_reason is not None),
     )
-    reported = {
-        e.member_id: e.reason
-        for e in conn.execute(select(entries_t).where(entries_t.c.app_id == app.id, entries_t.c.status.in_(("pending", "held"))))
-    }
-    actual = Actual(members, reported, {r.id: r.managed_user_id for r in rows if r.managed_user_id})
+    actual = Actual(members, report_store.reported(conn, app.id), {r.id: r.managed_user_id for r in rows if r.managed_user_id})
     result = reconcile(directory, governance, policy_of(app), actual, _in_flight(conn, ws, app.id))
     return Loaded(app, rows, {m.id: m for m in members}, actual, result)
-
-
-def pending_report(conn: Connection, ws: int, app_id: str) -> str:
-    found = conn.execute(
-        select(reports_t.c.id).where(reports_t.c.app_id == app_id, reports_t.c.status == "pending")
-    ).scalar()
-    if found is not None:
-        return str(found)
-    report_id = new_id()
-    conn.execute(reports_t.insert().values(id=report_id, workspace_id=ws, app_id=app_id, status="pending", created=now()))
-    return report_id
-
-
-def _report(conn: Connection, ws: int, app_id: str, member_id: str, user_id: str | None, reason: str, status: str) -> None:
-    report_id = pending_report(conn, ws, app_id)
-    existing = conn.execute(
-        select(entries_t.c.id).where(entries_t.c.app_id == app_id, entries_t.c.member_id == member_id,
-                                     entries_t.c.status.in_(("pending", "held")))
-    ).scalar()  # fmt: skip
-    if existing is None:
-        conn.execute(entries_t.insert().values(id=new_id(), workspace_id=ws, app_id=app_id, report_id=report_id,
-                                               member_id=member_id, user_id=user_id, reason=reason, status=status,
-                                               created=now(), updated=now()))  # fmt: skip
 
 
 def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: bool = True) -> dict[str, Any]:
@@ -198,29 +167,37 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
     app, result = loaded.app, loaded.result
     for row in loaded.rows:
         view = result.membership(loaded.members[row.id])
-        values = {"state": view.state, "user_id": view.user_id, "bridge_role": view.bridge_role}
-        if view.state == "matched" and row.match_source != "manual":
-            values["match_source"] = "auto"
-        if (row.state, row.user_id, row.bridge_role) != (values["state"], values["user_id"], values["bridge_role"]):
+        values = {"state": view.state, "user_id": view.user_id, "bridge_role": view.bridge_role,
+                  "match_source": _match_source(row.match_source, view)}  # fmt: skip
+        if (row.state, row.user_id, row.bridge_role, row.match_source) != tuple(values.values()):
             member_store.set_member(conn, row.id, **values)
     queued: list[str] = []
     for action in result.plan.actions:
         if isinstance(action, ReportEntry):
-            _report(conn, ws, app.id, action.member_id, action.user_id, action.reason, "pending")
+            report_store.add_entry(conn, ws, app.id, loaded.members[action.member_id], action.user_id, action.reason,
+                                   "pending")  # fmt: skip
         elif isinstance(action, ReportWithdrawal):
-            conn.execute(update(entries_t).where(entries_t.c.app_id == app.id, entries_t.c.member_id == action.member_id,
-                                                 entries_t.c.status.in_(("pending", "held")))
-                         .values(status="withdrawn", updated=now()))  # fmt: skip
+            report_store.withdraw(conn, app.id, action.member_id)
         elif isinstance(action, Adopt):
             member_store.set_member(conn, action.member_id, managed_user_id=action.user_id)
         elif enqueue:
             queued.append(queue.enqueue(conn, ws, JOB_OF[type(action)], action_payload(action), app_id=app.id,
                                         dedupe_key=":".join((app.id, *action.key)), created_by=actor))  # fmt: skip
     for held in result.plan.held:
-        _report(conn, ws, app.id, held.action.member_id, held.action.user_id, held.action.cause, "held")
-        conn.execute(update(reports_t).where(reports_t.c.app_id == app.id, reports_t.c.status == "pending")
-                     .values(held_reason=held.reason))  # fmt: skip
+        report_store.add_entry(conn, ws, app.id, loaded.members[held.action.member_id], held.action.user_id,
+                               held.action.cause, "held")  # fmt: skip
+        report_store.hold(conn, app.id, held.reason)
     return summary(result) | {"jobs": queued}
+
+
+def _match_source(current: str | None, view: Any) -> str | None:
+    """How a member came to its set: ``automation`` (the app's automation identity), ``manual`` (an
+    admin matched it), ``auto`` (matched by email or username), else nothing."""
+    if view.automation:
+        return "automation"
+    if current == "manual" and view.user_id is not None:
+        return "manual"
+    return "auto" if view.state == "matched" else (None if current == "automation" else current)
 
 
 def summary(result: Reconciliation) -> dict[str, Any]:

@@ -8,17 +8,18 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
-from connectors.errors import ConnectorError, UnsupportedCapability
-from mapping import Remove, report_removals
+from connectors.errors import ConnectorError, RetryableError, UnsupportedCapability
+from mapping import Remove, removal_of
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
 from scim_server.jobs.worker import JobCancelled, JobContext
 from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
+from scim_server.store import reports as report_store
 from scim_server.store.apps import AppRecord
 from scim_server.store.db import now
 from scim_server.store.members import ImportedMember
@@ -168,10 +169,7 @@ async def _revoke_and_remove(connector: Any, action: Remove) -> None:
 
 def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: Remove) -> None:
     member_store.close_member(conn, app.id, action.member_id, action.remote_id)
-    entries = reconcile.entries_t
-    conn.execute(update(entries).where(entries.c.app_id == app.id, entries.c.member_id == action.member_id,
-                                       entries.c.status.in_(("pending", "held")))
-                 .values(status="removed", updated=now()))  # fmt: skip
+    report_store.mark_removed(conn, app.id, action.member_id)
     audit(conn, app.workspace_id, f"job:{job_id}", "app.member.remove", "AppMember", action.member_id,
           detail={"app_id": app.id, "remote_id": action.remote_id, "cause": action.cause,
                   "revoked": list(action.revokes), "user_id": action.user_id})  # fmt: skip
@@ -312,20 +310,60 @@ async def revoke(ctx: JobContext) -> dict[str, Any]:
 
 
 async def apply_report(ctx: JobContext) -> dict[str, Any]:
-    """Remove every member on the confirmed report (the guard does not apply: an admin confirmed)."""
+    """Remove every member an admin decided to remove on the report (the guard does not apply: an
+    admin confirmed). Each entry ends ``removed`` (verified) or ``failed`` with the reason, and the
+    report settles from its entries; a failed entry is retried when the job is."""
     app = await _app(ctx)
     report_id = ctx.job.payload["report_id"]
 
-    def load(conn: Connection) -> list[Remove]:
+    def load(conn: Connection) -> tuple[list[Remove], list[str]]:
         loaded = reconcile.load(conn, app.workspace_id, app)
-        wanted = [e.member_id for e in conn.execute(reconcile.entries_t.select().where(
-            reconcile.entries_t.c.report_id == report_id, reconcile.entries_t.c.status.in_(("pending", "held"))))]  # fmt: skip
-        return list(report_removals(loaded.actual, wanted))
+        entries = report_store.to_remove(conn, report_id)
+        removals = [removal_of(loaded.members[e.member_id], e.user_id, "admin")
+                    for e in entries if e.member_id in loaded.members]  # fmt: skip
+        gone = [e.member_id for e in entries if e.member_id not in loaded.members]
+        return removals, gone
 
-    removals = await ctx.db.read(load)
+    removals, gone = await ctx.db.read(load)
+    failed: dict[str, str] = {}
+    retryable = False
     async with open_connector(app, ctx.services.vault) as connector:
-        await remove_members(ctx, app, connector, removals)
-    return {"removed": [r.member_id for r in removals], "verified": True}
+        done: list[Remove] = []
+        for action in removals:
+            await ctx.ensure_live()
+            try:
+                await _revoke_and_remove(connector, action)
+                done.append(action)
+            except ConnectorError as exc:
+                failed[action.member_id] = str(exc)
+                retryable |= isinstance(exc, RetryableError)
+            await ctx.progress(len(done) + len(failed), len(removals))
+        try:
+            left = await _still_present(connector, done) if done else {}
+        except ConnectorError as exc:
+            left = {r.member_id: [f"could not verify: {exc}"] for r in done}
+    failed |= {m: "still present after removal: " + ", ".join(what) for m, what in left.items()}
+    verified = [r for r in done if r.member_id not in failed]
+
+    def unit(conn: Connection) -> str:
+        ctx.guard_owner(conn)
+        for action in verified:
+            _record_removal(conn, app, ctx.job.id, action)
+        for member_id in gone:  # already gone from the app (removed by hand, or by an earlier attempt)
+            report_store.mark_removed(conn, app.id, member_id, "already gone from the app")
+        for member_id, error in failed.items():
+            report_store.mark_failed(conn, report_id, member_id, error)
+            audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.remove", "AppMember", member_id,
+                  outcome="failure", detail={"app_id": app.id, "report_id": report_id, "error": error})  # fmt: skip
+        return report_store.settle(conn, report_id)
+
+    status = await ctx.db.write(unit)
+    if failed:  # recorded on the entries; the job fails too, so it is retried (or an admin retries it)
+        error = RetryableError if retryable else ConnectorError
+        raise error(app.kind, "remove", f"{len(failed)} of {len(removals)} removals failed: "
+                    + "; ".join(f"{m}: {e}" for m, e in sorted(failed.items())))
+    return {"report_id": report_id, "status": status, "removed": sorted(r.member_id for r in verified),
+            "already_gone": sorted(gone), "failed": failed}
 
 
 HANDLERS: dict[str, Callable[[JobContext], Awaitable[dict[str, Any] | None]]] = {

@@ -42,6 +42,7 @@ class JobRecord:
     started: datetime | None
     finished: datetime | None
     lease_owner: str | None = None
+    created_by: str | None = None
 
 
 class JobNotFound(LookupError):
@@ -67,7 +68,7 @@ def _record(row: Any) -> JobRecord:
         payload=orjson.loads(row.payload), result=orjson.loads(row.result) if row.result else None,
         error=row.error, progress_done=row.progress_done, progress_total=row.progress_total,
         attempts=row.attempts, max_attempts=row.max_attempts, created=row.created, started=row.started,
-        finished=row.finished, lease_owner=row.lease_owner,
+        finished=row.finished, lease_owner=row.lease_owner, created_by=row.created_by,
     )  # fmt: skip
 
 
@@ -267,3 +268,32 @@ def list_jobs(
         query = query.where(jobs.c.status == status)
     query = paging.window(query, (jobs.c.created, jobs.c.id), after, limit, descending=True)
     return [_record(row) for row in conn.execute(query)]
+
+
+def retry(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:
+    """Queue a failed (or cancelled) job again, now, with a fresh set of attempts."""
+    get(conn, workspace_id, job_id)
+    again = conn.execute(
+        update(jobs).where(jobs.c.id == job_id, jobs.c.workspace_id == workspace_id,
+                           jobs.c.status.in_(("failed", "cancelled")))
+        .values(status="queued", run_after=now(), attempts=0, error=None, result=None, finished=None,
+                lease_owner=None, lease_until=None)
+    ).rowcount  # fmt: skip
+    current = get(conn, workspace_id, job_id)
+    if not again:
+        raise JobStateConflict(f"Job {job_id} is {current.status}; only a failed or cancelled job can be retried.")
+    return current
+
+
+def resolve(conn: Connection, workspace_id: int, job_id: str, by: str, note: str) -> JobRecord:
+    """"Mark as done": an admin did a failed job's work by hand; it completes with who and why."""
+    get(conn, workspace_id, job_id)
+    result = orjson.dumps({"resolved_by": by, "note": note, "manual": True}).decode()
+    done = conn.execute(
+        update(jobs).where(jobs.c.id == job_id, jobs.c.workspace_id == workspace_id, jobs.c.status == "failed")
+        .values(status="completed", finished=now(), result=result, lease_owner=None, lease_until=None)
+    ).rowcount  # fmt: skip
+    current = get(conn, workspace_id, job_id)
+    if not done:
+        raise JobStateConflict(f"Job {job_id} is {current.status}; only a failed job can be marked as done.")
+    return current
