@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection
 
 from connectors.registry import get_spec
+from mapping import ChangeRole, Invite, Remove
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.auth import Principal
@@ -95,6 +96,8 @@ def _enqueue(conn: Connection, who: Principal, app: AppRecord, action: Any) -> s
 
 def _view(conn: Connection, app: AppRecord, member_id: str) -> dict[str, Any]:
     row = member_store.get_member(conn, app.id, member_id)
+    if row is None:  # deleted with its app meanwhile
+        raise NotFound(f"Member {member_id} not found in app {app.id}.")
     return member_view(row, member_store.permissions_of(conn, app.id, [row.remote_id]).get(row.remote_id, []))
 
 
@@ -228,7 +231,7 @@ async def remove(svc: Services, who: Principal, app_id: str, member_id: str) -> 
             raise Conflict("Exempted members are never removed; unexempt it first.", code="member_exempted")
         perms = member_store.permissions_of(conn, app.id, [row.remote_id]).get(row.remote_id, [])
         assets = tuple(sorted(a for a, _ in perms))
-        action = reconcile.Remove(row.id, row.remote_id, row.user_id, assets, "admin")
+        action = Remove(row.id, row.remote_id, row.user_id, assets, "admin")
         job_id = _enqueue(conn, who, app, action)
         audit(conn, who.workspace_id, who.actor, "app.member.remove.request", "AppMember", row.id,
               detail={"app_id": app.id, "email": row.email, "job_id": job_id, "revokes": list(assets)})  # fmt: skip
@@ -250,7 +253,7 @@ async def change_roles(svc: Services, who: Principal, app_id: str, member_id: st
             known = reconcile.vocabulary(app.kind).roles
             if body.app_role not in known:
                 raise Invalid(f"app_role must be one of {', '.join(known)}.", field="app_role")
-            action = reconcile.ChangeRole(row.id, row.remote_id, row.app_role or "", body.app_role)
+            action = ChangeRole(row.id, row.remote_id, row.app_role or "", body.app_role)
             out["job_id"] = _enqueue(conn, who, app, action)
         if body.bridge_role is not None and body.bridge_role != row.bridge_role:
             if row.user_id is None:
@@ -278,7 +281,7 @@ async def invite(svc: Services, who: Principal, app_id: str, body: InviteBody) -
         role = body.app_role or vocab.default_app_role(body.bridge_role)
         if role not in vocab.roles:
             raise Invalid(f"app_role must be one of {', '.join(vocab.roles)}.", field="app_role")
-        action = reconcile.Invite(user.id, people.email_of(conn, user), role, body.bridge_role)
+        action = Invite(user.id, people.email_of(conn, user), role, body.bridge_role)
         job_id = _enqueue(conn, who, app, action)
         audit(conn, who.workspace_id, who.actor, "app.member.invite.request", "App", app.id,
               detail={"user_id": user.id, "app_role": role, "bridge_role": body.bridge_role, "job_id": job_id})  # fmt: skip

@@ -89,9 +89,9 @@ async def apply_report(svc: Services, who: Principal, report_id: str, body: Appl
                 raise Invalid("Keeping access needs a reason.", field=f"decisions.{i}.reason")
         removing = 0
         for entry in open_entries.values():
-            d = decisions.get(entry.id)
-            choice = d.decision if d is not None else "remove"
-            reason = d.reason if d is not None else None
+            decided = decisions.get(entry.id)
+            choice = decided.decision if decided is not None else "remove"
+            reason = decided.reason if decided is not None else None
             if choice == "exempt":
                 _exempt(conn, who, app.id, entry, reason or "")
             removing += choice == "remove"

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Connection, func, select, update
 
+from mapping import DeprovisionReason
 from scim_server.store import paging
 from scim_server.store.app_models import DeprovisionEntry, DeprovisionReport
 from scim_server.store.db import new_id, now
@@ -66,10 +67,10 @@ def hold(conn: Connection, app_id: str, reason: str) -> None:
                  .values(held_reason=reason))  # fmt: skip
 
 
-def reported(conn: Connection, app_id: str) -> dict[str, str]:
+def reported(conn: Connection, app_id: str) -> dict[str, DeprovisionReason]:
     """Member id -> reason, for the app's open entries (what mapping calls ``Actual.reported``)."""
     query = select(entries.c.member_id, entries.c.reason).where(entries.c.app_id == app_id, entries.c.status.in_(OPEN))
-    return {member_id: reason for member_id, reason in conn.execute(query)}
+    return {member_id: cast(DeprovisionReason, reason) for member_id, reason in conn.execute(query)}
 
 
 def get_report(conn: Connection, ws: int, report_id: str, *, for_update: bool = False) -> Any:
@@ -134,7 +135,7 @@ def mark_failed(conn: Connection, report_id: str, member_id: str, error: str) ->
 def settle(conn: Connection, report_id: str) -> str:
     """Set an applying report's status from its entries: still ``applying`` while a removal decided on
     is open, then ``failed`` if one failed, else ``applied``. Returns the status."""
-    counts = dict(conn.execute(select(entries.c.status, func.count()).where(
+    counts: dict[str, int] = dict(conn.execute(select(entries.c.status, func.count()).where(
         entries.c.report_id == report_id, entries.c.decision == "remove").group_by(entries.c.status)).all())  # fmt: skip
     status = "applying" if counts.get("pending") or counts.get("held") else "failed" if counts.get("failed") else "applied"
     conn.execute(update(reports).where(reports.c.id == report_id, reports.c.status.in_(("applying", "failed", "applied")))

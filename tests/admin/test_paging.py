@@ -23,13 +23,13 @@ from sqlalchemy import Connection, Table, select, update
 
 from connectors.sandbox import SandboxClient
 from scim_server import cursor
-from scim_server.services import apps as service_apps
 from scim_server.cursor import MAX_INT, MAX_TEXT
 from scim_server.jobs.queue import jobs as jobs_t
-from scim_server.store.reports import reports as reports_t
-from scim_server.store.rules import rules as rules_t
+from scim_server.services import apps as service_apps
 from scim_server.store import tenancy
 from scim_server.store.apps import apps as apps_t
+from scim_server.store.reports import reports as reports_t
+from scim_server.store.rules import rules as rules_t
 from tests.admin.helpers import TERMINAL, scim_user, unique, wait_job
 from tests.servers import RunningServer
 
