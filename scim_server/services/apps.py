@@ -213,6 +213,9 @@ def _public_subset(record: AppRecord, keys: list[str]) -> dict[str, Any]:
 
 
 async def remove(svc: Services, who: Principal, app_id: str, reason: str | None = None) -> None:
+    """Disconnect the app; ``reason`` (why, for the audit trail) is optional on the API."""
+    if reason is not None and len(reason) > 2000:
+        raise Invalid("reason is at most 2000 characters.", field="reason")
     def unit(conn: Connection) -> None:
         record = store.delete_app(conn, who.workspace_id, app_id)
         audit(conn, who.workspace_id, who.actor, "app.delete", "App", app_id,

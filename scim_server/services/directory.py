@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from scim_server.auth import Principal
 from scim_server.services import Services
-from scim_server.services.errors import NotFound
+from scim_server.services.errors import Invalid, NotFound
 from scim_server.services.paging import PageRequest, page_of
 from scim_server.store import members as member_store
 from scim_server.store import people
@@ -24,6 +24,8 @@ def user_view(row: Any, emails: list[str]) -> dict[str, Any]:
 
 async def search_users(svc: Services, who: Principal, q: str | None, page: PageRequest) -> dict[str, Any]:
     """Users whose userName, displayName or an email contains ``q``, oldest first."""
+    if q is not None and len(q) > 512:
+        raise Invalid("q is at most 512 characters.", field="q")
     after = page.after_created_id(SCOPE)
 
     def unit(conn: Connection) -> dict[str, Any]:
