@@ -342,24 +342,45 @@ async def apply_report(ctx: JobContext) -> dict[str, Any]:
 
     removals, gone = await ctx.db.read(load)
     failed: dict[str, str] = {}
+    done: list[Remove] = []
     retryable = False
     async with open_connector(app, ctx.services.vault) as connector:
-        done: list[Remove] = []
-        for action in removals:
-            await ctx.ensure_live()
-            try:
-                await _revoke_and_remove(connector, action)
-                done.append(action)
-            except ConnectorError as exc:
-                failed[action.member_id] = str(exc)
-                retryable |= isinstance(exc, RetryableError)
-            await ctx.progress(len(done) + len(failed), len(removals))
         try:
-            left = await _still_present(connector, done) if done else {}
-        except ConnectorError as exc:
-            left = {r.member_id: [f"could not verify: {exc}"] for r in done}
+            for action in removals:
+                await ctx.ensure_live()
+                try:
+                    await _revoke_and_remove(connector, action)
+                    done.append(action)
+                except ConnectorError as exc:
+                    failed[action.member_id] = str(exc)
+                    retryable |= isinstance(exc, RetryableError)
+                await ctx.progress(len(done) + len(failed), len(removals))
+        except JobCancelled:  # the removals made so far happened: verify and record them, leave the rest
+            await _record_report(ctx, app, connector, report_id, done, failed, gone, cancelled=True)
+            raise
+        status = await _record_report(ctx, app, connector, report_id, done, failed, gone, cancelled=False)
+    if failed:  # recorded on the entries; the job fails too, so it is retried (or an admin retries it)
+        error = RetryableError if retryable else ConnectorError
+        raise error(app.kind, "remove", f"{len(failed)} of {len(removals)} removals failed: "
+                    + "; ".join(f"{m}: {e}" for m, e in sorted(failed.items())))
+    return {"report_id": report_id, "status": status, "removed": ctx.partial["removed"], "already_gone": sorted(gone),
+            "failed": failed}  # fmt: skip
+
+
+async def _record_report(ctx: JobContext, app: AppRecord, connector: Any, report_id: str, done: list[Remove],
+                         failed: dict[str, str], gone: list[str], *, cancelled: bool) -> str:  # fmt: skip
+    """Verify ``done`` with one re-read, then in one unit: verified removals recorded, entries of
+    members already gone marked removed, failures (``failed``, and any still present: added to it)
+    recorded with their reason, and the report settled from its entries."""
+    try:
+        left = await _still_present(connector, done) if done else {}
+    except ConnectorError as exc:
+        left = {r.member_id: [f"could not verify: {exc}"] for r in done}
     failed |= {m: "still present after removal: " + ", ".join(what) for m, what in left.items()}
     verified = [r for r in done if r.member_id not in failed]
+    ctx.partial["removed"] = sorted(r.member_id for r in verified)
+    if failed:
+        ctx.partial["failed"] = sorted(failed)
 
     def unit(conn: Connection) -> str:
         ctx.guard_owner(conn)
@@ -371,15 +392,11 @@ async def apply_report(ctx: JobContext) -> dict[str, Any]:
             report_store.mark_failed(conn, report_id, member_id, error)
             audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.remove", "AppMember", member_id,
                   outcome="failure", detail={"app_id": app.id, "report_id": report_id, "error": error})  # fmt: skip
+        if cancelled:
+            ctx.settle(conn)
         return report_store.settle(conn, report_id)
 
-    status = await ctx.db.write(unit)
-    if failed:  # recorded on the entries; the job fails too, so it is retried (or an admin retries it)
-        error = RetryableError if retryable else ConnectorError
-        raise error(app.kind, "remove", f"{len(failed)} of {len(removals)} removals failed: "
-                    + "; ".join(f"{m}: {e}" for m, e in sorted(failed.items())))
-    return {"report_id": report_id, "status": status, "removed": sorted(r.member_id for r in verified),
-            "already_gone": sorted(gone), "failed": failed}
+    return await ctx.db.write(unit)
 
 
 HANDLERS: dict[str, Callable[[JobContext], Awaitable[dict[str, Any] | None]]] = {

@@ -304,18 +304,21 @@ def test_admin_errors_conform(
     big = {"kind": "github", "label": TOO_BIG, "automation_account": {"api_token": "t"}}
     assert ok(clients.admin.post("/apps", json=big), 413)["error"]["code"] == "too_large"
     ok(clients.admin.post(f"/apps/{app_id}/members/{member_id}/exempt", json={"reason": TOO_BIG}), 413)
-    refused = ok(clients.admin.post("/apps", json={"kind": "github", "label": "x", "business_id": org,
+    twice = {"kind": "github", "label": "x", "business_id": org, "automation_account": {"api_token": token},
+             "api_base_url": sandbox.kind_url("github")}  # fmt: skip
+    assert ok(clients.admin.post("/apps", json=twice), 409)["error"]["code"] == "already_connected"
+    refused = ok(clients.admin.post("/apps", json={"kind": "github", "label": "x", "business_id": f"{org}-2",
                                                     "automation_account": {"api_token": "wrong"},
                                                     "api_base_url": sandbox.kind_url("github")}), 422)  # fmt: skip
     assert refused["error"]["code"] == "invalid_credentials" and "wrong" not in refused["error"]["message"]
     ok(clients.admin.patch(f"/apps/{app_id}", json={"automation_account": {"api_token": "wrong"}}), 422)
     closed_port = f"http://127.0.0.1:{free_port()}/github"  # nothing listens there: the app is unreachable
-    unreachable = {"kind": "github", "label": "x", "business_id": org, "automation_account": {"api_token": token},
+    unreachable = {"kind": "github", "label": "x", "business_id": f"{org}-3", "automation_account": {"api_token": token},
                    "api_base_url": closed_port}  # fmt: skip
     assert ok(clients.admin.post("/apps", json=unreachable), 502)["error"]["code"] == "app_unavailable"
     assert len(pages(clients.admin, "/apps")) == 1  # nothing half-written by any refused request
     recorder.assert_conforms()
-    recorder.assert_seen({("POST /api/v1/apps", s) for s in (400, 413, 422, 502)} | {
+    recorder.assert_seen({("POST /api/v1/apps", s) for s in (400, 409, 413, 422, 502)} | {
         ("GET /api/v1/apps", 401), ("GET /api/v1/apps", 403), ("GET /api/v1/jobs", 400), ("GET /api/v1/reports", 400),
         ("PATCH /api/v1/apps/{app_id}", 422), ("GET /api/v1/apps/{app_id}", 404), ("POST /api/v1/jobs/{job_id}/cancel", 404),
         ("POST /api/v1/apps/{app_id}/members/{member_id}/exempt", 413), ("GET /api/v1/apps/{app_id}/members", 400),
