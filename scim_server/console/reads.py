@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 
 from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
-from scim_server import reconcile
 from scim_server.jobs import queue
 from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
+from scim_server.store import reports as report_store
 from scim_server.store.app_models import AppMember
 from scim_server.store.models import AuditEvent, ScimGroup, ScimUser, ScimUserValue
 
@@ -54,7 +54,7 @@ class AppCard:
 
 
 def _pending_reports(conn: Connection, ws: int) -> dict[str, str]:
-    reports = reconcile.reports_t
+    reports = report_store.reports
     rows = conn.execute(select(reports.c.app_id, reports.c.id).where(reports.c.workspace_id == ws,
                                                                       reports.c.status == "pending"))  # fmt: skip
     return {r.app_id: r.id for r in rows}
@@ -126,7 +126,7 @@ def app_labels(conn: Connection, ws: int) -> dict[str, str]:
 
 def reports(conn: Connection, ws: int) -> list[dict[str, Any]]:
     """Reports newest first, each with its entries and who they are about."""
-    reports_t, entries_t = reconcile.reports_t, reconcile.entries_t
+    reports_t, entries_t = report_store.reports, report_store.entries
     members = AppMember.__table__
     labels = app_labels(conn, ws)
     out = []
