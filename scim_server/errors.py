@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scim_server.allow import allowed_methods
 from scim_server.auth import AuthenticationFailed, ScopeDenied
 from scim_server.cursor import InvalidCursor
 from scim_server.jobs.queue import JobNotFound
@@ -163,7 +164,10 @@ async def on_scope_denied(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(request, exc.status_code, "http_" + str(exc.status_code), str(exc.detail), exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette names only the first matching route's methods
+        headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request.app.routes, request.scope))}
+    return _error(request, exc.status_code, "http_" + str(exc.status_code), str(exc.detail), headers)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
