@@ -104,3 +104,11 @@ def test_405_allow_lists_the_documented_methods(server: RunningServer) -> None:
                         f"{method} {path}: {answer.status_code} Allow: {sorted(allow)}, documented {sorted(expected)}"
                     )
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_documented_app_kinds_are_the_catalog() -> None:
+    """``ConnectApp.kind`` enumerates the catalog: a kind added to connectors/registry.py must
+    be added to the document too (schemathesis generates only documented kinds)."""
+    from connectors.registry import CATALOG
+
+    assert raw_spec()["components"]["schemas"]["ConnectApp"]["properties"]["kind"]["enum"] == list(CATALOG)
