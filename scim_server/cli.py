@@ -74,6 +74,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"scim-bridge: workspace {args.workspace!r}", flush=True)
     print(f"SCIM base URL: {base}/scim/v2", flush=True)
     print(f"SCIM token ({token_id}): {token}", flush=True)
+    print(f"Console: {base}/console  (sign in with an admin token)", flush=True)
     extra = []
     if args.demo:
         from starlette.routing import Mount
