@@ -32,7 +32,7 @@ from scim_server.settings import Settings
 from tests.openapi.spec import raw_spec
 from tests.servers import RunningServer
 
-API_FACES = ("/api/", "/scim/")
+API_FACES = ("/api/", "/scim/", "/.well-known/")
 HTTP_METHODS = {"GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE"}
 _CONVERTOR = re.compile(r"\{(\w+):\w+\}")
 
