@@ -38,7 +38,8 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
     settings = services.settings
     worker = Worker(services.db, HANDLERS, lease_seconds=settings.worker_lease_seconds,
                     poll_seconds=settings.worker_poll_seconds, retry_base=settings.retry_base_seconds,
-                    services=services)  # fmt: skip
+                    services=services, concurrency=settings.worker_concurrency,
+                    per_app=settings.worker_per_app)  # fmt: skip
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
     if scheduler:

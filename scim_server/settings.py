@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     # Background work in this process (``serve``): a job worker and the scheduler.
     run_worker: bool = True
     worker_lease_seconds: float = 30.0
-    worker_poll_seconds: float = 1.0
+    worker_poll_seconds: float = 1.0  # only bounds the wait for jobs queued by other processes
+    worker_concurrency: int = 8  # jobs in flight per worker process
+    worker_per_app: int = 2  # jobs in flight per app, across all processes
     scheduler_tick_seconds: float = 30.0
     retry_base_seconds: float = 1.0
     outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
