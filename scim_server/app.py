@@ -43,7 +43,8 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
     if scheduler:
-        leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
+        leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds,
+                           retention_seconds=settings.job_retention_seconds)
         tasks.append(asyncio.create_task(leader.run(stop, worker.wake)))
     return tasks
 

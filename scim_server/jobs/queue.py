@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select, text, update
 
 from scim_server.store import paging
 from scim_server.store.app_models import Job
@@ -307,6 +307,24 @@ def settle_cancelled(conn: Connection, job_id: str, worker: str, partial: dict[s
     cancelled = and_(jobs.c.id == job_id, jobs.c.status == "cancelled", jobs.c.lease_owner == worker)
     result = orjson.dumps({"cancelled": True, "partial": partial}).decode()
     return conn.execute(update(jobs).where(cancelled).values(result=result, lease_owner=None)).rowcount > 0
+
+
+def prune(conn: Connection, older_than: datetime, limit: int = 2000) -> dict[int, int]:
+    """Delete up to ``limit`` jobs completed before ``older_than`` (an index range on
+    ``ix_jobs_finished``, so a batch costs the same whatever the history); returns the count per
+    workspace. Their outcome is in the audit trail (``app.check``, ``app.member.remove``...) and
+    in what they changed; failed and cancelled jobs are kept for an operator to read."""
+    old = and_(jobs.c.status == "completed", jobs.c.finished < older_than)
+    batch = conn.execute(select(jobs.c.id, jobs.c.workspace_id).where(old).order_by(jobs.c.finished).limit(limit)).all()
+    if not batch:
+        return {}
+    ids = [row.id for row in batch]
+    for start in range(0, len(ids), 500):
+        conn.execute(delete(jobs).where(jobs.c.id.in_(ids[start:start + 500])))
+    counts: dict[int, int] = {}
+    for row in batch:
+        counts[row.workspace_id] = counts.get(row.workspace_id, 0) + 1
+    return counts
 
 
 def get(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:
