@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 
 from scim_server.store import paging
 from scim_server.store.app_models import Job
@@ -27,7 +27,7 @@ from scim_server.store.db import new_id, now
 
 CLAIM_LOCK = 0x5C1B_0002  # PostgreSQL: claims with a per-app cap are serialised, so the cap holds
 
-jobs = cast(Table, Job.__table__)
+jobs = Job.__table__
 LIVE = ("queued", "running")
 PLANNING = ("check", "reconcile", "apply_report")
 TERMINAL = ("completed", "failed", "cancelled")
@@ -180,7 +180,7 @@ def _take(conn: Connection, worker: str, lease_seconds: float, at: datetime, que
         update(jobs)
         .where(jobs.c.id == job_id, _claimable(at))
         .values(status="running", lease_owner=worker, lease_until=at + timedelta(seconds=lease_seconds),
-                attempts=jobs.c.attempts + 1, started=at)  # fmt: skip
+                attempts=jobs.c.attempts + 1, started=at)
         .returning(*jobs.c)
     ).first()
     return None if row is None else _record(row)
@@ -222,7 +222,7 @@ def complete(conn: Connection, job_id: str, worker: str, result: dict[str, Any] 
         update(jobs)
         .where(_owned(job_id, worker))
         .values(status="completed", result=orjson.dumps(result or {}).decode(), error=None, finished=now(),
-                lease_owner=None, lease_until=None)  # fmt: skip
+                lease_owner=None, lease_until=None)
     )
     return done.rowcount > 0
 
