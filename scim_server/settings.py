@@ -67,7 +67,8 @@ class Settings(BaseSettings):
     job_retention_seconds: float | None = 7 * 86400.0  # completed jobs are pruned after this
     scheduler_tick_seconds: float = 30.0
     retry_base_seconds: float = 1.0
-    outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
+    # 0: a lone deactivation goes out at once; the guard's sliding window holds bursts (reconcile.py)
+    outbox_debounce_seconds: float = 0.0
     sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
 
     # SQLite durability: FULL fsyncs every commit (group commit keeps it fast).

@@ -5,8 +5,9 @@ or another, now or after a restart) turns it into report entries or removals.
 
 A workspace with no apps pays one precompiled indexed query. Reconcile jobs are deduplicated
 while queued (not while running: a running one may have read the directory before this change)
-and become due ``debounce_seconds`` later, so a burst of changes (a Bulk request, an IdP pushing a
-batch of deactivations) is planned as one push: the mass-removal guard sees the whole burst.
+and become due ``debounce_seconds`` later (default 0: at once). A burst of changes (a Bulk
+request, an IdP pushing a batch of deactivations) need not be planned as one push: the
+mass-removal guard counts removals over a sliding window (``reconcile.GUARD_WINDOW``).
 """
 
 from __future__ import annotations
