@@ -13,6 +13,7 @@ mass-removal guard counts removals over a sliding window (``reconcile.GUARD_WIND
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -22,6 +23,19 @@ from scim_server.store.app_models import App
 from scim_server.store.db import now
 
 apps = App.__table__
+# What reconciliation reads of a user (``reconcile.load_directory``): whether it is active, its
+# userName and its emails (matching), and its id; group memberships come through group writes.
+RECONCILED_USER_ATTRIBUTES = frozenset({"userName", "active", "emails"})
+USER_UPDATES = ("scim.user.patch", "scim.user.replace")
+
+
+def affects_apps(action: str, detail: dict[str, Any] | None) -> bool:
+    """Whether a SCIM write can change any app's plan: a user update that changed only
+    attributes reconciliation never reads (a title, a phone number, a manager) cannot, and
+    queues nothing; anything else (creates, deletes, groups, unknown details) is queued."""
+    if action not in USER_UPDATES or detail is None:
+        return True
+    return bool(set(detail.get("changed") or ()) & RECONCILED_USER_ATTRIBUTES)
 APPS_OF_WORKSPACE = fastsql.Statement(select(apps.c.id).where(apps.c.workspace_id == bindparam("ws")))
 
 
