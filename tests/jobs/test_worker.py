@@ -69,9 +69,25 @@ def enqueue(db: Database, ws: int, tag: str, *, app: str | None = "a", kind: str
     return db.write_sync(lambda c: queue.enqueue(c, ws, kind, {"tag": tag}, app_id=app, run_after=due))
 
 
-async def running_worker(db: Database, handlers: dict[str, Any], **kw: Any) -> tuple[Worker, asyncio.Event, asyncio.Task[None]]:
+class ObservedWorker(Worker):
+    """A worker that tells every ``Gate`` when a job's outcome is recorded (not just when its
+    handler returned), so a test can wait on a job's final status."""
+
+    gates: tuple[Gate, ...] = ()
+
+    async def _execute(self, job: queue.JobRecord) -> None:
+        try:
+            await super()._execute(job)
+        finally:
+            for gate in self.gates:
+                gate.changed.set()
+
+
+async def running_worker(db: Database, handlers: dict[str, Any], gate: Gate | None = None,
+                         **kw: Any) -> tuple[Worker, asyncio.Event, asyncio.Task[None]]:  # fmt: skip
     db.start()
-    worker = Worker(db, handlers, poll_seconds=POLL, **kw)
+    worker = ObservedWorker(db, handlers, poll_seconds=POLL, **kw)
+    worker.gates = (gate,) if gate is not None else ()
     stop = asyncio.Event()
     return worker, stop, asyncio.create_task(worker.run(stop))
 
@@ -120,7 +136,7 @@ def test_a_slow_app_holds_only_its_own_slots(db: Database, ws: int) -> None:
                 gate.let("healthy")
             return await handler(ctx)
 
-        _, stop, task = await running_worker(db, {"x": route}, concurrency=4, per_app=2)
+        _, stop, task = await running_worker(db, {"x": route}, gate, concurrency=4, per_app=2)
         await gate.until(lambda: "healthy" in gate.tags() and gate.running == 2)
         assert sum(s["app"] == "slow" for s in gate.started) == 2
         await gate.until(lambda: statuses(db, ws, [healthy]) == ["completed"])
