@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from scim_server.audit.cli import register as register_audit
 from scim_server.runtime import freeze_startup_heap
 from scim_server.settings import Settings
 
@@ -58,6 +59,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from scim_server.app import create_app
+    from scim_server.lifecycle import DrainingServer
     from scim_server.observability import configure_logging
     from scim_server.store import migrate, tenancy
 
@@ -72,6 +74,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"scim-bridge: workspace {args.workspace!r}", flush=True)
     print(f"SCIM base URL: {base}/scim/v2", flush=True)
     print(f"SCIM token ({token_id}): {token}", flush=True)
+    print(f"Console: {base}/console  (sign in with an admin token)", flush=True)
     extra = []
     if args.demo:
         from starlette.routing import Mount
@@ -84,15 +87,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Sandbox apps (demo data): {base}/sandbox/<kind>  e.g. api_base_url {base}/sandbox/github", flush=True)
     app = create_app(settings, database=db, extra_routes=extra)
     freeze_startup_heap()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        loop="auto",
-        http="auto",
-    )
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                            loop="auto", http="auto",
+                            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds))  # fmt: skip
+    DrainingServer(config, app.state.readiness, settings.shutdown_drain_seconds).run()
     return 0
 
 
@@ -160,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-scheduler", action="store_true", help="leave scheduling to other processes")
     worker.add_argument("--concurrency", type=int, help="jobs in flight in this process (default 8)")
     worker.set_defaults(func=cmd_worker)
+
+    register_audit(sub)
 
     sandbox = sub.add_parser("sandbox", help="serve the fake vendor APIs alone")
     sandbox.add_argument("--host", default="127.0.0.1")

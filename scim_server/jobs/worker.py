@@ -39,9 +39,14 @@ from scim_server.jobs.queue import JobCancelled, JobRecord, LeaseLost
 from scim_server.jobs.retry import retry_at
 from scim_server.store.db import Database, now
 
-__all__ = ["Handler", "JobCancelled", "JobContext", "LeaseLost", "Worker", "worker_name"]
+__all__ = ["Handler", "JobCancelled", "JobContext", "LeaseLost", "ShuttingDown", "Worker", "worker_name"]
 
 log = logging.getLogger("scim_bridge.worker")
+
+
+class ShuttingDown(LeaseLost):
+    """This worker is stopping (SIGTERM): the handler stops at its next safe point (``ensure_live``,
+    ``guard``, an ``interruptible`` read) and the job is handed back (``queue.release``)."""
 
 
 @dataclass
@@ -57,6 +62,7 @@ class JobContext:
     _task: asyncio.Task[Any] | None = field(default=None, repr=False)
     _stopping: bool = field(default=False, repr=False)
     _interruptible: bool = field(default=False, repr=False)
+    _shutdown: bool = field(default=False, repr=False)
 
     async def progress(self, done: int, total: int | None = None) -> None:
         """Report progress; raises ``JobCancelled`` / ``LeaseLost`` when the job is no longer ours."""
@@ -66,11 +72,17 @@ class JobContext:
 
     async def ensure_live(self) -> None:
         """One read of the job row: raises ``JobCancelled`` (cancelled while ours) or
-        ``LeaseLost`` (re-claimed elsewhere) unless it is still running and ours."""
+        ``LeaseLost`` (re-claimed elsewhere) unless it is still running and ours; ``ShuttingDown``
+        once this worker is stopping."""
+        if self._shutdown:
+            raise ShuttingDown(self.job.id)
         await self.db.read(lambda conn: queue.ensure_live(conn, self.job.id, self.worker))
 
     def guard(self, conn: Connection) -> None:
-        """First statement of a unit of work that must not outlive a cancel (``queue.guard``)."""
+        """First statement of a unit of work that must not outlive a cancel (``queue.guard``) or
+        this worker's shutdown."""
+        if self._shutdown:
+            raise ShuttingDown(self.job.id)
         queue.guard(conn, self.job.id, self.worker)
 
     def guard_owner(self, conn: Connection) -> None:
@@ -107,12 +119,17 @@ class JobContext:
         if self._interruptible and self._task is not None:
             self._task.cancel()
 
+    def shutdown(self) -> None:
+        """The worker is stopping: stop at the next safe point; the job is handed back."""
+        self._shutdown = True
+        self.interrupt()
+
     def attach(self, task: asyncio.Task[Any]) -> None:
         """The task running the handler (``interrupt`` cancels it inside ``interruptible``)."""
         self._task = task
 
     async def _stopped(self) -> None:
-        await self.ensure_live()
+        await self.ensure_live()  # raises ShuttingDown when that is why we stopped
         raise LeaseLost(self.job.id)
 
 
@@ -137,34 +154,47 @@ class Worker:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _running: dict[str, JobContext] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _stopping: bool = False
 
     def wake(self) -> None:
         """Tell the worker that a job was just queued (no need to wait for the poll)."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Fill free slots with claimed jobs, then sleep until something can change that; on
-        ``stop``, claim nothing more and let the jobs in flight finish."""
+        """Fill free slots with claimed jobs, then sleep until something can change that. On
+        ``stop`` it claims nothing more; each job in flight stops at its next safe point and is
+        handed back (lease released), so a restart never leaves work waiting for a lease."""
+        watcher = asyncio.create_task(self._hand_back_on(stop))
         try:
-            while not stop.is_set():
-                self._wake.clear()
-                try:
-                    await self._fill()
-                    delay = await self._idle_for()
-                except Exception:  # the loop must survive a database hiccup
-                    log.exception("worker loop error")
-                    delay = self.poll_seconds
-                if delay > 0:
-                    waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
-                    await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-                    for waiter in waiters:
-                        waiter.cancel()
+            await self._loop(stop)
         finally:
+            watcher.cancel()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    async def _hand_back_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._stopping = True
+        for context in list(self._running.values()):
+            context.shutdown()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                await self._fill()
+                delay = await self._idle_for()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("worker loop error")
+                delay = self.poll_seconds
+            if delay > 0:
+                waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
+                await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+
     async def _fill(self) -> None:
-        while len(self._tasks) < self.concurrency:
+        while len(self._tasks) < self.concurrency and not self._stopping:
             job = await self._claim()
             if job is None:
                 return
@@ -216,9 +246,17 @@ class Worker:
         task = asyncio.create_task(self._handle(job, context))
         context.attach(task)
         self._running[job.id] = context
+        if self._stopping:  # claimed just as the stop came: hand it straight back
+            context.shutdown()
         keeper = asyncio.create_task(self._keep_lease(context, task))
         try:
             result = await task
+        except ShuttingDown:
+            if await self.db.write(lambda conn: queue.release(conn, job.id, self.name)):
+                log.info("job handed back", extra={"job_id": job.id, "kind": job.kind})
+            else:
+                await self._settle(context, context.partial)  # cancelled meanwhile
+            return
         except (LeaseLost, asyncio.CancelledError) as exc:
             await self._settle(context, context.partial)
             log.info("job stopped", extra={"job_id": job.id, "kind": job.kind, "outcome": type(exc).__name__})
