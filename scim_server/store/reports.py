@@ -73,6 +73,12 @@ def reported(conn: Connection, app_id: str) -> dict[str, DeprovisionReason]:
     return {member_id: cast(DeprovisionReason, reason) for member_id, reason in conn.execute(query)}
 
 
+def held_since(conn: Connection, app_id: str, since: datetime) -> int:
+    """How many removals of the app the mass-removal guard held since ``since``."""
+    query = select(func.count()).where(entries.c.app_id == app_id, entries.c.status == "held", entries.c.created >= since)
+    return int(conn.execute(query).scalar() or 0)
+
+
 def get_report(conn: Connection, ws: int, report_id: str, *, for_update: bool = False) -> Any:
     query = select(reports).where(reports.c.workspace_id == ws, reports.c.id == report_id)
     row = conn.execute(query.with_for_update() if for_update else query).first()
