@@ -9,8 +9,9 @@ from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
+from connectors import registry
 from connectors.errors import AuthError, ConnectorError, PermissionDenied, RetryableError
-from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
+from connectors.registry import CATALOG, UnknownKind, get_spec
 from scim_server import cursor
 from scim_server.admin.common import (
     Body,
@@ -44,7 +45,7 @@ class ConnectApp(Body):
     kind: str
     label: str = Field(min_length=1, max_length=200)
     business_id: str | None = Field(None, max_length=200)
-    login_method: Literal["sso", "password"] = "sso"
+    login_method: Literal["sso", "password"] | None = None  # how members sign in; None: the kind's default
     automation_account: dict[str, str]
     api_base_url: HttpUrl | None = None
     deprovision_policy: Literal["report", "automatic"] = "report"
@@ -55,6 +56,7 @@ class ConnectApp(Body):
 
 class ConfigureApp(Body):
     label: str | None = Field(None, min_length=1, max_length=200)
+    login_method: Literal["sso", "password"] | None = None
     automation_account: dict[str, str] | None = None
     api_base_url: HttpUrl | None = None
     deprovision_policy: Literal["report", "automatic"] | None = None
@@ -72,13 +74,7 @@ def _identity(identity: AutomationIdentity | None, account: dict[str, str]) -> d
 
 
 def catalog_entry(kind: str) -> dict[str, Any]:
-    spec = get_spec(kind)
-    return {
-        "kind": spec.kind, "name": spec.name, "capabilities": list(capabilities(spec.cls)),
-        "needs_business_id": spec.needs_business_id, "business_id_label": spec.business_id_label,
-        "login_methods": list(spec.login_methods), "account_fields": list(spec.account_fields),
-        "roles": [{"key": r.key, "name": r.name, "owner_level": r.owner_level} for r in spec.roles],
-    }  # fmt: skip
+    return registry.describe(kind)
 
 
 async def catalog(request: Request) -> Response:
@@ -86,17 +82,19 @@ async def catalog(request: Request) -> Response:
     return json_response({"items": [catalog_entry(kind) for kind in CATALOG]})
 
 
-def _validate_account(kind: str, login_method: str, account: dict[str, str], business_id: str | None) -> None:
+def _validate_account(kind: str, login_method: str | None, account: dict[str, str] | None,
+                      business_id: str | None) -> tuple[str, dict[str, str] | None]:  # fmt: skip
+    """The login method (the kind's default when None) and the account fields, as the catalog
+    says (``connectors.registry``); a mismatch is a 400 naming the field."""
     spec = get_spec(kind)
-    if login_method not in spec.login_methods:
-        raise Invalid(f"{spec.name} supports login methods: {', '.join(spec.login_methods)}.")
+    try:
+        method = registry.check_login_method(kind, login_method)
+        fields = registry.validate_credentials(kind, account) if account is not None else None
+    except registry.CatalogError as exc:
+        raise Invalid(f"{exc.field}: {exc.message}") from None
     if spec.needs_business_id and not business_id:
         raise Invalid(f"{spec.name} needs business_id ({spec.business_id_label}).")
-    unknown = set(account) - set(account_from({}).field_names())
-    if unknown:
-        raise Invalid(f"Unknown automation_account fields: {', '.join(sorted(unknown))}.")
-    if not account.get("api_token") and not (account.get("username") and account.get("password")):
-        raise Invalid("automation_account needs api_token (or username and password for a kind that authorizes).")
+    return method, fields
 
 
 async def _checked_account(kind: str, account: dict[str, str], base: str | None, business_id: str | None) -> dict[str, str]:
@@ -124,11 +122,11 @@ async def connect(request: Request) -> Response:
         get_spec(body.kind)
     except UnknownKind:
         raise Invalid(f"Unknown app kind {body.kind!r}; see GET /api/v1/catalog.") from None
-    _validate_account(body.kind, body.login_method, body.automation_account, body.business_id)
+    method, fields = _validate_account(body.kind, body.login_method, body.automation_account, body.business_id)
     base = str(body.api_base_url).rstrip("/") if body.api_base_url else None
-    account = await _checked_account(body.kind, body.automation_account, base, body.business_id)
+    account = await _checked_account(body.kind, fields or {}, base, body.business_id)
     values = {
-        "kind": body.kind, "label": body.label, "business_id": body.business_id, "login_method": body.login_method,
+        "kind": body.kind, "label": body.label, "business_id": body.business_id, "login_method": method,
         "account_secret": call.services.vault.seal(account), "account_fields": sorted(account),
         "api_base_url": base, "deprovision_policy": body.deprovision_policy, "schedule": body.schedule,
         "mass_removal_count": body.mass_removal_guard.count, "mass_removal_percent": body.mass_removal_guard.percent,
@@ -176,9 +174,11 @@ async def configure(request: Request) -> Response:
     values: dict[str, Any] = body.model_dump(
         exclude_unset=True, exclude={"automation_account", "mass_removal_guard", "automation_identity"}
     )
-    for required in ("label", "deprovision_policy", "schedule"):  # null means "leave as it is" there
+    for required in ("label", "deprovision_policy", "schedule", "login_method"):  # null: leave as it is
         if values.get(required, "") is None:
             del values[required]
+    if "login_method" in values:
+        values["login_method"], _ = _validate_account(current.kind, values["login_method"], None, current.business_id)
     if body.automation_identity is not None:
         values |= _identity(body.automation_identity, {})
     if "api_base_url" in values and values["api_base_url"] is not None:
@@ -187,9 +187,9 @@ async def configure(request: Request) -> Response:
         values |= {"mass_removal_count": body.mass_removal_guard.count,
                    "mass_removal_percent": body.mass_removal_guard.percent}  # fmt: skip
     if body.automation_account is not None:
-        _validate_account(current.kind, current.login_method, body.automation_account, current.business_id)
+        _, fields = _validate_account(current.kind, None, body.automation_account, current.business_id)
         base = values.get("api_base_url", current.api_base_url)
-        account = await _checked_account(current.kind, body.automation_account, base, current.business_id)
+        account = await _checked_account(current.kind, fields or {}, base, current.business_id)
         values |= {"account_secret": call.services.vault.seal(account), "account_fields": sorted(account)}
 
     def unit(conn: Connection) -> dict[str, Any]:
