@@ -23,7 +23,6 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 __all__ = [
     "CAPABILITIES",
-    "same_email",
     "Asset",
     "Authorizes",
     "AutomationAccount",
@@ -41,6 +40,7 @@ __all__ = [
     "RemovesMembers",
     "Role",
     "Secret",
+    "same_email",
 ]
 
 MemberState = Literal["active", "pending"]

@@ -10,9 +10,17 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
+from connectors.base import (
+    Asset,
+    ChangesRoles,
+    GrantsAssets,
+    InvitesMembers,
+    ListsAssets,
+    ListsMembers,
+    Member,
+)
 from connectors.errors import ConnectorError, UnsupportedCapability
-from mapping import Remove, report_removals
+from mapping import ChangeRole, Grant, Invite, Remove, Revoke, report_removals
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
@@ -226,7 +234,7 @@ async def _record_removals(ctx: JobContext, app: AppRecord, connector: Any, done
 
 async def remove(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Remove)
+    assert isinstance(action, Remove)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
         await remove_members(ctx, app, connector, [action])
@@ -235,9 +243,11 @@ async def remove(ctx: JobContext) -> dict[str, Any]:
 
 async def invite(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Invite)
+    assert isinstance(action, Invite)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        if not isinstance(connector, InvitesMembers):
+            raise UnsupportedCapability(app.kind, "invite", "this app cannot invite members")
         await ctx.ensure_live()
         member = await connector.invite(action.email, action.app_role)
 
@@ -245,7 +255,7 @@ async def invite(ctx: JobContext) -> dict[str, Any]:
         ctx.guard_owner(conn)
         member_store.upsert_members(conn, app.workspace_id, app.id, [_imported(member)], now())
         row = conn.execute(member_store.app_members.select().where(
-            member_store.app_members.c.app_id == app.id, member_store.app_members.c.remote_id == member.remote_id)).first()  # fmt: skip
+            member_store.app_members.c.app_id == app.id, member_store.app_members.c.remote_id == member.remote_id)).one()  # fmt: skip
         member_store.set_member(conn, row.id, user_id=action.user_id, bridge_role=action.bridge_role, state="matched",
                                 match_source="manual", managed_user_id=ctx.job.payload.get("managed_user_id"))  # fmt: skip
         audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.invite", "AppMember", row.id,
@@ -259,9 +269,11 @@ async def invite(ctx: JobContext) -> dict[str, Any]:
 
 async def change_role(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.ChangeRole)
+    assert isinstance(action, ChangeRole)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        if not isinstance(connector, ChangesRoles):
+            raise UnsupportedCapability(app.kind, "change_role", "this app cannot change a member's role")
         await ctx.ensure_live()
         member = await connector.change_role(action.remote_id, action.to_role)
 
@@ -277,9 +289,11 @@ async def change_role(ctx: JobContext) -> dict[str, Any]:
 
 async def grant(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Grant)
+    assert isinstance(action, Grant)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        if not isinstance(connector, GrantsAssets):
+            raise UnsupportedCapability(app.kind, "grant", "this app cannot grant asset access")
         await ctx.ensure_live()
         await connector.grant(action.remote_id, action.asset_id, action.permission)
 
@@ -295,9 +309,11 @@ async def grant(ctx: JobContext) -> dict[str, Any]:
 
 async def revoke(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Revoke)
+    assert isinstance(action, Revoke)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        if not isinstance(connector, GrantsAssets):
+            raise UnsupportedCapability(app.kind, "revoke", "this app cannot revoke asset access")
         await ctx.ensure_live()
         await connector.revoke(action.remote_id, action.asset_id)
 

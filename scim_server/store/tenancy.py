@@ -108,7 +108,7 @@ def lookup_token_at_epoch(conn: Connection, token: str) -> tuple[TokenRecord, in
     if row is None:
         return None
     token_id, ws, name, scope, label, created, revoked, expires, epoch = row
-    record = TokenRecord(token_id, ws, name, scope, label, _datetime(created), _datetime(revoked), _aware(expires))
+    record = TokenRecord(token_id, ws, name, scope, label, _created(created), _datetime(revoked), _aware(expires))
     return record, int(epoch)
 
 
@@ -120,7 +120,19 @@ def revocation_epoch(conn: Connection) -> int:
 
 def _datetime(value: object) -> datetime | None:
     """A timestamp as SQLAlchemy returns it (SQLite text parsed, naive; PostgreSQL aware)."""
-    return datetime.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if value is None or isinstance(value, datetime):
+        return value
+    raise TypeError(f"not a timestamp: {type(value).__name__}")
+
+
+def _created(value: object) -> datetime:
+    """A NOT NULL timestamp column (``created``), read as ``_datetime`` does."""
+    stamp = _datetime(value)
+    if stamp is None:
+        raise TypeError("a NOT NULL timestamp read as NULL")
+    return stamp
 
 
 def _aware(value: object) -> datetime | None:
