@@ -13,8 +13,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
+from scim_server.audit.routes import ROUTES as AUDIT_ROUTES
+from scim_server.audit.service import background as audit_background
 from scim_server.auth import Authenticator
 from scim_server.errors import ERROR_HANDLERS
+from scim_server.lifecycle import Readiness, readyz
 from scim_server.nul_guard import NulGuard
 from scim_server.observability import Metrics, ObservabilityMiddleware
 from scim_server.scim.discovery import build_discovery
@@ -26,6 +29,7 @@ from scim_server.vault import Vault
 
 
 async def healthz(request: Request) -> Response:
+    """Alive (a liveness probe); whether to send it traffic is ``/readyz`` (``lifecycle.py``)."""
     return JSONResponse({"status": "ok"})
 
 
@@ -41,6 +45,7 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
                     services=services)  # fmt: skip
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
+    tasks.append(asyncio.create_task(audit_background(services.db, settings, stop)))  # seals and checkpoints
     if scheduler:
         leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
         tasks.append(asyncio.create_task(leader.run(stop, worker.wake)))
@@ -75,8 +80,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
+            *AUDIT_ROUTES,  # before /api/v1's mount, which would take /api/v1/audit
             Mount("/api/v1", routes=ADMIN_ROUTES),
             *(extra_routes or []),
         ],
@@ -88,5 +95,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.readiness = Readiness()
     app.state.discovery = build_discovery(settings)
     return app

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scim_server.audit.cli import register as register_audit
 from scim_server.runtime import freeze_startup_heap
 from scim_server.settings import Settings
 
@@ -157,6 +158,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from scim_server.app import create_app
+    from scim_server.lifecycle import DrainingServer
     from scim_server.observability import configure_logging
     from scim_server.store import migrate, tenancy
 
@@ -195,15 +197,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"SCIM base URL: {base}/scim/v2", flush=True)
     app = create_app(settings, database=db, extra_routes=extra)
     freeze_startup_heap()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        loop="auto",
-        http="auto",
-    )
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                            loop="auto", http="auto",
+                            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds))  # fmt: skip
+    DrainingServer(config, app.state.readiness, settings.shutdown_drain_seconds).run()
     return 0
 
 
@@ -286,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run job workers (and the scheduler) without the HTTP face")
     worker.add_argument("--no-scheduler", action="store_true", help="leave scheduling to other processes")
     worker.set_defaults(func=cmd_worker)
+
+    register_audit(sub)
 
     sandbox = sub.add_parser("sandbox", help="serve the fake vendor APIs alone")
     sandbox.add_argument("--host", default="127.0.0.1")
