@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from scim_server.store import fastsql
 from scim_server.store.db import now
@@ -61,10 +62,13 @@ def ensure_workspace(conn: Connection, name: str) -> int:
 
 def create_workspace_if_absent(conn: Connection, name: str) -> int | None:
     """The new workspace's id, or None when ``name`` already exists (``serve`` mints its first
-    tokens only for a workspace it creates, never on a restart)."""
-    if conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar() is not None:
-        return None
-    return ensure_workspace(conn, name)
+    tokens only for a workspace it creates, never on a restart). ``ON CONFLICT DO NOTHING``: of
+    several processes starting together on a new database, one creates it and the others see None."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (dialect_insert(workspaces).values(name=name, created=now())
+                 .on_conflict_do_nothing(index_elements=[workspaces.c.name]).returning(workspaces.c.id))  # fmt: skip
+    created = conn.execute(statement).scalar()
+    return int(created) if created is not None else None
 
 
 def workspace_id(conn: Connection, name: str) -> int:
