@@ -185,6 +185,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not minted:
         print(f"Tokens are not printed again; make one with: scim-bridge token create --workspace {args.workspace}"
               " --scope scim|admin", flush=True)  # fmt: skip
+    print(f"Console: {base}/console  (sign in with an admin token)", flush=True)
     extra = []
     if args.demo:
         from starlette.routing import Mount

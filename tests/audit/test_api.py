@@ -8,6 +8,7 @@ import csv
 import io
 import itertools
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import text
 
 from scim_server.audit.export import ExportMismatch, verify_export
 from scim_server.audit.log import append
@@ -103,7 +105,7 @@ def test_revoked_token_refusal_is_recorded_in_its_workspace(server: RunningServe
     assert len(_all(clients["audit"], action="auth.failed")) == 1
 
 
-def test_verify_endpoint_and_cli(server: RunningServer, clients: dict[str, Any], workspace: str,
+def test_verify_endpoint_and_cli(server: RunningServer, clients: dict[str, Any], workspace: str, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     _create_users(clients["scim"], 3, "v")
     body = clients["audit"].get("/api/v1/audit/verify").json()
@@ -112,6 +114,21 @@ def test_verify_endpoint_and_cli(server: RunningServer, clients: dict[str, Any],
     monkeypatch.setenv("SCIM_BRIDGE_AUDIT_SIGNING_KEY_FILE", str(server.settings.audit_signing_key_file))
     assert cli_main(["audit", "verify", "--workspace", workspace]) == 0
     assert f"{workspace}: ok" in capsys.readouterr().out
+    out = tmp_path / "trail.jsonl"
+    assert cli_main(["audit", "export", "--workspace", workspace, "--format", "jsonl", "--out", str(out)]) == 0
+    assert cli_main(["audit", "verify-export", str(out), f"{out}.manifest.jws"]) == 0
+    assert len(out.read_bytes().splitlines()) >= 5  # 3 creates, the read and verify events, the export itself
+
+
+def test_events_are_sealed_without_a_read(server: RunningServer, clients: dict[str, Any], workspace: str) -> None:
+    """The background sealer chains committed events by itself (no API read seals them here)."""
+    (uid,) = _create_users(clients["scim"], 1, "sealed")
+    query = text("SELECT seq, hash FROM audit_events WHERE target_id = :id")
+    deadline = time.monotonic() + 60
+    while (row := server.db.read_sync(lambda conn: conn.execute(query, {"id": uid}).first())) is None or row[0] is None:
+        assert time.monotonic() < deadline, "the event was never sealed"
+        time.sleep(0.05)
+    assert len(row[1]) == 64
 
 
 def _export(audit: httpx.Client, fmt: str) -> tuple[bytes, str]:
