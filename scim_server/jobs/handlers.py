@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member
-from connectors.errors import ConnectorError, UnsupportedCapability
+from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member, require
+from connectors.errors import ConnectorError
 from mapping import Remove, report_removals
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
@@ -105,9 +105,7 @@ async def check(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     seen_at = now()
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, ListsMembers):
-            raise UnsupportedCapability(app.kind, "check", "this app cannot list its members")
-        imported = await _import_members(ctx, app, connector, seen_at)
+        imported = await _import_members(ctx, app, require(connector, "list_members"), seen_at)
         async with ctx.interruptible():
             assets, permissions = await _import_assets(connector)
 
@@ -163,7 +161,7 @@ async def _revoke_and_remove(connector: Any, action: Remove) -> None:
     if isinstance(connector, GrantsAssets):
         for asset_id in action.revokes:
             await connector.revoke(action.remote_id, asset_id)
-    await connector.remove(action.remote_id)
+    await require(connector, "remove").remove(action.remote_id)
 
 
 def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: Remove) -> None:
@@ -239,7 +237,7 @@ async def invite(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
         await ctx.ensure_live()
-        member = await connector.invite(action.email, action.app_role)
+        member = await require(connector, "invite").invite(action.email, action.app_role)
 
     def unit(conn: Connection) -> str:
         ctx.guard_owner(conn)
@@ -263,7 +261,7 @@ async def change_role(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
         await ctx.ensure_live()
-        member = await connector.change_role(action.remote_id, action.to_role)
+        member = await require(connector, "change_role").change_role(action.remote_id, action.to_role)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -281,7 +279,7 @@ async def grant(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
         await ctx.ensure_live()
-        await connector.grant(action.remote_id, action.asset_id, action.permission)
+        await require(connector, "grant_assets").grant(action.remote_id, action.asset_id, action.permission)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -299,7 +297,7 @@ async def revoke(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
         await ctx.ensure_live()
-        await connector.revoke(action.remote_id, action.asset_id)
+        await require(connector, "grant_assets").revoke(action.remote_id, action.asset_id)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
