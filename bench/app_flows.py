@@ -27,8 +27,8 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from connectors.sandbox import SandboxClient, SeedMember, SeedSpec, create_sandbox_app  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from connectors.sandbox import SandboxClient, SeedMember, SeedSpec, create_sandbox_app
+from tests.servers import free_port
 
 CLI = [sys.executable, "-m", "scim_server.cli"]
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -100,7 +100,7 @@ def bench_check(sandbox_app: object, sandbox_url: str, members: int) -> None:
     sandbox_app.state.sandbox.seed("github", SeedSpec("bench-org", "bench-token", people, ()))  # type: ignore[attr-defined]
     bridge = Bridge()
     try:
-        for n in range(0, 2000):  # some directory users, so matching has work to do
+        for n in range(2000):  # some directory users, so matching has work to do
             bridge.scim.post("/Users", json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
                                              "userName": f"user{n}@bench.example.com"})  # fmt: skip
         app_id = connect(bridge, sandbox_url, "bench-org", "report")

@@ -11,14 +11,19 @@
 Prints the number of cases and any mismatch; exits 1 on a mismatch. Worth turning into a
 hypothesis test in tests/scim_filters (owned elsewhere).
 """
-import sys, tempfile, random
+import random
+import sys
+import tempfile
 from pathlib import Path
-from scim_server.settings import Settings
-from scim_server.store import migrate, tenancy, directory, groups as gstore
-from scim_server.store.db import Database
-from scim_server.scim.resources import parse_user, parse_group
+
 from scim_server.scim import filters
 from scim_server.scim.query import simple_eq
+from scim_server.scim.resources import parse_group, parse_user
+from scim_server.settings import Settings
+from scim_server.store import directory, migrate, tenancy
+from scim_server.store import groups as gstore
+from scim_server.store.db import Database
+
 url = sys.argv[1] if len(sys.argv) > 1 else f"sqlite:///{Path(tempfile.mkdtemp())/'e.db'}"
 migrate.upgrade(url)
 db = Database(Settings(database_url=url))
@@ -41,7 +46,7 @@ for attr, res in (("userName", "u"), ("username", "u"), ("externalId", "u"), ("i
         eq = simple_eq(text)
         if eq is None: continue
         for offset, limit in ((0, 100), (0, 1), (1, 100), (0, 0), (2, 1)):
-            def both(c):
+            def both(c, res=res, eq=eq, text=text, offset=offset, limit=limit):
                 if res == "u":
                     fast = directory.find_users_eq(c, ws, eq[0], eq[1], offset, limit)
                     where = filters.user_where(text, ws)
@@ -60,7 +65,6 @@ db.close()
 
 
 def _recogniser_cases(count: int = 20000) -> int:
-    import random
     import string
 
     from scim2_models import ScimFilter
@@ -72,7 +76,7 @@ def _recogniser_cases(count: int = 20000) -> int:
              "urn:ietf:params:scim:schemas:core:2.0:User:userName", "user-name"]  # fmt: skip
     mismatches = 0
     for _ in range(count):
-        space = lambda: rng.choice([" ", "  ", "\t", "\n", "", " \r "])  # noqa: E731
+        space = lambda: rng.choice([" ", "  ", "\t", "\n", "", " \r "])
         value = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
         op = rng.choice(["eq", "EQ", "Eq", "ne", "co"])
         text = f'{space()}{rng.choice(attrs)}{space() or " "}{op}{space() or " "}"{value}"{space()}'

@@ -25,13 +25,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import uvicorn  # noqa: E402
+import uvicorn
 
-from connectors.base import AutomationAccount, ListsAssets  # noqa: E402
-from connectors.http import HTTPSettings  # noqa: E402
-from connectors.registry import CATALOG, capabilities, create_connector  # noqa: E402
-from connectors.sandbox import SeedAsset, SeedMember, SeedSpec, create_sandbox_app  # noqa: E402
-from connectors.sandbox.app import fake_classes  # noqa: E402
+from connectors.base import AutomationAccount, ListsAssets
+from connectors.http import HTTPSettings
+from connectors.registry import CATALOG, capabilities, create_connector
+from connectors.sandbox import SeedAsset, SeedMember, SeedSpec, create_sandbox_app
+from connectors.sandbox.app import fake_classes
 
 TOKEN = "bench-token"
 
@@ -53,13 +53,13 @@ def bench_kinds() -> list[str]:
 
 
 def seed_spec(kind: str, fake: object, members: int) -> SeedSpec:
-    owner, plain = getattr(fake, "owner_role"), getattr(fake, "member_role")
+    owner, plain = fake.owner_role, fake.member_role
     people = tuple(
         SeedMember(f"user{n}@bench.example.com", f"User {n}", owner if n % 50 == 0 else plain,
                    "pending" if n % 40 == 0 else "active")
         for n in range(members)
     )
-    permission, asset_type = getattr(fake, "asset_permission"), getattr(fake, "asset_type")
+    permission, asset_type = fake.asset_permission, fake.asset_type
     step = max(1, members // GRANTS_PER_ASSET)
     assets = tuple(
         SeedAsset(f"asset-{a}", f"Asset {a}", asset_type,
@@ -67,7 +67,7 @@ def seed_spec(kind: str, fake: object, members: int) -> SeedSpec:
                         for n in range(a + 1, members, step) if n % 40))  # active members only
         for a in range(ASSETS)
     )
-    return SeedSpec(getattr(fake, "demo_org"), TOKEN, people, assets)
+    return SeedSpec(fake.demo_org, TOKEN, people, assets)
 
 
 def serve(app: object) -> tuple[uvicorn.Server, int]:
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     failed = 0
     for kind in bench_kinds():
-        result = subprocess.run([sys.executable, __file__, "--kind", kind, "--members", str(args.members)])
+        result = subprocess.run([sys.executable, __file__, "--kind", kind, "--members", str(args.members)], check=False)
         failed += result.returncode != 0
     return 1 if failed else 0
 

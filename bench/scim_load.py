@@ -110,7 +110,7 @@ def scim_bridge(kind: str, users: int, results: Path, run: int = 0) -> dict:
         proc.wait()
         if pg_name:
             subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
-                            f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'])  # fmt: skip
+                            f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'], check=False)  # fmt: skip
         shutil.rmtree(tmp, ignore_errors=True)
 
 

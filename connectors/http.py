@@ -89,7 +89,7 @@ class HTTPSettings:
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based) when the vendor gave no hint."""
-        delay = min(self.backoff_max, self.backoff_base * (2**attempt))
+        delay = min(self.backoff_max, self.backoff_base * (2.0**attempt))
         return delay * (1.0 - self.jitter * rng.random())
 
     def wait_for(self, error: RetryableError, attempt: int, rng: random.Random) -> float:

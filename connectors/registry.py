@@ -29,11 +29,11 @@ __all__ = [
     "LoginMethod",
     "UnknownKind",
     "capabilities",
-    "required_business_id",
-    "required_token",
     "create_connector",
     "get_spec",
     "register",
+    "required_business_id",
+    "required_token",
 ]
 
 # One line per kind: the package whose __init__ calls register(). Missing packages are skipped.

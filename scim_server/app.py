@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -53,7 +53,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
 
 
 def create_app(settings: Settings | None = None, *, database: Database | None = None,
-               extra_routes: list[BaseRoute] | None = None) -> Starlette:  # fmt: skip
+               extra_routes: Sequence[BaseRoute] | None = None) -> Starlette:  # fmt: skip
     """Build the ASGI app. The schema must already be migrated (``scim-bridge migrate``)."""
     settings = settings or Settings()
     services = build_services(settings, database)
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Middleware(ObservabilityMiddleware, metrics=metrics, access_log=settings.access_log),
             Middleware(NulGuard),
         ],
-        exception_handlers=ERROR_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=ERROR_HANDLERS,
         lifespan=lifespan,
     )
     app.state.services = services

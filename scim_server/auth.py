@@ -60,6 +60,10 @@ class _Cached:
     principal: Principal
 
 
+# What python-jose verifies with: a JWKS document or a PEM public key.
+JwtKeys = dict[str, Any] | str
+
+
 class Authenticator:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -78,7 +82,7 @@ class Authenticator:
 
     async def _principal(self, token: str) -> Principal:
         if self._jwt_keys is not None and token.count(".") == 2:
-            return await self._jwt_principal(token)
+            return await self._jwt_principal(token, self._jwt_keys)
         key, now = tenancy.hash_token(token), time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached.expires > now:
@@ -120,11 +124,11 @@ class Authenticator:
             self._epoch = epoch
             self._cache.clear()
 
-    async def _jwt_principal(self, token: str) -> Principal:
+    async def _jwt_principal(self, token: str, keys: JwtKeys) -> Principal:
         try:
             claims = jwt.decode(
                 token,
-                self._jwt_keys,
+                keys,
                 algorithms=self.settings.jwt_algorithms,
                 audience=self.settings.jwt_audience,
                 issuer=self.settings.jwt_issuer,
@@ -145,12 +149,13 @@ class Authenticator:
         return Principal(ws, name, frozenset({"scim"}), f"jwt:{str(claims.get('sub', '?'))[:60]}")
 
 
-def _load_jwt_keys(settings: Settings) -> Any | None:
+def _load_jwt_keys(settings: Settings) -> JwtKeys | None:
     """JWT validation is on only when an issuer and a key source are configured."""
     if not settings.jwt_issuer:
         return None
     if settings.jwt_jwks_file is not None:
-        return json.loads(settings.jwt_jwks_file.read_text())
+        jwks: dict[str, Any] = json.loads(settings.jwt_jwks_file.read_text())
+        return jwks
     if settings.jwt_public_key_file is not None:
         return settings.jwt_public_key_file.read_text()
     return None

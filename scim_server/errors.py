@@ -8,6 +8,7 @@ Anything unexpected is a 500 carrying the request id, never a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import orjson
 from pydantic import ValidationError
@@ -68,7 +69,7 @@ def scim_error_body(status: int, detail: str, scim_type: str | None = None) -> d
     return body
 
 
-def scim_error(status: int, detail: str, scim_type: str | None = None, headers: dict | None = None) -> Response:
+def scim_error(status: int, detail: str, scim_type: str | None = None, headers: Mapping[str, str] | None = None) -> Response:
     body = scim_error_body(status, detail, scim_type)
     return Response(orjson.dumps(body), status_code=status, media_type=SCIM_MEDIA_TYPE, headers=headers)
 
@@ -94,7 +95,7 @@ def _scim_response(status: int, body: dict[str, object]) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=SCIM_MEDIA_TYPE)
 
 
-def admin_error(status: int, code: str, message: str, headers: dict | None = None) -> Response:
+def admin_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps({"error": {"code": code, "message": message}}),
         status_code=status,
@@ -103,7 +104,7 @@ def admin_error(status: int, code: str, message: str, headers: dict | None = Non
     )
 
 
-def _error(request: Request, status: int, code: str, message: str, headers: dict | None = None) -> Response:
+def _error(request: Request, status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
     if _is_scim(request):
         return scim_error(status, message, code if code in _SCIM_TYPES else None, headers)
     return admin_error(status, code, message, headers)

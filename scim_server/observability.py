@@ -131,7 +131,7 @@ def _new_request_id() -> str:
 def _incoming_id(scope: Scope) -> str | None:
     for key, value in scope.get("headers", []):
         if key == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             if 0 < len(text) <= 100 and text.replace("-", "").isalnum():
                 return text
     return None

@@ -160,7 +160,7 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
     governance = Governance(
         rules=rules,
         manual_matches=tuple(ManualMatch(r.id, r.user_id, r.bridge_role or "collaborator")
-                             for r in rows if r.match_source == "manual" and r.user_id),  # fmt: skip
+                             for r in rows if r.match_source == "manual" and r.user_id),
         exemptions=tuple(Exemption(r.id, r.exempt_reason or "") for r in rows if r.exempt_reason is not None),
     )
     reported = {

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-
-import uuid
 
 from tests.db import database_url
 from tests.servers import RunningServer, scim_bridge, serve_asgi

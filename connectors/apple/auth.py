@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from jose import jwt  # type: ignore[import-untyped]
-from jose.exceptions import JOSEError  # type: ignore[import-untyped]
+from jose import jwt
+from jose.exceptions import JOSEError
 
 from connectors.base import Secret
 from connectors.errors import AuthError

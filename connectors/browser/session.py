@@ -28,12 +28,13 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Self
-
-from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from typing import TYPE_CHECKING, Self
 
 from connectors.base import Secret
 from connectors.errors import BrowserFlowError, ConnectorError
+
+if TYPE_CHECKING:  # Playwright is the optional ``[browser]`` extra, imported when a session launches
+    from playwright.async_api import BrowserContext, Page, Playwright
 
 __all__ = [
     "CHROMIUM_ARGS",
@@ -45,6 +46,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("connectors.browser")
+
+PLAYWRIGHT_MISSING = (
+    "this flow drives a browser, and Playwright is not installed: "
+    "pip install 'scim-bridge[browser]' (with Debian's chromium: apt-get install -y chromium)"
+)
 
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS: tuple[str, ...] = (
@@ -108,6 +114,9 @@ class BrowserSession:
     async def __aenter__(self) -> Self:
         try:
             await self._launch()
+        except BrowserFlowError:
+            await self._close()
+            raise
         except Exception as exc:  # noqa: BLE001 - any launch failure is the "launch" step's
             await self._close()
             raise BrowserStepError(self.kind, self.operation, self.scrub(_describe(exc)),
@@ -119,6 +128,10 @@ class BrowserSession:
         await self._close()
 
     async def _launch(self) -> None:
+        try:  # here, not at module level: the server and the catalog load without Playwright
+            from playwright.async_api import async_playwright
+        except ImportError:
+            raise BrowserStepError(self.kind, self.operation, PLAYWRIGHT_MISSING, step="launch") from None
         self._profile = tempfile.mkdtemp(prefix="scim-bridge-chromium-")
         self._playwright = await async_playwright().start()
         self._context = await self._playwright.chromium.launch_persistent_context(

@@ -20,6 +20,7 @@ from connectors.base import (
     ListsMembers,
     ListsRoles,
     Member,
+    MemberState,
     Permission,
     RemovesMembers,
     Role,
@@ -56,7 +57,7 @@ def _member_from_invitation(invitation: GitHubInvitation) -> Member:
 
 
 def _member_from_membership(membership: GitHubMembership) -> Member:
-    state = "pending" if membership.state == "pending" else "active"
+    state: MemberState = "pending" if membership.state == "pending" else "active"
     user = membership.user
     return Member(user.login, user.email, user.login, user.name, membership.role, state)
 

@@ -44,8 +44,8 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from jose import jwt  # type: ignore[import-untyped]
-from jose.exceptions import JOSEError  # type: ignore[import-untyped]
+from jose import jwt
+from jose.exceptions import JOSEError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route

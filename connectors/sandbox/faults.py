@@ -14,12 +14,14 @@ Rate-limit and unavailable faults reject the request before it takes effect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
@@ -77,7 +79,7 @@ class FaultPlan:
         if any(isinstance(n, bool) or not isinstance(n, int | float) or n < 0 for n in numbers):
             raise ValueError("numeric fault fields must be non-negative numbers")
         if not isinstance(self.expire_tokens, bool):
-            raise ValueError("expire_tokens must be a boolean")
+            raise ValueError("expire_tokens must be a boolean")  # noqa: TRY004 (ValueError: the routes answer 400)
         if not 0.0 <= self.error_rate <= 1.0:
             raise ValueError("error_rate must be within [0, 1]")
         if not set(self.errors) <= {"rate_limit", "unavailable", "timeout", "auth_expired"}:
@@ -188,12 +190,12 @@ class FaultGate:
         if decision.fault is None:
             await self.app(scope, receive, send)
             return
-        response = {
+        renderers: dict[str, Callable[[], Response]] = {
             "auth_expired": self.fake.render_auth_expired,
             "unavailable": self.fake.render_unavailable,
             "rate_limit": lambda: self.fake.render_rate_limited(decision.retry_after),
-        }[decision.fault]()
-        await response(scope, receive, send)
+        }
+        await renderers[decision.fault]()(scope, receive, send)
 
     async def _late(self, scope: Scope, receive: Receive, send: Send, hold: float) -> None:
         """Let the request take effect, then answer after ``hold`` seconds (the client gave up)."""
@@ -204,8 +206,6 @@ class FaultGate:
 
         await self.app(scope, receive, keep)
         await asyncio.sleep(hold)
-        try:
+        with contextlib.suppress(Exception):  # the client is gone; that is the point of this fault
             for message in buffered:
                 await send(message)
-        except Exception:  # noqa: BLE001 - the client is gone; that is the point of this fault
-            pass

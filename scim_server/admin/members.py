@@ -6,6 +6,7 @@ for the app (re-planned by ``reconcile``; app calls queued as jobs) in one trans
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import Field
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from mapping import ChangeRole, Invite, Remove
 from scim_server import cursor, reconcile
 from scim_server.admin.apps import _app_or_404
 from scim_server.admin.common import (
@@ -88,7 +90,11 @@ def _replan(conn: Connection, call: AdminCall, app: AppRecord) -> dict[str, Any]
     return reconcile.persist(conn, call.ws, reconcile.load(conn, call.ws, app), call.actor)
 
 
-async def _act(request: Request, unit_for: Any, body_model: type[Body] | None = None) -> Response:
+# ``unit_for(conn, call, app, member, body)``: the member is a row, the body the action's model.
+MemberAction = Callable[[Connection, AdminCall, AppRecord, Any, Any], tuple[int, dict[str, Any]]]
+
+
+async def _act(request: Request, unit_for: MemberAction, body_model: type[Body] | None = None) -> Response:
     """Run an admin action on one member: ``unit_for(conn, call, app, member, body)`` inside one
     transaction, with the request body parsed by ``body_model`` first (when the action has one)."""
     call = await admin_call(request)
@@ -139,7 +145,7 @@ async def list_members(request: Request) -> Response:
     return json_response(await call.services.db.read(unit))
 
 
-def _do_match(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: MatchBody) -> tuple[int, dict]:
+def _do_match(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: MatchBody) -> tuple[int, dict[str, Any]]:
     _user_or_400(conn, call.ws, body.user_id)
     before = {"user_id": member.user_id, "bridge_role": member.bridge_role, "state": member.state}
     member_store.set_member(conn, member.id, user_id=body.user_id, bridge_role=body.bridge_role,
@@ -151,7 +157,7 @@ def _do_match(conn: Connection, call: AdminCall, app: AppRecord, member: Any, bo
 
 
 
-def _do_exempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: ExemptBody) -> tuple[int, dict]:
+def _do_exempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: ExemptBody) -> tuple[int, dict[str, Any]]:
     member_store.set_member(conn, member.id, exempt_reason=body.reason, exempted_by=call.actor, exempted_at=now(),
                             state="exempted")  # fmt: skip
     audit(conn, call.ws, call.actor, "app.member.exempt", "AppMember", member.id,
@@ -161,7 +167,7 @@ def _do_exempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, b
 
 
 
-def _do_unexempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: None) -> tuple[int, dict]:
+def _do_unexempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: None) -> tuple[int, dict[str, Any]]:
     if member.exempt_reason is None:
         raise Conflict("This member is not exempted.")
     member_store.set_member(conn, member.id, exempt_reason=None, exempted_by=None, exempted_at=None)
@@ -171,11 +177,11 @@ def _do_unexempt(conn: Connection, call: AdminCall, app: AppRecord, member: Any,
     return 200, member_view(member_store.get_member(conn, app.id, member.id), [])
 
 
-def _do_remove(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: None) -> tuple[int, dict]:
+def _do_remove(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: None) -> tuple[int, dict[str, Any]]:
     if member.exempt_reason is not None:
         raise Conflict("Exempted members are never removed; unexempt it first.")
     assets = tuple(sorted(a for a, _ in member_store.permissions_by_member(conn, app.id).get(member.remote_id, [])))
-    action = reconcile.Remove(member.id, member.remote_id, member.user_id, assets, "admin")
+    action = Remove(member.id, member.remote_id, member.user_id, assets, "admin")
     job_id = queue.enqueue(conn, call.ws, "remove", reconcile.action_payload(action), app_id=app.id,
                            dedupe_key=":".join((app.id, *action.key)), created_by=call.actor)  # fmt: skip
     audit(conn, call.ws, call.actor, "app.member.remove.request", "AppMember", member.id,
@@ -183,13 +189,13 @@ def _do_remove(conn: Connection, call: AdminCall, app: AppRecord, member: Any, b
     return 202, {"job_id": job_id}
 
 
-def _do_roles(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: RolesBody) -> tuple[int, dict]:
+def _do_roles(conn: Connection, call: AdminCall, app: AppRecord, member: Any, body: RolesBody) -> tuple[int, dict[str, Any]]:
     out: dict[str, Any] = {}
     if body.app_role is not None and body.app_role != member.app_role:
         known = reconcile.vocabulary(app.kind).roles
         if body.app_role not in known:
             raise Invalid(f"app_role must be one of {', '.join(known)}.")
-        action = reconcile.ChangeRole(member.id, member.remote_id, member.app_role or "", body.app_role)
+        action = ChangeRole(member.id, member.remote_id, member.app_role or "", body.app_role)
         out["job_id"] = queue.enqueue(conn, call.ws, "change_role", reconcile.action_payload(action), app_id=app.id,
                                       dedupe_key=":".join((app.id, *action.key)), created_by=call.actor)  # fmt: skip
     if body.bridge_role is not None and body.bridge_role != member.bridge_role:
@@ -226,9 +232,10 @@ async def change_roles(request: Request) -> Response:
 
 def _email_of(conn: Connection, ws: int, user: Any) -> str:
     values = ScimUserValue.__table__
-    emails = [v for (v,) in conn.execute(select(values.c.value).where(values.c.user_id == user.id,
-                                                                       values.c.path == "emails.value"))]  # fmt: skip
-    return emails[0] if emails else user.user_name
+    emails: list[str] = [v for (v,) in conn.execute(select(values.c.value).where(values.c.user_id == user.id,
+                                                                                  values.c.path == "emails.value"))]  # fmt: skip
+    address: str = emails[0] if emails else user.user_name
+    return address
 
 
 async def invite(request: Request) -> Response:
@@ -245,7 +252,7 @@ async def invite(request: Request) -> Response:
         role = body.app_role or vocab.default_app_role(body.bridge_role)
         if role not in vocab.roles:
             raise Invalid(f"app_role must be one of {', '.join(vocab.roles)}.")
-        action = reconcile.Invite(user.id, _email_of(conn, call.ws, user), role, body.bridge_role)
+        action = Invite(user.id, _email_of(conn, call.ws, user), role, body.bridge_role)
         job_id = queue.enqueue(conn, call.ws, "invite", reconcile.action_payload(action), app_id=app.id,
                                dedupe_key=":".join((app.id, *action.key)), created_by=call.actor)  # fmt: skip
         audit(conn, call.ws, call.actor, "app.member.invite.request", "App", app.id,

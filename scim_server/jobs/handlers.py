@@ -12,7 +12,7 @@ from sqlalchemy import Connection, update
 
 from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member, require
 from connectors.errors import ConnectorError
-from mapping import Remove, report_removals
+from mapping import ChangeRole, Grant, Invite, Remove, Revoke, report_removals
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
@@ -224,7 +224,7 @@ async def _record_removals(ctx: JobContext, app: AppRecord, connector: Any, done
 
 async def remove(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Remove)
+    assert isinstance(action, Remove)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
         await remove_members(ctx, app, connector, [action])
@@ -233,17 +233,18 @@ async def remove(ctx: JobContext) -> dict[str, Any]:
 
 async def invite(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Invite)
+    assert isinstance(action, Invite)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        inviter = require(connector, "invite")
         await ctx.ensure_live()
-        member = await require(connector, "invite").invite(action.email, action.app_role)
+        member = await inviter.invite(action.email, action.app_role)
 
     def unit(conn: Connection) -> str:
         ctx.guard_owner(conn)
         member_store.upsert_members(conn, app.workspace_id, app.id, [_imported(member)], now())
         row = conn.execute(member_store.app_members.select().where(
-            member_store.app_members.c.app_id == app.id, member_store.app_members.c.remote_id == member.remote_id)).first()  # fmt: skip
+            member_store.app_members.c.app_id == app.id, member_store.app_members.c.remote_id == member.remote_id)).one()  # fmt: skip
         member_store.set_member(conn, row.id, user_id=action.user_id, bridge_role=action.bridge_role, state="matched",
                                 match_source="manual", managed_user_id=ctx.job.payload.get("managed_user_id"))  # fmt: skip
         audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.invite", "AppMember", row.id,
@@ -257,11 +258,12 @@ async def invite(ctx: JobContext) -> dict[str, Any]:
 
 async def change_role(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.ChangeRole)
+    assert isinstance(action, ChangeRole)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        roles = require(connector, "change_role")
         await ctx.ensure_live()
-        member = await require(connector, "change_role").change_role(action.remote_id, action.to_role)
+        member = await roles.change_role(action.remote_id, action.to_role)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -275,11 +277,12 @@ async def change_role(ctx: JobContext) -> dict[str, Any]:
 
 async def grant(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Grant)
+    assert isinstance(action, Grant)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        assets = require(connector, "grant_assets")
         await ctx.ensure_live()
-        await require(connector, "grant_assets").grant(action.remote_id, action.asset_id, action.permission)
+        await assets.grant(action.remote_id, action.asset_id, action.permission)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -293,11 +296,12 @@ async def grant(ctx: JobContext) -> dict[str, Any]:
 
 async def revoke(ctx: JobContext) -> dict[str, Any]:
     action = reconcile.action_from(ctx.job.payload)
-    assert isinstance(action, reconcile.Revoke)
+    assert isinstance(action, Revoke)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
+        assets = require(connector, "grant_assets")
         await ctx.ensure_live()
-        await require(connector, "grant_assets").revoke(action.remote_id, action.asset_id)
+        await assets.revoke(action.remote_id, action.asset_id)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from scim_server.store import paging
 from scim_server.store.app_models import Job
 from scim_server.store.db import new_id, now
 
-jobs = cast(Table, Job.__table__)
+jobs = Job.__table__
 LIVE = ("queued", "running")
 TERMINAL = ("completed", "failed", "cancelled")
 
@@ -128,7 +128,7 @@ def claim(conn: Connection, worker: str, lease_seconds: float, kinds: tuple[str,
         update(jobs)
         .where(jobs.c.id == job_id, _claimable(at))
         .values(status="running", lease_owner=worker, lease_until=at + timedelta(seconds=lease_seconds),
-                attempts=jobs.c.attempts + 1, started=at)  # fmt: skip
+                attempts=jobs.c.attempts + 1, started=at)
         .returning(*jobs.c)
     ).first()
     return None if row is None else _record(row)
@@ -156,7 +156,7 @@ def complete(conn: Connection, job_id: str, worker: str, result: dict[str, Any] 
         update(jobs)
         .where(_owned(job_id, worker))
         .values(status="completed", result=orjson.dumps(result or {}).decode(), error=None, finished=now(),
-                lease_owner=None, lease_until=None)  # fmt: skip
+                lease_owner=None, lease_until=None)
     )
     return done.rowcount > 0
 

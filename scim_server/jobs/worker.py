@@ -175,7 +175,7 @@ class Worker:
             await self._settle(context, context.partial)
             log.info("job stopped", extra={"job_id": job.id, "kind": job.kind, "outcome": type(exc).__name__})
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (a handler's any error fails its job, never the worker)
             await self._failed(job, exc)
             await self._settle(context, context.partial)  # it failed after a cancel: say what it did
             return

@@ -17,6 +17,7 @@ from scim2_models import (
     NotFoundException,
     Patch,
     ResourceType,
+    ScimObject,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
@@ -39,7 +40,7 @@ class Discovery:
     schemas: dict[str, dict[str, Any]]
 
 
-def _dump(model: Any) -> dict[str, Any]:
+def _dump(model: ScimObject) -> dict[str, Any]:
     return model.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
 
 
@@ -48,14 +49,14 @@ def build_discovery(settings: Settings) -> Discovery:
         documentation_uri="https://github.com/scim-bridge/scim-bridge",
         patch=Patch(supported=True),
         bulk=Bulk(supported=True, max_operations=settings.bulk_max_operations,
-                  max_payload_size=settings.max_payload_size),  # fmt: skip
+                  max_payload_size=settings.max_payload_size),
         filter=Filter(supported=True, max_results=settings.filter_max_results),
         change_password=ChangePassword(supported=True),
         sort=Sort(supported=True),
         etag=ETag(supported=True),
         pagination=Pagination(cursor=True, index=True, default_pagination_method="index",
                               default_page_size=settings.default_page_size,
-                              max_page_size=settings.filter_max_results),  # fmt: skip
+                              max_page_size=settings.filter_max_results),
         authentication_schemes=[
             AuthenticationScheme(
                 type="oauthbearertoken",

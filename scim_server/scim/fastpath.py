@@ -126,7 +126,7 @@ def _value(kind: Any, value: Any) -> bool:
     return isinstance(value, str) and value in kind
 
 
-def _entry(spec: Complex, value: Any) -> dict | None:
+def _entry(spec: Complex, value: Any) -> dict[str, Any] | None:
     """One complex value with its keys in model order; None when not plain."""
     if not isinstance(value, dict) or not value:
         return None
@@ -140,7 +140,7 @@ def _entry(spec: Complex, value: Any) -> dict | None:
     return {key: value[key] for key in subs if key in value}
 
 
-def _entries(spec: Complex, value: Any) -> list | None:
+def _entries(spec: Complex, value: Any) -> list[Any] | None:
     if not isinstance(value, list) or not value:
         return None
     out = []
@@ -165,7 +165,7 @@ def _converted(kind: Any, value: Any) -> Any:
 _NO = object()
 
 
-def user_doc(body: dict) -> tuple[dict, str | None] | None:
+def user_doc(body: dict[str, Any]) -> tuple[dict[str, Any], str | None] | None:
     """(canonical document, password) of a plain body, exactly as the model path makes them;
     None when the body is not plain.
 

@@ -86,10 +86,10 @@ from scim_server.store.values import (
     storage_path,
 )
 
-users: Table = ScimUser.__table__  # type: ignore[assignment]
-user_values: Table = ScimUserValue.__table__  # type: ignore[assignment]
-groups: Table = ScimGroup.__table__  # type: ignore[assignment]
-members: Table = ScimGroupMember.__table__  # type: ignore[assignment]
+users: Table = ScimUser.__table__
+user_values: Table = ScimUserValue.__table__
+groups: Table = ScimGroup.__table__
+members: Table = ScimGroupMember.__table__
 
 MAX_FILTER_TERMS = CEILING.max_terms  # whatever the settings say (filter_limits.py), no more is parsed
 
@@ -277,6 +277,7 @@ class _InnerScope(_Scope):
     def operand(self, node: Comparison) -> Any:
         path = AttrPath(self.outer.attr, node.attr_path.attr, self.outer.uri)
         binding = self.probe.resolve_comparison(path)
+        assert binding is not None  # the probe is bound to one model: None only for unbound filters
         return _operand(binding, node)
 
 

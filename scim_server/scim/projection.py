@@ -7,6 +7,7 @@ Attribute names compare case-insensitively (RFC 7643 §2.1); a name may carry it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -39,7 +40,7 @@ def _parse(name: str) -> tuple[str, ...]:
     return tuple(lowered.split("."))
 
 
-def _key(obj: dict, lowered: str) -> str | None:
+def _key(obj: dict[str, Any], lowered: str) -> str | None:
     for key in obj:
         if key.lower() == lowered:
             return key
@@ -61,7 +62,7 @@ def _pick(value: object, path: tuple[str, ...]) -> object:
     return None if inner in (None, {}, []) else {key: inner}
 
 
-def _merge(into: dict, part: dict) -> None:
+def _merge(into: dict[str, Any], part: dict[str, Any]) -> None:
     for key, value in part.items():
         if key in into and isinstance(into[key], dict) and isinstance(value, dict):
             _merge(into[key], value)
@@ -73,7 +74,7 @@ def _merge(into: dict, part: dict) -> None:
             into[key] = value
 
 
-def include(resource: dict, names: Iterable[str]) -> dict:
+def include(resource: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
     out = {key: resource[key] for key in resource if key.lower() in ALWAYS}
     for name in names:
         part = _pick(resource, _parse(name))
@@ -98,7 +99,7 @@ def _drop(value: object, path: tuple[str, ...]) -> object:
     return copy
 
 
-def exclude(resource: dict, names: Iterable[str]) -> dict:
+def exclude(resource: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
     out: object = resource
     for name in names:
         path = _parse(name)
@@ -109,7 +110,7 @@ def exclude(resource: dict, names: Iterable[str]) -> dict:
     return out
 
 
-def project(resource: dict, attributes: list[str] | None, excluded: list[str] | None) -> dict:
+def project(resource: dict[str, Any], attributes: list[str] | None, excluded: list[str] | None) -> dict[str, Any]:
     if attributes:
         return include(resource, attributes)
     if excluded:

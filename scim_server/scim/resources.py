@@ -35,7 +35,7 @@ def hash_password(password: str) -> str:
     return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
 
 
-def _require_schema(body: Any, core: str) -> dict:
+def _require_schema(body: Any, core: str) -> dict[str, Any]:
     """``body`` itself, once it is an object whose ``schemas`` (spelled canonically by
     ``_canonical``) lists ``core``."""
     if not isinstance(body, dict):
@@ -46,7 +46,7 @@ def _require_schema(body: Any, core: str) -> dict:
     return body
 
 
-def _tolerate_foreign_urns(body: dict) -> dict:
+def _tolerate_foreign_urns(body: dict[str, Any]) -> dict[str, Any]:
     """Unknown schema URNs (an IdP's custom extension) are tolerated: dropped, not stored.
 
     The extension keys of known schemas are matched case-insensitively and renamed to
@@ -92,7 +92,7 @@ def prepare_user_body(body: Any, *, strict: bool = False) -> dict[str, Any]:
     return prepared
 
 
-def _manager_ref(body: dict) -> None:
+def _manager_ref(body: dict[str, Any]) -> None:
     """Entra sends ``manager`` as a bare id string, or ``{"value"}`` with no ``$ref``."""
     ext = body.get(ENTERPRISE)
     if not isinstance(ext, dict) or "manager" not in ext:
@@ -109,7 +109,7 @@ def _manager_ref(body: dict) -> None:
     body[ENTERPRISE] = {**ext, "manager": manager}
 
 
-def user_fields_from_doc(doc: dict, password: str | None = None) -> UserFields:
+def user_fields_from_doc(doc: dict[str, Any], password: str | None = None) -> UserFields:
     """Index columns of an already-validated user document."""
     return UserFields(
         user_name=doc["userName"],
@@ -122,8 +122,8 @@ def user_fields_from_doc(doc: dict, password: str | None = None) -> UserFields:
 
 
 def validate_user_doc(
-    body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST, *, fast: bool = True, strict: bool = False
-) -> tuple[dict, str | None]:
+    body: dict[str, Any], ctx: Context = Context.RESOURCE_CREATION_REQUEST, *, fast: bool = True, strict: bool = False
+) -> tuple[dict[str, Any], str | None]:
     """Validate a user body; return (the canonical document, the password if one was sent).
 
     A plain body (``fastpath.user_doc``) skips the model and gives the same result;
@@ -166,11 +166,11 @@ def member_ids(value: Any) -> list[str]:
     return ids
 
 
-def group_fields_from_doc(doc: dict) -> GroupFields:
+def group_fields_from_doc(doc: dict[str, Any]) -> GroupFields:
     return GroupFields(display_name=doc["displayName"], external_id=doc.get("externalId"), doc=doc)
 
 
-def validate_group_doc(body: dict, ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> dict:
+def validate_group_doc(body: dict[str, Any], ctx: Context = Context.RESOURCE_CREATION_REQUEST) -> dict[str, Any]:
     """Validate a group body without its members (they are validated by ``member_ids``)."""
     model = Group.model_validate(body, scim_ctx=ctx, scim_policy=POLICY)
     doc = model.model_dump(scim_ctx=ctx)
@@ -199,7 +199,7 @@ def etag(version: int) -> str:
     return f'W/"{version}"'
 
 
-def render(stored: StoredResource, resource_type: str, base_url: str, extra: dict | None = None) -> dict:
+def render(stored: StoredResource, resource_type: str, base_url: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": stored.id, **stored.doc}
     if extra:
         out.update(extra)
@@ -213,7 +213,7 @@ def render(stored: StoredResource, resource_type: str, base_url: str, extra: dic
     return out
 
 
-def member_refs(entries: list[dict], base_url: str) -> list[dict]:
+def member_refs(entries: list[dict[str, Any]], base_url: str) -> list[dict[str, Any]]:
     return [
         {"value": m["value"], "$ref": f"{base_url}/{m['type']}s/{m['value']}", "type": m["type"]} for m in entries
     ]

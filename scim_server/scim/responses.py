@@ -20,7 +20,7 @@ class ScimResponse(Response):
 
 
 def list_response(
-    resources: list[dict], total: int, start_index: int | None, next_cursor: str | None = None
+    resources: list[dict[str, Any]], total: int, start_index: int | None, next_cursor: str | None = None
 ) -> ScimResponse:
     body: dict[str, Any] = {"schemas": [LIST_RESPONSE], "totalResults": total, "itemsPerPage": len(resources)}
     if start_index is not None:

@@ -26,10 +26,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import QueuePool
 
@@ -63,8 +63,22 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def driver_connection(conn: Connection) -> Any:
+    """The DB-API connection under ``conn`` (sqlite3 or psycopg: ``Any``, as the dialects differ).
+
+    SQLAlchemy types it optional because a pool entry that was closed has none; a connection
+    we hold open always has one, so its absence is a bug, not a state to handle."""
+    raw = conn.connection.driver_connection
+    if raw is None:
+        raise RuntimeError("the connection has no DB-API connection (it was closed)")
+    return raw
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model here is a plain declarative class over one ``Table`` (no mapping to joins or
+    # selects), so the SQL modules can hand ``Model.__table__`` to insert/update/delete.
+    __table__: ClassVar[Table]
 
 
 def _sqlite_pragmas(synchronous: str, immediate: bool) -> Callable[..., None]:
@@ -105,7 +119,7 @@ def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
-        if not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        if not driver_connection(conn).in_transaction:
             conn.exec_driver_sql(begin_sql)
 
     return engine
@@ -177,13 +191,13 @@ class _GroupCommitWriter:
         if self._conn is None or self._conn.closed or self._conn.invalidated:
             self._conn = self.engine.connect()
             if self.checkpointer is not None:
-                self._conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint=0")  # type: ignore[union-attr]
+                driver_connection(self._conn).execute("PRAGMA wal_autocheckpoint=0")
         return self._conn
 
     def _commit_batch(self, batch: list[_Unit]) -> None:
         try:
             conn = self._connection()
-            raw = conn.connection.driver_connection
+            raw = driver_connection(conn)
             raw.execute("BEGIN IMMEDIATE")
             outcomes = _run_plain(conn, batch)
             if isinstance(outcomes, _Failed):  # roll everything back; run again, each unit alone
@@ -197,7 +211,7 @@ class _GroupCommitWriter:
                 conn.commit()
             if raw.in_transaction:
                 raw.commit()
-        except BaseException as exc:  # the commit itself failed: nobody's write is durable
+        except BaseException as exc:  # noqa: BLE001 (the commit itself failed: nobody's write is durable)
             self._abandon()
             _resolve_all([(unit, False, exc) for unit in batch])
             return
@@ -216,7 +230,7 @@ class _GroupCommitWriter:
         """Roll back whatever is open; a connection that cannot is dropped."""
         try:
             if self._conn is not None:
-                self._rollback(self._conn, self._conn.connection.driver_connection)
+                self._rollback(self._conn, driver_connection(self._conn))
         except Exception:  # noqa: BLE001 (any failure: the connection is dropped)
             if self._conn is not None:
                 self._conn.invalidate()
@@ -236,7 +250,7 @@ def _run_plain(conn: Connection, batch: list[_Unit]) -> list[tuple[bool, Any]] |
     for index, unit in enumerate(batch):
         try:
             outcomes.append((True, unit.fn(conn)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (any error is that unit's outcome, handed to its caller)
             return _Failed(index, exc)
     return outcomes
 
@@ -245,7 +259,7 @@ def _run_in_savepoint(conn: Connection, raw: Any, fn: Callable[[Connection], Any
     raw.execute("SAVEPOINT unit")
     try:
         value = fn(conn)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any error is that unit's outcome, handed to its caller)
         raw.execute("ROLLBACK TO unit")
         raw.execute("RELEASE unit")
         return False, exc
@@ -291,7 +305,7 @@ class _InlineReader:
             conn = self._conn
             if conn is None or conn.closed or conn.invalidated:
                 conn = self._conn = self.engine.connect()
-            raw = conn.connection.driver_connection
+            raw = driver_connection(conn)
             raw.execute("BEGIN")  # deferred: one snapshot from the first read on
             try:
                 return True, fn(conn)

@@ -32,7 +32,7 @@ CHUNK = 500  # ids per IN list (far below SQLite's 32766 bound variables)
 @dataclass(frozen=True, slots=True)
 class StoredResource:
     id: str
-    doc: dict
+    doc: dict[str, Any]
     version: int
     created: datetime
     last_modified: datetime
@@ -46,7 +46,7 @@ class UserFields:
     external_id: str | None
     display_name: str | None
     active: bool
-    doc: dict
+    doc: dict[str, Any]
     password_hash: str | None = None
 
 
@@ -54,7 +54,7 @@ class UserFields:
 class GroupFields:
     display_name: str
     external_id: str | None
-    doc: dict
+    doc: dict[str, Any]
 
 
 def stored(row: Sequence[Any]) -> StoredResource:
@@ -78,7 +78,7 @@ def chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
 # ---------------------------------------------------------------------------- writes
 
 
-def _user_row_values(fields: UserFields) -> dict:
+def _user_row_values(fields: UserFields) -> dict[str, Any]:
     return {
         "user_name": fields.user_name,
         "user_name_ci": comparison_key(fields.user_name),
@@ -92,7 +92,7 @@ def _user_row_values(fields: UserFields) -> dict:
 _INDEXED_KEYS = frozenset(CORE_ATTRS) | frozenset(EXTENSION_ATTRS)
 
 
-def _indexed(doc: dict) -> bytes:
+def _indexed(doc: dict[str, Any]) -> bytes:
     """The part of a document its value rows are made from (``user_value_rows`` reads
     only these keys, compared lower-cased), serialised: equal bytes give equal rows (JSON
     tells ``1`` from ``true`` and ``1.0``, which ``==`` on dicts does not)."""
@@ -100,7 +100,7 @@ def _indexed(doc: dict) -> bytes:
 
 
 def _reindex_user(
-    conn: Connection, workspace_id: int, user_id: str, doc: dict, *, fresh: bool, old: dict | None = None
+    conn: Connection, workspace_id: int, user_id: str, doc: dict[str, Any], *, fresh: bool, old: dict[str, Any] | None = None
 ) -> None:
     """Write the user's value rows; ``old`` (the previous document) lets a write that
     changes no indexed attribute (``active``, ``userName``...) keep the rows it has."""
@@ -142,7 +142,7 @@ def get_user(conn: Connection, workspace_id: int, user_id: str, *, for_update: b
     return stored(row)
 
 
-def get_user_and_groups(conn: Connection, workspace_id: int, user_id: str) -> tuple[StoredResource, list[dict]]:
+def get_user_and_groups(conn: Connection, workspace_id: int, user_id: str) -> tuple[StoredResource, list[dict[str, Any]]]:
     """The user, locked for update, and its ``groups`` attribute (as ``groups_of``), in one
     query: a PATCH or PUT renders the groups, which a user write never changes."""
     rows = sql.fetchall(conn, sql.USER_AND_GROUPS_FOR_UPDATE, {"ws": workspace_id, "id": user_id})
@@ -152,7 +152,7 @@ def get_user_and_groups(conn: Connection, workspace_id: int, user_id: str) -> tu
     return stored(rows[0]), memberships
 
 
-def _update_user(conn: Connection, values: dict, fields: UserFields, renamed: bool) -> tuple | None:
+def _update_user(conn: Connection, values: dict[str, Any], fields: UserFields, renamed: bool) -> tuple[Any, ...] | None:
     stmt = sql.UPDATE_USER if fields.password_hash is None else sql.UPDATE_USER_PASSWORD
     if not renamed:  # the unique userName key is unchanged: no conflict is possible
         return sql.fetchone(conn, stmt, values)
@@ -281,7 +281,7 @@ def find_users_eq(
 
 
 def paged(
-    conn: Connection, stmt: sql.Statement, count_stmt: sql.Statement, params: dict, offset: int, limit: int
+    conn: Connection, stmt: sql.Statement, count_stmt: sql.Statement, params: dict[str, Any], offset: int, limit: int
 ) -> tuple[int, list[StoredResource]]:
     """A page and the total; the COUNT is skipped when the first page holds every row."""
     rows = sql.fetchall(conn, stmt, params | {"limit": limit, "offset": offset}) if limit else []
@@ -291,10 +291,10 @@ def paged(
     return total, [stored(row) for row in rows]
 
 
-def groups_of(conn: Connection, workspace_id: int, user_ids: Iterable[str]) -> dict[str, list[dict]]:
+def groups_of(conn: Connection, workspace_id: int, user_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The read-only ``groups`` attribute of each user (RFC 7643 §4.1.2), direct memberships."""
     ids = list(user_ids)
-    out: dict[str, list[dict]] = {uid: [] for uid in ids}
+    out: dict[str, list[dict[str, Any]]] = {uid: [] for uid in ids}
     if len(ids) == 1:
         rows = sql.fetchall(conn, sql.GROUPS_OF_USER, {"ws": workspace_id, "id": ids[0]})
         out[ids[0]] = [{"value": gid, "display": display, "type": "direct"} for gid, display in rows]

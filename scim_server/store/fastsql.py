@@ -26,7 +26,9 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.elements import BindParameter
 
+from scim_server.store.db import driver_connection
 from scim_server.store.models import (
     ApiToken,
     AuditEvent,
@@ -48,7 +50,10 @@ workspaces = Workspace.__table__
 audit_events = AuditEvent.__table__
 
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
-_DIALECTS = {SQLITE: sqlite.dialect(paramstyle="named"), POSTGRESQL: postgresql.psycopg.dialect()}
+_DIALECTS = {
+    SQLITE: sqlite.dialect(paramstyle="named"),
+    POSTGRESQL: postgresql.psycopg.dialect(),  # type: ignore[no-untyped-call]  # SQLAlchemy leaves its __init__ unannotated
+}
 
 
 class Statement:
@@ -60,7 +65,7 @@ class Statement:
     parameter is refused at compile time.
     """
 
-    __slots__ = ("_sql", "clauses", "__weakref__")
+    __slots__ = ("__weakref__", "_sql", "clauses")
 
     def __init__(self, clause: ClauseElement, postgresql: ClauseElement | None = None) -> None:
         self.clauses = {SQLITE: clause, POSTGRESQL: postgresql if postgresql is not None else clause}
@@ -93,21 +98,21 @@ def compile_all(dialect: str) -> None:
 
 def cursor(conn: Connection) -> Any:
     """A DBAPI cursor on the connection ``conn`` holds, in its current transaction."""
-    return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    return driver_connection(conn).cursor()
 
 
-def fetchone(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> tuple | None:
+def fetchone(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
     cur = cursor(conn)
     cur.execute(stmt.sql(conn.dialect.name), params)
-    row = cur.fetchone()
+    row: tuple[Any, ...] | None = cur.fetchone()
     cur.close()
     return row
 
 
-def fetchall(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> list[tuple]:
+def fetchall(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     cur = cursor(conn)
     cur.execute(stmt.sql(conn.dialect.name), params)
-    rows = cur.fetchall()
+    rows: list[tuple[Any, ...]] = cur.fetchall()
     cur.close()
     return rows
 
@@ -190,7 +195,7 @@ def delete_members(conn: Connection, group_id: str, member_ids: Sequence[str]) -
 
 def integrity_error(conn: Connection) -> type[Exception]:
     """The DBAPI's IntegrityError (what a unique or foreign-key violation raises here)."""
-    return conn.dialect.loaded_dbapi.IntegrityError  # type: ignore[no-any-return]
+    return conn.dialect.loaded_dbapi.IntegrityError
 
 
 # ------------------------------------------------------------------------------ timestamps
@@ -205,9 +210,8 @@ def ts_in(dialect: str, value: datetime) -> Any:
 
 def ts_out(value: Any) -> datetime:
     """A stored timestamp as an aware datetime (SQLite keeps UTC text without an offset)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    stamp: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 # ------------------------------------------------------------------------------ dynamic IN lists
@@ -264,7 +268,8 @@ def members_of_groups(n: int) -> Statement:
 
 # ------------------------------------------------------------------------------ users
 
-_WS, _ID = bindparam("ws"), bindparam("id")
+_WS: BindParameter[Any] = bindparam("ws")
+_ID: BindParameter[Any] = bindparam("id")
 USER_COLUMNS = (users.c.id, users.c.doc, users.c.version, users.c.created, users.c.last_modified)
 _user_where = (users.c.workspace_id == _WS, users.c.id == _ID)
 
@@ -309,7 +314,7 @@ GROUPS_OF_USER = Statement(
 )
 
 _USER_FIELDS = ("user_name", "user_name_ci", "external_id", "display_name", "active", "doc")
-_user_row = {
+_user_row: dict[str, BindParameter[Any]] = {
     c: bindparam(c)
     for c in (*_USER_FIELDS, "id", "workspace_id", "password_hash", "version", "created", "last_modified")
 }
@@ -319,7 +324,7 @@ INSERT_USER = Statement(
     sqlite.insert(users).values(_user_row).on_conflict_do_nothing(),
     postgresql.insert(users).values(_user_row).on_conflict_do_nothing(),
 )
-_user_set = {name: bindparam(name) for name in (*_USER_FIELDS, "version", "last_modified")}
+_user_set: dict[str, BindParameter[Any]] = {name: bindparam(name) for name in (*_USER_FIELDS, "version", "last_modified")}
 _user_version_where = (*_user_where, users.c.version == bindparam("expected"))
 UPDATE_USER = Statement(update(users).where(*_user_version_where).values(_user_set).returning(users.c.created))
 UPDATE_USER_PASSWORD = Statement(
@@ -419,7 +424,7 @@ BUMP_GROUP_FIELDS = Statement(
     .values(_bump | {c: bindparam(c) for c in _GROUP_FIELDS})
     .returning(*_bumped)
 )
-_member_row = {c: bindparam(c) for c in ("group_id", "member_id", "workspace_id", "member_type")}
+_member_row: dict[str, BindParameter[Any]] = {c: bindparam(c) for c in ("group_id", "member_id", "workspace_id", "member_type")}
 INSERT_MEMBER = Statement(
     sqlite.insert(members).values(_member_row).on_conflict_do_nothing(),
     postgresql.insert(members).values(_member_row).on_conflict_do_nothing(),

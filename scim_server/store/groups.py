@@ -14,13 +14,12 @@ from scim2_models import InvalidValueException, NotFoundException, PreconditionF
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from scim_server.store import fastsql as sql
+from scim_server.store.db import new_id, now
 from scim_server.store.directory import (
     GroupFields,
     StoredResource,
     check_version,
     chunks,
-    new_id,
-    now,
     paged,
     stored,
 )
@@ -40,7 +39,7 @@ class MemberChange:
     remove_all: bool = False
 
 
-def _group_values(fields: GroupFields) -> dict:
+def _group_values(fields: GroupFields) -> dict[str, Any]:
     return {
         "display_name": fields.display_name,
         "display_name_ci": comparison_key(fields.display_name),
@@ -95,10 +94,10 @@ def get_group(conn: Connection, workspace_id: int, group_id: str) -> StoredResou
     return stored(row)
 
 
-def members_of(conn: Connection, group_ids: Iterable[str]) -> dict[str, list[dict]]:
+def members_of(conn: Connection, group_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """Each group's member rows (``value``, ``type``), ordered by member id."""
     ids = list(group_ids)
-    out: dict[str, list[dict]] = {gid: [] for gid in ids}
+    out: dict[str, list[dict[str, Any]]] = {gid: [] for gid in ids}
     if len(ids) == 1:
         rows = sql.fetchall(conn, sql.MEMBERS_OF_GROUP, {"id": ids[0]})
         out[ids[0]] = [{"value": member_id, "type": kind} for member_id, kind in rows]

@@ -158,4 +158,4 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
-from scim_server.store import app_models  # noqa: E402,F401  (registers the app tables)
+from scim_server.store import app_models  # noqa: F401  (registers the app tables)

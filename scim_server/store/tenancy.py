@@ -87,7 +87,7 @@ def lookup_token_at_epoch(conn: Connection, token: str) -> tuple[TokenRecord, in
     if row is None:
         return None
     token_id, ws, name, scope, label, created, revoked, epoch = row
-    return TokenRecord(token_id, ws, name, scope, label, _datetime(created), _datetime(revoked)), int(epoch)
+    return TokenRecord(token_id, ws, name, scope, label, _created(created), _datetime(revoked)), int(epoch)
 
 
 def revocation_epoch(conn: Connection) -> int:
@@ -98,7 +98,19 @@ def revocation_epoch(conn: Connection) -> int:
 
 def _datetime(value: object) -> datetime | None:
     """A timestamp as SQLAlchemy returns it (SQLite text parsed, naive; PostgreSQL aware)."""
-    return datetime.fromisoformat(value) if isinstance(value, str) else value  # type: ignore[return-value]
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if value is None or isinstance(value, datetime):
+        return value
+    raise TypeError(f"not a timestamp: {type(value).__name__}")
+
+
+def _created(value: object) -> datetime:
+    """A NOT NULL timestamp column (``created``), read as ``_datetime`` does."""
+    stamp = _datetime(value)
+    if stamp is None:
+        raise TypeError("a NOT NULL timestamp read as NULL")
+    return stamp
 
 
 def list_tokens(conn: Connection, workspace: str | None = None) -> list[TokenRecord]:

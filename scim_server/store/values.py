@@ -175,7 +175,7 @@ def _text_forms(leaf: Leaf, raw: Any) -> tuple[str, str, float | None] | None:
     return text, text, None
 
 
-def _row(user_id: str, workspace_id: int, leaf: Leaf, elem: int, raw: Any) -> dict | None:
+def _row(user_id: str, workspace_id: int, leaf: Leaf, elem: int, raw: Any) -> dict[str, Any] | None:
     forms = _text_forms(leaf, raw)
     if forms is None:
         return None
@@ -190,7 +190,7 @@ def _row(user_id: str, workspace_id: int, leaf: Leaf, elem: int, raw: Any) -> di
     }
 
 
-def _complex_rows(user_id: str, ws: int, attr: Attr, elem: int, item: Any, out: list[dict]) -> None:
+def _complex_rows(user_id: str, ws: int, attr: Attr, elem: int, item: Any, out: list[dict[str, Any]]) -> None:
     if not isinstance(item, dict):
         return
     subs = attr.subs
@@ -200,7 +200,7 @@ def _complex_rows(user_id: str, ws: int, attr: Attr, elem: int, item: Any, out: 
             out.append(row)
 
 
-def _attr_rows(user_id: str, ws: int, attr: Attr, raw: Any, out: list[dict]) -> None:
+def _attr_rows(user_id: str, ws: int, attr: Attr, raw: Any, out: list[dict[str, Any]]) -> None:
     items = (raw if isinstance(raw, list) else [raw]) if attr.multi else [raw]
     for elem, item in enumerate(items):
         if attr.leaf is None:
@@ -209,7 +209,7 @@ def _attr_rows(user_id: str, ws: int, attr: Attr, raw: Any, out: list[dict]) -> 
             out.append(row)
 
 
-def user_value_rows(user_id: str, workspace_id: int, doc: dict) -> list[dict]:
+def user_value_rows(user_id: str, workspace_id: int, doc: dict[str, Any]) -> list[dict[str, Any]]:
     """The ``scim_user_values`` rows of a user document (scim2-models dump form).
 
     Call on every user write, after deleting the user's previous rows: every row has the
@@ -217,7 +217,7 @@ def user_value_rows(user_id: str, workspace_id: int, doc: dict) -> list[dict]:
     ``None`` values and the not-indexed attributes (columns, ``password``, ``groups``)
     give no rows.
     """
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for key, raw in doc.items():
         lowered = key.lower()
         attr = CORE_ATTRS.get(lowered)
@@ -307,7 +307,7 @@ def operand_form(col: Col, value: Any) -> Any:
     raise InvalidFilterException(detail=f"{value!r} cannot be compared with this attribute.")
 
 
-def substring(expr: Any, op: str, needle: str) -> ColumnElement[bool]:
+def substring(expr: ColumnElement[Any], op: str, needle: str) -> ColumnElement[bool]:
     """``co``/``sw``/``ew`` by code point, without LIKE (SQLite's LIKE ignores ASCII case)."""
     if needle == "":
         return expr.is_not(None)

@@ -4,6 +4,7 @@ sandbox (signature with the seeded team's public key, kid, iss, aud, exp at most
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -35,26 +36,27 @@ def _claims(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in (claims | overrides).items() if v is not None}
 
 
-NOW = int(time.time())
-CASES: list[tuple[str, str, int]] = [
-    ("valid", _sign(_claims()), 200),
-    ("expired", _sign(_claims(iat=NOW - 1500, exp=NOW - 300)), 401),
-    ("signed-by-another-key", _sign(_claims(), signer="OTHERKEY01"), 401),
-    ("unknown-key-id", _sign(_claims(), key_id="NOTSEEDED1", signer="NOTSEEDED1"), 401),
-    ("wrong-audience", _sign(_claims(aud="appstoreconnect-v2")), 401),
-    ("wrong-issuer", _sign(_claims(iss="57246542-96fe-1a63-e053-0824d011072a")), 401),
-    ("lifetime-over-20-minutes", _sign(_claims(exp=NOW + MAX_LIFETIME + 120)), 401),
-    ("no-iat-and-exp-too-far", _sign(_claims(iat=None, exp=NOW + MAX_LIFETIME + 3000)), 401),
-    ("no-iat-within-20-minutes", _sign(_claims(iat=None, exp=NOW + 900)), 200),
-    ("hs256", _sign(_claims(), algorithm="HS256"), 401),
-    ("not-a-jwt", "abc.def.ghi", 401),
+# Signed when the test runs, not at collection: a full run can outlast a token's 10 minutes.
+CASES: list[tuple[str, Callable[[int], str], int]] = [
+    ("valid", lambda now: _sign(_claims()), 200),
+    ("expired", lambda now: _sign(_claims(iat=now - 1500, exp=now - 300)), 401),
+    ("signed-by-another-key", lambda now: _sign(_claims(), signer="OTHERKEY01"), 401),
+    ("unknown-key-id", lambda now: _sign(_claims(), key_id="NOTSEEDED1", signer="NOTSEEDED1"), 401),
+    ("wrong-audience", lambda now: _sign(_claims(aud="appstoreconnect-v2")), 401),
+    ("wrong-issuer", lambda now: _sign(_claims(iss="57246542-96fe-1a63-e053-0824d011072a")), 401),
+    ("lifetime-over-20-minutes", lambda now: _sign(_claims(exp=now + MAX_LIFETIME + 120)), 401),
+    ("no-iat-and-exp-too-far", lambda now: _sign(_claims(iat=None, exp=now + MAX_LIFETIME + 3000)), 401),
+    ("no-iat-within-20-minutes", lambda now: _sign(_claims(iat=None, exp=now + 900)), 200),
+    ("hs256", lambda now: _sign(_claims(), algorithm="HS256"), 401),
+    ("not-a-jwt", lambda now: "abc.def.ghi", 401),
 ]
 
 
-@pytest.mark.parametrize(("token", "status"), [(t, s) for _, t, s in CASES], ids=[c[0] for c in CASES])
-def test_sandbox_verifies_the_jwt(sandbox: SandboxClient, token: str, status: int) -> None:
+@pytest.mark.parametrize(("make_token", "status"), [(t, s) for _, t, s in CASES], ids=[c[0] for c in CASES])
+def test_sandbox_verifies_the_jwt(sandbox: SandboxClient, make_token: Callable[[int], str], status: int) -> None:
     sandbox.seed("apple", {"org": TEAM, "token": KEY_ID})
     sandbox.seed("apple", {"org": "other-team", "token": "OTHERKEY01"})
+    token = make_token(int(time.time()))
     response = httpx.get(f"{sandbox.kind_url('apple')}/v1/users", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == status
     if status == 401:

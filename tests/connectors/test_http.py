@@ -183,7 +183,7 @@ def test_wait_honours_the_hint_up_to_the_cap(hint: float, cap: float) -> None:
 
 
 async def test_retries_retryable_errors_until_success(vendor: tuple[str, Script]) -> None:
-    base, script = vendor
+    base, _script = vendor
     key = _key()
     http = VendorHTTP("kind", base, settings=FAST)
     try:

@@ -6,10 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-import connectors.base as base
-import connectors.errors as errors
-import connectors.http as http
-import connectors.registry as registry
+from connectors import base, errors, http, registry
 from connectors.base import AutomationAccount, ListsMembers, Member, RemovesMembers, Secret
 from connectors.github import GitHubConnector
 from connectors.registry import CATALOG, ConnectorSpec, UnknownKind, capabilities, get_spec

@@ -49,7 +49,7 @@ def _checks(db: Database, ws: int) -> list[queue.JobRecord]:
 def test_due_apps_get_one_check_and_a_next_time(db: Database) -> None:
     vault = Vault(Settings(secret_key=Fernet.generate_key().decode()))
     ws, app_id = _app(db, vault)
-    _, manual = _app(db, vault, schedule="manual")
+    _app(db, vault, schedule="manual")  # a manual app is never due
     leader = Scheduler(db, name="leader")
     assert db.write_sync(leader._tick) == 1
     assert db.write_sync(leader._tick) == 0  # not due again until tomorrow

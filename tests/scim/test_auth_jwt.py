@@ -60,7 +60,7 @@ def test_valid_jwt_reaches_its_workspace(jwt_server: RunningServer, keys: tuple[
 @pytest.mark.parametrize(
     "claims",
     [{"aud": "someone-else"}, {"iss": "https://evil.example/"}, {"exp": int(time.time()) - 10},
-     {"tid": "no-such-workspace"}],  # fmt: skip
+     {"tid": "no-such-workspace"}],
     ids=["audience", "issuer", "expired", "unknown-workspace"],
 )
 def test_bad_jwt_is_401(jwt_server: RunningServer, keys: tuple[str, str], claims: dict) -> None:

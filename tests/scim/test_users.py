@@ -40,7 +40,7 @@ def test_password_is_never_returned_or_stored_in_clear(scim: httpx.Client, serve
     assert "Sup3r-Secret!" not in scim.get(f"/Users/{created.json()['id']}").text
     dump = server.db.read_sync(
         lambda conn: [str(tuple(r)) for t in ("scim_users", "scim_user_values", "audit_events")
-                      for r in conn.exec_driver_sql(f"SELECT * FROM {t}")]  # fmt: skip
+                      for r in conn.exec_driver_sql(f"SELECT * FROM {t}")]
     )
     assert not any("Sup3r-Secret!" in row for row in dump)
 

@@ -14,7 +14,12 @@ from hypothesis import given
 from scim2_models import Context
 
 from scim_server.scim import fastpath
-from scim_server.scim.resources import _manager_ref, _require_schema, _tolerate_foreign_urns, validate_user_doc
+from scim_server.scim.resources import (
+    _manager_ref,
+    _require_schema,
+    _tolerate_foreign_urns,
+    validate_user_doc,
+)
 from tests.scim_fastpath.strategies import mutated_bodies, plain_bodies
 
 CONTEXTS = [Context.RESOURCE_CREATION_REQUEST, Context.RESOURCE_REPLACEMENT_REQUEST]

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine
 
-from scim_server.store.db import Base
 from scim_server.store import models  # noqa: F401  (registers the tables)
+from scim_server.store.db import Base
 from tests.db import database_url
 from tests.scim_filters.store import FilterStore
 

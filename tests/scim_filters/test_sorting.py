@@ -55,7 +55,7 @@ def expected(people: list[StoredUser], key: object, descending: bool) -> list[st
     """Python's order: values by code point, missing last ascending / first descending,
     ties by id ascending."""
     present = [p for p in people if key(p) is not None]  # type: ignore[operator]
-    missing = sorted((p.id for p in people if key(p) is None))  # type: ignore[operator]
+    missing = sorted(p.id for p in people if key(p) is None)  # type: ignore[operator]
     by_id = sorted(present, key=lambda p: p.id)
     ordered = [p.id for p in sorted(by_id, key=key, reverse=descending)]  # type: ignore[arg-type]
     return missing + ordered if descending else ordered + missing

@@ -58,12 +58,13 @@ def test_a_failure_inside_one_batch_undoes_only_the_failed_unit(tmp_path: Path) 
     migrate.upgrade(url)
     db = Database(Settings(database_url=url))
     db.start()
-    gate, calls = threading.Event(), Counter[int]()
+    gate, started, calls = threading.Event(), threading.Event(), Counter[int]()
 
     def unit(i: int):  # type: ignore[no-untyped-def]
         def run(conn: Connection) -> int:
             if i == 0:
-                gate.wait(10)  # holds the writer until every other unit is queued: one batch
+                started.set()  # the writer took unit 0 as a batch of its own
+                assert gate.wait(10)  # holds the writer until every other unit is queued: one batch
             calls[i] += 1
             conn.execute(insert(workspaces).values(name=f"b-{i}", created=now()))
             if i == 5:
@@ -73,10 +74,23 @@ def test_a_failure_inside_one_batch_undoes_only_the_failed_unit(tmp_path: Path) 
         return run
 
     async def scenario() -> list[object]:
+        # Events, not timing: unit 0 is running alone before the others are submitted, and the
+        # gate opens only once all nine are in the writer's queue (so they form one batch).
+        writer = db._writer
+        assert writer is not None
+        queued, all_queued, submit = [0], asyncio.Event(), writer.submit
+
+        def counting_submit(item):  # type: ignore[no-untyped-def]
+            submit(item)
+            queued[0] += 1
+            if queued[0] == 10:
+                all_queued.set()
+
+        writer.submit = counting_submit  # type: ignore[method-assign]
         first = asyncio.ensure_future(db.write(unit(0)))
-        await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(started.wait, 10)
         rest = [asyncio.ensure_future(db.write(unit(i))) for i in range(1, 10)]
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(all_queued.wait(), 10)
         gate.set()
         return await asyncio.gather(first, *rest, return_exceptions=True)
 

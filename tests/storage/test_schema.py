@@ -25,7 +25,7 @@ def test_audit_events_are_append_only(db_url: str) -> None:
         db.write_sync(lambda conn: append(conn, ws, "tok_x", "test.action", "User", "u1"))
         for statement in ("UPDATE audit_events SET outcome = 'tampered'", "DELETE FROM audit_events"):
             with pytest.raises(DBAPIError):
-                db.write_sync(lambda conn: conn.execute(text(statement)))
+                db.write_sync(lambda conn, sql=statement: conn.execute(text(sql)))
         assert db.read_sync(lambda conn: conn.execute(text("SELECT outcome FROM audit_events")).scalar()) == "success"
     finally:
         db.close()

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
-from playwright.async_api import Locator, Page, Request
+if TYPE_CHECKING:  # Playwright is the optional ``[browser]`` extra: only BrowserSession loads it
+    from playwright.async_api import Locator, Page, Request
 
 __all__ = ["PageFlowError", "TikTokAuthPortal"]
 
