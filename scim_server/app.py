@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
 from scim_server.auth import Authenticator
 from scim_server.errors import ERROR_HANDLERS
+from scim_server.lifecycle import Readiness, readyz
 from scim_server.nul_guard import NulGuard
 from scim_server.observability import Metrics, ObservabilityMiddleware
 from scim_server.scim.discovery import build_discovery
@@ -26,6 +27,7 @@ from scim_server.vault import Vault
 
 
 async def healthz(request: Request) -> Response:
+    """Alive (a liveness probe); whether to send it traffic is ``/readyz`` (``lifecycle.py``)."""
     return JSONResponse({"status": "ok"})
 
 
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
             Mount("/api/v1", routes=ADMIN_ROUTES),
@@ -88,5 +91,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.readiness = Readiness()
     app.state.discovery = build_discovery(settings)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 
@@ -16,7 +17,11 @@ class Settings(BaseSettings):
     ``SCIM_BRIDGE_DATABASE_URL`` to a PostgreSQL URL (``postgresql+psycopg://...``).
     """
 
-    model_config = SettingsConfigDict(env_prefix="SCIM_BRIDGE_", env_file=None, extra="ignore")
+    # SCIM_BRIDGE_SECRETS_DIR (e.g. /run/secrets, as docker-compose.yml sets): a file there named
+    # like a variable (scim_bridge_database_url ...) gives that setting, so secrets stay out of
+    # the environment. Read when this module is imported.
+    model_config = SettingsConfigDict(env_prefix="SCIM_BRIDGE_", env_file=None, extra="ignore",
+                                      secrets_dir=os.environ.get("SCIM_BRIDGE_SECRETS_DIR") or None)
 
     database_url: str = "sqlite:///./scim-bridge.db"
     host: str = "127.0.0.1"
@@ -66,6 +71,12 @@ class Settings(BaseSettings):
     retry_base_seconds: float = 1.0
     outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
     sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
+
+    # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period
+    # while requests are still served (the balancer's health check takes the process out), then
+    # the requests in flight get up to the timeout to finish, and running jobs are handed back.
+    shutdown_drain_seconds: float = Field(0.0, ge=0)
+    shutdown_timeout_seconds: float = Field(30.0, gt=0)
 
     # SQLite durability: FULL fsyncs every commit (group commit keeps it fast).
     sqlite_synchronous: str = "FULL"

@@ -172,6 +172,18 @@ def fail(conn: Connection, job_id: str, worker: str, error: str, retry_at: datet
     return str(values["status"])
 
 
+def release(conn: Connection, job_id: str, worker: str) -> bool:
+    """Hand a running job back (its worker is shutting down): queued again at once, the attempt
+    not counted, so another worker claims it now instead of after the lease runs out. False
+    when the job is no longer ``worker``'s."""
+    handed = conn.execute(
+        update(jobs).where(_owned(job_id, worker))
+        .values(status="queued", lease_owner=None, lease_until=None, run_after=now(),
+                attempts=jobs.c.attempts - 1)
+    )  # fmt: skip
+    return handed.rowcount > 0
+
+
 def cancel(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:
     """Cancel a queued or running job.
 

@@ -33,9 +33,14 @@ from scim_server.jobs.queue import JobCancelled, JobRecord, LeaseLost
 from scim_server.jobs.retry import retry_at
 from scim_server.store.db import Database
 
-__all__ = ["Handler", "JobCancelled", "JobContext", "LeaseLost", "Worker", "worker_name"]
+__all__ = ["Handler", "JobCancelled", "JobContext", "LeaseLost", "ShuttingDown", "Worker", "worker_name"]
 
 log = logging.getLogger("scim_bridge.worker")
+
+
+class ShuttingDown(LeaseLost):
+    """This worker is stopping (SIGTERM): the handler stops at its next safe point (``ensure_live``,
+    ``guard``, an ``interruptible`` read) and the job is handed back (``queue.release``)."""
 
 
 @dataclass
@@ -51,6 +56,7 @@ class JobContext:
     _task: asyncio.Task[Any] | None = field(default=None, repr=False)
     _stopping: bool = field(default=False, repr=False)
     _interruptible: bool = field(default=False, repr=False)
+    _shutdown: bool = field(default=False, repr=False)
 
     async def progress(self, done: int, total: int | None = None) -> None:
         """Report progress; raises ``JobCancelled`` / ``LeaseLost`` when the job is no longer ours."""
@@ -60,11 +66,17 @@ class JobContext:
 
     async def ensure_live(self) -> None:
         """One read of the job row: raises ``JobCancelled`` (cancelled while ours) or
-        ``LeaseLost`` (re-claimed elsewhere) unless it is still running and ours."""
+        ``LeaseLost`` (re-claimed elsewhere) unless it is still running and ours; ``ShuttingDown``
+        once this worker is stopping."""
+        if self._shutdown:
+            raise ShuttingDown(self.job.id)
         await self.db.read(lambda conn: queue.ensure_live(conn, self.job.id, self.worker))
 
     def guard(self, conn: Connection) -> None:
-        """First statement of a unit of work that must not outlive a cancel (``queue.guard``)."""
+        """First statement of a unit of work that must not outlive a cancel (``queue.guard``) or
+        this worker's shutdown."""
+        if self._shutdown:
+            raise ShuttingDown(self.job.id)
         queue.guard(conn, self.job.id, self.worker)
 
     def guard_owner(self, conn: Connection) -> None:
@@ -101,12 +113,17 @@ class JobContext:
         if self._interruptible and self._task is not None:
             self._task.cancel()
 
+    def shutdown(self) -> None:
+        """The worker is stopping: stop at the next safe point; the job is handed back."""
+        self._shutdown = True
+        self.interrupt()
+
     def attach(self, task: asyncio.Task[Any]) -> None:
         """The task running the handler (``interrupt`` cancels it inside ``interruptible``)."""
         self._task = task
 
     async def _stopped(self) -> None:
-        await self.ensure_live()
+        await self.ensure_live()  # raises ShuttingDown when that is why we stopped
         raise LeaseLost(self.job.id)
 
 
@@ -128,12 +145,28 @@ class Worker:
     name: str = field(default_factory=worker_name)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _running: dict[str, JobContext] = field(default_factory=dict)
+    _stopping: bool = False
 
     def wake(self) -> None:
         """Tell an idle worker that a job was just queued (no need to wait for the poll)."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Claim and run jobs until ``stop``; then the job in hand stops at its next safe point and
+        is handed back (lease released), so a restart never leaves work waiting for a lease."""
+        watcher = asyncio.create_task(self._hand_back_on(stop))
+        try:
+            await self._loop(stop)
+        finally:
+            watcher.cancel()
+
+    async def _hand_back_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._stopping = True
+        for context in list(self._running.values()):
+            context.shutdown()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 ran = await self.run_once()
@@ -168,9 +201,17 @@ class Worker:
         task = asyncio.create_task(self._handle(job, context))
         context.attach(task)
         self._running[job.id] = context
+        if self._stopping:  # claimed just as the stop came: hand it straight back
+            context.shutdown()
         keeper = asyncio.create_task(self._keep_lease(context, task))
         try:
             result = await task
+        except ShuttingDown:
+            if await self.db.write(lambda conn: queue.release(conn, job.id, self.name)):
+                log.info("job handed back", extra={"job_id": job.id, "kind": job.kind})
+            else:
+                await self._settle(context, context.partial)  # cancelled meanwhile
+            return
         except (LeaseLost, asyncio.CancelledError) as exc:
             await self._settle(context, context.partial)
             log.info("job stopped", extra={"job_id": job.id, "kind": job.kind, "outcome": type(exc).__name__})

@@ -1,0 +1,213 @@
+"""The scale-out topology, for real, on PostgreSQL: 2 API processes (no worker inside) and 2
+``scim-bridge worker`` processes behind HAProxy (``deploy/haproxy.cfg``).
+
+SCIM load and deprovisioning (policy automatic) go through the balancer; both API processes
+serve and both workers run jobs; a worker ``kill -9``-ed during removals loses nothing and no
+member is removed twice (counted at the vendor sandbox: a call re-sent after the crash may only
+meet "already gone"); the API processes restart one by one under load with no failed request.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from connectors.sandbox import SandboxClient, create_sandbox_app
+from scim_server.settings import Settings
+from scim_server.store import migrate, tenancy
+from scim_server.store.db import Database
+from tests.db import postgres_database
+from tests.servers import serve_asgi
+from tests.topology.cluster import Cluster, haproxy_binary
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+MEMBERS = 12
+DELETE_MEMBER = re.compile(r"^/github/orgs/[^/]+/members(?:hips)?/([^/]+)$")
+
+
+class VendorLog:
+    """ASGI wrapper around the sandbox: every DELETE of a GitHub org member and its status."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.deletes: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        match = DELETE_MEMBER.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if match is None or scope["method"] != "DELETE":
+            await self.app(scope, receive, send)
+            return
+
+        async def record(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                with self.lock:
+                    self.deletes.append((match.group(1), int(message["status"])))
+            await send(message)
+
+        await self.app(scope, receive, record)
+
+    def removed(self) -> Counter[str]:
+        with self.lock:
+            return Counter(login for login, status in self.deletes if 200 <= status < 300)
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"not reached in {timeout} s: {what}"
+        time.sleep(0.05)
+
+
+def job_status(admin: httpx.Client, job_id: str) -> str:
+    answer = admin.get(f"/jobs/{job_id}")
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["status"])
+
+
+@pytest.fixture
+def vendor() -> Iterator[tuple[SandboxClient, VendorLog]]:
+    logged = VendorLog(create_sandbox_app("empty"))
+    with serve_asgi(logged) as url:
+        client = SandboxClient(url)
+        yield client, logged
+        client.close()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[Cluster, str, str]]:
+    if haproxy_binary() is None:
+        pytest.fail("HAProxy is not installed (.ci/run installs Debian's haproxy)")
+    with postgres_database() as url:
+        migrate.upgrade(url)
+        db = Database(Settings(database_url=url))
+        try:
+            _, scim = db.write_sync(lambda c: tenancy.create_token(c, "topology", "scim", "test"))
+            _, admin = db.write_sync(lambda c: tenancy.create_token(c, "topology", "admin", "test"))
+        finally:
+            db.close()
+        running = Cluster(url, tmp_path, Fernet.generate_key().decode(),
+                          extra_env={"SCIM_BRIDGE_WORKER_LEASE_SECONDS": "5",
+                                     "SCIM_BRIDGE_WORKER_POLL_SECONDS": "0.2",
+                                     "SCIM_BRIDGE_OUTBOX_DEBOUNCE_SECONDS": "0.1"})  # fmt: skip
+        try:
+            running.start(apis=2, workers=2)
+            yield running, scim, admin
+        finally:
+            running.stop()
+
+
+@pytest.mark.timeout(1200)
+def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
+                                             vendor: tuple[SandboxClient, VendorLog]) -> None:  # fmt: skip
+    topology, scim_token, admin_token = cluster
+    sandbox, vendor_log = vendor
+    scim = httpx.Client(base_url=topology.url + "/scim/v2", timeout=30,
+                        headers={"Authorization": f"Bearer {scim_token}"})  # fmt: skip
+    admin = httpx.Client(base_url=topology.url + "/api/v1", timeout=30,
+                         headers={"Authorization": f"Bearer {admin_token}"})  # fmt: skip
+
+    # SCIM load through the balancer is shared by both API processes.
+    emails = [f"person{n}@example.com" for n in range(MEMBERS)]
+    served: Counter[str] = Counter()
+    users: dict[str, str] = {}
+    for email in emails:
+        body = {"schemas": [USER], "userName": email, "active": True,
+                "emails": [{"value": email, "type": "work", "primary": True}]}  # fmt: skip
+        created = scim.post("/Users", json=body)
+        assert created.status_code == 201, created.text
+        users[email] = created.json()["id"]
+        served[created.headers.get("x-served-by", "?")] += 1
+    assert set(served) == {"api0", "api1"}, served
+
+    # An app whose members are those people, deprovisioned automatically.
+    org, gh_token = "topology-org", "ghp-topology"
+    sandbox.seed("github", {"org": org, "token": gh_token, "members": [
+        {"email": e, "name": e.split("@")[0], "role": "member", "status": "active"} for e in emails]})  # fmt: skip
+    app = admin.post("/apps", json={"kind": "github", "label": "Eng", "business_id": org,
+                                    "automation_account": {"api_token": gh_token},
+                                    "api_base_url": sandbox.kind_url("github"), "deprovision_policy": "automatic",
+                                    "mass_removal_guard": {"count": 1000, "percent": 100}})  # fmt: skip
+    assert app.status_code == 201, app.text
+    app_id = app.json()["id"]
+    check = admin.post(f"/apps/{app_id}/check")
+    assert check.status_code == 202, check.text
+    wait_for(lambda: job_status(admin, check.json()["job_id"]) == "completed", "the check")
+    matched = admin.get(f"/apps/{app_id}/members", params={"state": "matched", "limit": 500}).json()["items"]
+    assert len(matched) == MEMBERS
+
+    # Deactivate everyone through the balancer; kill -9 a worker while the removals run.
+    sandbox.faults("github", latency_ms=100)
+    for email in emails:
+        body = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
+        assert scim.patch(f"/Users/{users[email]}", json=body).status_code == 200
+    wait_for(lambda: sum(vendor_log.removed().values()) >= 3, "the first removals")
+    victim = topology.workers[0]
+    victim.signal(signal.SIGKILL)
+    victim.wait()
+    sandbox.clear_faults()
+
+    def remaining() -> set[str]:
+        return {m["email"] for m in sandbox.state("github", org)["members"]}
+
+    wait_for(lambda: not remaining(), "every member removed", timeout=400)
+    removed = vendor_log.removed()
+    assert set(removed) == {m["remote_id"] for m in matched}, "a member was never removed"
+    assert all(count == 1 for count in removed.values()), f"removed twice: {removed}"
+
+    # Both workers ran jobs (each logs the jobs it completed).
+    completed = {w.name: w.log.read_text().count('"job completed"') for w in topology.workers}
+    assert all(completed.values()), completed
+
+    # Rolling restart of the API processes under load: not one failed request.
+    failures: list[str] = []
+    done = threading.Event()
+    sent = Counter[str]()
+
+    def load() -> None:
+        with httpx.Client(base_url=topology.url + "/scim/v2", timeout=30,
+                          headers={"Authorization": f"Bearer {scim_token}"}) as client:  # fmt: skip
+            n = 0
+            while not done.is_set() and n < 20_000:
+                n += 1
+                try:
+                    if n % 2:
+                        answer = client.get("/Users", params={"filter": f'userName eq "{emails[n % MEMBERS]}"'})
+                        ok = answer.status_code == 200
+                    else:
+                        body = {"schemas": [USER], "userName": f"rolling{n}-{threading.get_ident()}@example.com"}
+                        answer = client.post("/Users", json=body)
+                        ok = answer.status_code == 201
+                    sent[answer.headers.get("x-served-by", "?")] += 1
+                    if not ok:
+                        failures.append(f"{answer.status_code} {answer.text[:200]}")
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_for(lambda: sum(sent.values()) >= 50, "load running")
+        for index in range(len(topology.apis)):
+            topology.restart_api(index)
+            target = sum(sent.values()) + 50
+            wait_for(lambda target=target: sum(sent.values()) >= target, "load after the restart")
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert failures == [], failures[:10]
+    assert sum(sent.values()) > 100
