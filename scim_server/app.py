@@ -13,7 +13,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
+from scim_server.audit.routes import ROUTES as AUDIT_ROUTES
+from scim_server.audit.service import background as audit_background
 from scim_server.auth import Authenticator
+from scim_server.console import console_mount
+from scim_server.console import root as console_root
 from scim_server.errors import ERROR_HANDLERS
 from scim_server.lifecycle import Readiness, readyz
 from scim_server.nul_guard import NulGuard
@@ -43,6 +47,7 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
                     services=services)  # fmt: skip
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
+    tasks.append(asyncio.create_task(audit_background(services.db, settings, stop)))  # seals and checkpoints
     if scheduler:
         leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
         tasks.append(asyncio.create_task(leader.run(stop, worker.wake)))
@@ -76,11 +81,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     app = Starlette(
         routes=[
+            Route("/", console_root, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
+            *AUDIT_ROUTES,  # before /api/v1's mount, which would take /api/v1/audit
             Mount("/api/v1", routes=ADMIN_ROUTES),
+            console_mount(),
             *(extra_routes or []),
         ],
         middleware=[

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from scim_server.audit.cli import register as register_audit
 from scim_server.runtime import freeze_startup_heap
 from scim_server.settings import Settings
 
@@ -73,6 +74,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"scim-bridge: workspace {args.workspace!r}", flush=True)
     print(f"SCIM base URL: {base}/scim/v2", flush=True)
     print(f"SCIM token ({token_id}): {token}", flush=True)
+    print(f"Console: {base}/console  (sign in with an admin token)", flush=True)
     extra = []
     if args.demo:
         from starlette.routing import Mount
@@ -154,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run job workers (and the scheduler) without the HTTP face")
     worker.add_argument("--no-scheduler", action="store_true", help="leave scheduling to other processes")
     worker.set_defaults(func=cmd_worker)
+
+    register_audit(sub)
 
     sandbox = sub.add_parser("sandbox", help="serve the fake vendor APIs alone")
     sandbox.add_argument("--host", default="127.0.0.1")

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scim_server.audit import refusals
 from scim_server.auth import AuthenticationFailed, ScopeDenied
 from scim_server.cursor import InvalidCursor
 from scim_server.jobs.queue import JobNotFound
@@ -155,10 +156,12 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 
 async def on_auth_failed(request: Request, exc: Exception) -> Response:
+    await refusals.record(request, "auth.failed", str(exc))  # in the token's workspace, if it has one
     return _error(request, 401, "unauthorized", str(exc), {"WWW-Authenticate": 'Bearer realm="scim-bridge"'})
 
 
 async def on_scope_denied(request: Request, exc: Exception) -> Response:
+    await refusals.record(request, "auth.denied", str(exc))
     return _error(request, 403, "forbidden", str(exc))
 
 

@@ -72,6 +72,27 @@ class Settings(BaseSettings):
     outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
     sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
 
+    # The web console (scim_server/console): session limits, and OpenID Connect sign-in against the
+    # workspace's own IdP (off unless an issuer and client id are set). Admins are the allowed
+    # emails, or the members of an allowed group (the groups claim of the ID token).
+    console_idle_seconds: float = Field(1800.0, gt=0)
+    console_absolute_seconds: float = Field(43_200.0, gt=0)
+    console_oidc_issuer: str | None = None
+    console_oidc_client_id: str | None = None
+    console_oidc_client_secret: str | None = None
+    console_oidc_workspace: str = "default"
+    console_oidc_allowed_emails: list[str] = Field(default_factory=list)
+    console_oidc_allowed_groups: list[str] = Field(default_factory=list)
+    console_oidc_groups_claim: str = "groups"
+
+    # The audit trail (scim_server/audit/): the key that signs checkpoints and export manifests (a
+    # PEM, or a file generated 0600 when absent), how soon after commit events join the hash chain,
+    # and how often the chain's head gets a signed checkpoint (when it moved).
+    audit_signing_key: str | None = None
+    audit_signing_key_file: Path = Path("./scim-bridge-audit-key.pem")
+    audit_seal_seconds: float = 1.0
+    audit_checkpoint_seconds: float = 300.0
+
     # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period
     # while requests are still served (the balancer's health check takes the process out), then
     # the requests in flight get up to the timeout to finish, and running jobs are handed back.

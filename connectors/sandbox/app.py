@@ -122,6 +122,9 @@ def create_sandbox_app(scenario: str = "empty", *, kinds: Iterable[str] | None =
         Mount(f"/{kind}", app=FaultGate(kind, Router(list(fake.routes())), fake, sandbox.faults))
         for kind, fake in sandbox.fakes.items()
     ]
-    app = Starlette(routes=[*control_routes(), *mounts])
+    from connectors.sandbox.oidc import OidcProvider
+
+    oidc = Mount("/oidc", routes=OidcProvider().routes())  # the console's OpenID Connect sign-in
+    app = Starlette(routes=[*control_routes(), *mounts, oidc])
     app.state.sandbox = sandbox
     return app

@@ -448,7 +448,7 @@ TOKEN_BY_HASH = Statement(
 INSERT_AUDIT = Statement(
     insert(audit_events).values(
         {c: bindparam(c) for c in ("workspace_id", "at", "actor", "action", "target_type", "target_id",
-                                   "outcome", "detail")}
+                                   "outcome", "detail", "target_display", "app_id", "changes")}
     )
 )  # fmt: skip
 

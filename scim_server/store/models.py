@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -142,12 +143,48 @@ class ScimGroupMember(Base):
     member_type: Mapped[str] = mapped_column(String(10), default="User")
 
 
+class AuditCheckpoint(Base):
+    """A signed statement (JWS) that the chain of ``workspace_id`` had ``hash`` at ``seq``: what
+    lets ``verify`` tell a truncated tail from a short trail (scim_server/audit/checkpoints.py)."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (Index("ix_audit_checkpoints_workspace_seq", "workspace_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(20))
+    jws: Mapped[str] = mapped_column(Text)
+
+
+class AuditExport(Base):
+    """One export of the trail: its signed manifest is stored when the stream ends, so the
+    ``Link: rel="manifest"`` sent before the first byte can be fetched afterwards."""
+
+    __tablename__ = "audit_exports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(Integer)
+    format: Mapped[str] = mapped_column(String(10))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    manifest: Mapped[str | None] = mapped_column(Text)
+
+
 class AuditEvent(Base):
-    """Append-only (a database trigger refuses UPDATE and DELETE). Written in the same
-    transaction as the change it records."""
+    """Append-only: a database trigger refuses DELETE, and UPDATE except the one that seals a row
+    (sets ``seq``, ``prev_hash``, ``hash`` where they were NULL, nothing else). Written in the
+    same transaction as the change it records; sealed into its workspace's hash chain just after
+    (scim_server/audit/chain.py), so writers never wait on one another for the chain's head."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_workspace_at", "workspace_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_workspace_at", "workspace_id", "at"),
+        Index("ux_audit_events_workspace_seq", "workspace_id", "seq", unique=True),
+        Index("ix_audit_events_unsealed", "workspace_id", "id", sqlite_where=text("seq IS NULL"),
+              postgresql_where=text("seq IS NULL")),
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     workspace_id: Mapped[int] = mapped_column(Integer)
@@ -158,4 +195,15 @@ class AuditEvent(Base):
     target_id: Mapped[str | None] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(20))
     detail: Mapped[str | None] = mapped_column(Text)
-from scim_server.store import app_models  # noqa: F401  (registers the app tables)
+    target_display: Mapped[str | None] = mapped_column(String(200))
+    app_id: Mapped[str | None] = mapped_column(String(40))
+    changes: Mapped[str | None] = mapped_column(Text)  # JSON {"field": {"before": ..., "after": ...}}
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+from scim_server.store import (
+    app_models,  # noqa: F401  (registers the app tables)
+    console_models,  # noqa: F401  (registers the console tables)
+)

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from connectors.sandbox import SandboxClient
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
+from scim_server.audit.routes import ROUTES as AUDIT_ROUTES
 from scim_server.scim.routes import ROUTES as SCIM_ROUTES
 from tests.openapi.conftest import Clients, Recorder, seed_github
 from tests.openapi.flow import (
@@ -89,6 +90,7 @@ def _served(prefix: str, routes: list[Any], skip_read_only: bool) -> set[tuple[s
 
 def test_document_describes_every_route() -> None:
     served = _served("/api/v1", ADMIN_ROUTES, False) | _served("/scim/v2", SCIM_ROUTES, True)
+    served |= _served("", AUDIT_ROUTES, False)  # mounted at the root: /api/v1/audit..., /.well-known/jwks.json
     documented = {(method.upper(), path) for path, item in raw_spec()["paths"].items()
                   for method in item if method != "parameters"}  # fmt: skip
     assert served == documented, {"undocumented": served - documented, "not served": documented - served}

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
 
 from connectors.sandbox import SandboxClient, create_sandbox_app
 from scim_server.settings import Settings
@@ -101,7 +102,8 @@ def cluster(tmp_path: Path) -> Iterator[tuple[Cluster, str, str]]:
         running = Cluster(url, tmp_path, Fernet.generate_key().decode(),
                           extra_env={"SCIM_BRIDGE_WORKER_LEASE_SECONDS": "5",
                                      "SCIM_BRIDGE_WORKER_POLL_SECONDS": "0.2",
-                                     "SCIM_BRIDGE_OUTBOX_DEBOUNCE_SECONDS": "0.1"})  # fmt: skip
+                                     "SCIM_BRIDGE_OUTBOX_DEBOUNCE_SECONDS": "0.1",
+                                     "SCIM_BRIDGE_SCHEDULER_TICK_SECONDS": "1"})  # fmt: skip
         try:
             running.start(apis=2, workers=2)
             yield running, scim, admin
@@ -211,3 +213,35 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
             thread.join(timeout=60)
     assert failures == [], failures[:10]
     assert sum(sent.values()) > 100
+
+    # The scheduler: whichever worker ticks first leads (a PostgreSQL advisory lock per tick).
+    # Kill -9 a worker; the other queues the next due check within a few ticks (1 s each), and
+    # each time the app falls due exactly one check is queued and run.
+    topology.workers[0] = topology.worker(0).start()
+    engine = create_engine(topology.database_url)
+
+    def scheduled_checks() -> list[tuple[str, str]]:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT id, status FROM jobs WHERE app_id = :a AND kind = 'check' "
+                                     "AND created_by = 'scheduler'"), {"a": app_id}).all()  # fmt: skip
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def fall_due() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE apps SET schedule = 'daily', next_check = now() - interval '1 minute' "
+                              "WHERE id = :a"), {"a": app_id})  # fmt: skip
+
+    try:
+        before = len(scheduled_checks())
+        fall_due()
+        wait_for(lambda: len(scheduled_checks()) == before + 1, "the first scheduled check")
+        # (A check still queued or running absorbs the next due time: that is the dedupe.)
+        wait_for(lambda: all(status == "completed" for _, status in scheduled_checks()), "the first check run")
+        topology.workers[1].signal(signal.SIGKILL)
+        topology.workers[1].wait()
+        fall_due()
+        wait_for(lambda: len(scheduled_checks()) == before + 2, "a check scheduled by the survivor", timeout=30)
+        wait_for(lambda: all(status == "completed" for _, status in scheduled_checks()), "the checks run")
+        assert len(scheduled_checks()) == before + 2, "a due check was queued twice"
+    finally:
+        engine.dispose()

@@ -1,0 +1,197 @@
+"""HTTP face of the audit trail (``audit``- or ``admin``-scoped tokens); parse, call, render.
+
+    GET /api/v1/audit                          events, filtered, newest first, cursor-paged
+    GET /api/v1/audit/verify                   recompute the chain and its checkpoints
+    GET /api/v1/audit/checkpoints/latest       the last signed checkpoint of the chain head
+    GET /api/v1/audit/export?format=           the trail as CSV, JSON Lines or OCSF, streamed
+    GET /api/v1/audit/exports/{id}/manifest    that export's signed manifest (JWS)
+    GET /api/v1/access?app_id=[&format=csv]    the user access review of an app, now
+    GET /.well-known/jwks.json                 the public key(s) checkpoints and manifests verify with
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio.to_thread
+import orjson
+from sqlalchemy import Connection, insert, select, update
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from scim_server import cursor
+from scim_server.admin.common import json_response, page_params
+from scim_server.audit import access, chain, service
+from scim_server.audit.events import audit_events
+from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
+from scim_server.audit.log import append
+from scim_server.auth import Principal, ScopeDenied
+from scim_server.errors import Invalid, NotFound
+from scim_server.services import Services
+from scim_server.store.db import iso_utc, new_id, now
+from scim_server.store.models import AuditExport
+
+exports = AuditExport.__table__
+
+
+async def _caller(request: Request) -> tuple[Services, Principal]:
+    """An ``audit`` or ``admin`` token (a refusal is recorded by the error handler, errors.py)."""
+    services: Services = request.app.state.services
+    header = request.headers.get("authorization")
+    try:
+        return services, await services.auth.authenticate(header, "audit")
+    except ScopeDenied:
+        try:
+            return services, await services.auth.authenticate(header, "admin")
+        except ScopeDenied:
+            raise ScopeDenied("This token has neither the 'audit' nor the 'admin' scope.") from None
+
+
+def _filters(request: Request) -> service.Filters:
+    try:
+        return service.Filters.parse(request.query_params)
+    except service.BadQuery as exc:
+        raise Invalid(str(exc)) from None
+
+
+async def list_events(request: Request) -> Response:
+    services, principal = await _caller(request)
+    raw, limit = page_params(request)
+    order = request.query_params.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise Invalid("order must be asc or desc.")
+    filters = _filters(request)
+    events, more = await service.list_events(services.db, principal.workspace_id, principal.actor, filters, raw, limit,
+                                             descending=order == "desc")  # fmt: skip
+    next_cursor = cursor.encode(service.SCOPE, events[-1].seq or 0) if more and events else None
+    return json_response({"items": [e.view() for e in events], "next_cursor": next_cursor})
+
+
+async def verify(request: Request) -> Response:
+    services, principal = await _caller(request)
+    result = await service.verify(services.db, services.settings, principal.workspace_id, principal.actor)
+    return json_response(result.view())
+
+
+async def latest_checkpoint(request: Request) -> Response:
+    services, principal = await _caller(request)
+    signer = service.signer_for(services.settings)
+    cp = await services.db.write(lambda conn: chain.checkpoint(conn, signer, principal.workspace_id, "request"))
+    if cp is None:
+        raise NotFound("The trail is empty: there is no checkpoint yet.")
+    return json_response(cp.view())
+
+
+async def export(request: Request) -> Response:
+    """Stream the export; its manifest is signed when the last byte is sent and stored, and the
+    ``Link`` header names where to fetch it. Memory: one chunk of events whatever the size."""
+    services, principal = await _caller(request)
+    fmt = request.query_params.get("format", "jsonl")
+    if fmt not in FORMATS:
+        raise Invalid(f"format must be one of {', '.join(FORMATS)}.")
+    filters = _filters(request)
+    ws, db, signer = principal.workspace_id, services.db, service.signer_for(services.settings)
+    export_id = new_id()
+
+    def start(conn: Connection) -> chain.Checkpoint | None:
+        append(conn, ws, principal.actor, "audit.export", "AuditExport", export_id,
+               detail={"format": fmt, "filters": filters.view()})
+        conn.execute(insert(exports).values(id=export_id, workspace_id=ws, format=fmt, created=now()))
+        return chain.checkpoint(conn, signer, ws, "export", force=False)
+
+    head = await db.write(start)
+    query = service.sealed_query(ws, filters).where(audit_events.c.seq <= (head.seq if head else 0))
+    exporter = Exporter(fmt, query)
+
+    async def body() -> AsyncIterator[bytes]:
+        chunks = exporter.chunks(db.read_sync)
+        while (data := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+            yield data
+        manifest = exporter.manifest(signer, export_id, ws, head, filters.view())
+        await db.write(lambda conn: conn.execute(update(exports).where(exports.c.id == export_id)
+                                                 .values(manifest=manifest)))  # fmt: skip
+
+    link = f'</api/v1/audit/exports/{export_id}/manifest>; rel="manifest"'
+    disposition = f'attachment; filename="audit-{export_id}.{"csv" if fmt == "csv" else "jsonl"}"'
+    return StreamingResponse(body(), media_type=MEDIA_TYPES[fmt],
+                             headers={"Link": link, "Content-Disposition": disposition, "X-Export-Id": export_id})
+
+
+async def manifest(request: Request) -> Response:
+    services, principal = await _caller(request)
+    export_id = request.path_params["export_id"]
+
+    def unit(conn: Connection) -> Any:
+        return conn.execute(select(exports.c.manifest).where(exports.c.id == export_id,
+                                                             exports.c.workspace_id == principal.workspace_id)).first()  # fmt: skip
+
+    row = await services.db.read(unit)
+    if row is None:
+        raise NotFound(f"Export {export_id} not found.")
+    if row[0] is None:
+        raise Invalid("The export has not finished streaming; its manifest is signed at the end.",
+                      code="not_ready", status=409)  # fmt: skip
+    await services.db.write(lambda conn: append(conn, principal.workspace_id, principal.actor, "audit.manifest.read",
+                                                "AuditExport", export_id))  # fmt: skip
+    return Response(row[0], media_type="application/jose")
+
+
+async def access_review(request: Request) -> Response:
+    """The user access review of one app, now (JSON, or CSV with ``format=csv``), streamed."""
+    services, principal = await _caller(request)
+    app_id = request.query_params.get("app_id")
+    fmt = request.query_params.get("format", "json")
+    if not app_id or len(app_id) > 200:
+        raise Invalid("app_id is required.")
+    if fmt not in ("json", "csv"):
+        raise Invalid("format must be json or csv.")
+    if request.query_params.get("at"):
+        raise Invalid("at: a past instant is not supported yet; this report gives the access that holds now.",
+                      code="not_supported")  # fmt: skip
+    ws, db = principal.workspace_id, services.db
+
+    def start(conn: Connection) -> access.AppRef:
+        ref = access.app_ref(conn, ws, app_id)
+        append(conn, ws, principal.actor, "access.read", "App", app_id, app_id=app_id, detail={"format": fmt})
+        return ref
+
+    try:
+        app = await db.write(start)
+    except access.UnknownApp:
+        raise NotFound(f"App {app_id} not found.") from None
+
+    async def body() -> AsyncIterator[bytes]:
+        items = access.rows(db.read_sync, app)
+        if fmt == "csv":
+            chunks = access.csv_lines(items)
+            while (data := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+                yield data
+            return
+        yield b'{"at":' + orjson.dumps(iso_utc(now())) + b',"items":['
+        first = True
+        while (item := await anyio.to_thread.run_sync(next, items, None)) is not None:
+            item.pop("member_id", None)
+            yield (b"" if first else b",") + orjson.dumps(item)
+            first = False
+        yield b"]}"
+
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return StreamingResponse(body(), media_type=media)
+
+
+async def jwks(request: Request) -> Response:
+    services: Services = request.app.state.services
+    return json_response(service.signer_for(services.settings).jwks())
+
+
+ROUTES: list[BaseRoute] = [
+    Route("/api/v1/audit", list_events, methods=["GET"]),
+    Route("/api/v1/audit/verify", verify, methods=["GET"]),
+    Route("/api/v1/audit/checkpoints/latest", latest_checkpoint, methods=["GET"]),
+    Route("/api/v1/audit/export", export, methods=["GET"]),
+    Route("/api/v1/audit/exports/{export_id}/manifest", manifest, methods=["GET"]),
+    Route("/api/v1/access", access_review, methods=["GET"]),
+    Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+]

@@ -1,0 +1,58 @@
+"""Console actions that are not governance operations: tokens on the Settings page and the
+admin's remembered choices. Each parses the form, calls one operation and redirects with a
+message box (post/redirect/get); a new token is the one secret a page shows, once, unstored.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+from starlette.requests import Request
+from starlette.responses import Response
+
+from scim_server.audit.log import append as audit
+from scim_server.console.web import Admin, admin_page, form_of, message, redirect_with, render
+from scim_server.store import console as session_store
+from scim_server.store import tenancy
+
+SCOPES = ("scim", "admin", "audit")
+
+
+@admin_page
+async def create_token(request: Request, admin: Admin) -> Response:
+    form = await form_of(request)
+    scope = form.get("scope", "")
+    if scope not in SCOPES:
+        return await redirect_with(request, admin, "/console/settings", message("error", "Choose a scope for the token."))
+    label = form.get("label", "").strip()[:200] or None
+
+    def unit(conn: Connection) -> tuple[str, str]:
+        token_id, token = tenancy.create_token(conn, admin.session.workspace, scope, label)
+        audit(conn, admin.ws, admin.actor, "token.create", "ApiToken", token_id, detail={"scope": scope})
+        return token_id, token
+
+    token_id, token = await admin.services.db.write(unit)
+    tokens = await admin.services.db.read(lambda conn: tenancy.list_tokens(conn, admin.session.workspace))
+    from scim_server.console.pages import settings_context
+
+    context = settings_context(request, admin, tokens) | {"created": {"id": token_id, "token": token}}
+    return render(request, "settings.html", context, admin=admin)
+
+
+@admin_page
+async def revoke_token(request: Request, admin: Admin) -> Response:
+    token_id = request.path_params["token_id"]
+    if not await admin.services.auth.revoke(token_id, admin.ws):
+        return await redirect_with(request, admin, "/console/settings",
+                                   message("error", f"No active token {token_id} in this workspace."))  # fmt: skip
+    await admin.services.db.write(lambda conn: audit(conn, admin.ws, admin.actor, "token.revoke", "ApiToken", token_id))
+    if token_id == admin.session.token_id:  # this session's own token: it ended with it
+        return await redirect_with(request, admin, "/console/sign-in")
+    return await redirect_with(request, admin, "/console/settings", message("success", f"Token {token_id} revoked."))
+
+
+@admin_page
+async def hide_connect_intro(request: Request, admin: Admin) -> Response:
+    """"Don't show this again" on the Connect your apps dialog, remembered for this admin."""
+    await admin.services.db.write(
+        lambda conn: session_store.set_preference(conn, admin.ws, admin.actor, "hide_connect_intro", "1"))
+    return await redirect_with(request, admin, "/console/connect/select")

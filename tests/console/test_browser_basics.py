@@ -1,0 +1,122 @@
+"""Signing in and finding one's way, in Chromium: the sign-in page, every section of the left
+navigation (axe-core: no serious or critical violation; no console error on any page), the
+keyboard, a narrow screen, signing out and an ended session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from scim_server.store import tenancy
+from tests.console.browser import Problems, axe_serious, browser, needs_chromium
+from tests.console.conftest import Console, console_server
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+__all__ = ["browser"]
+
+SECTIONS = ["Apps", "Automation", "Reports", "Directory", "Audit", "Settings"]
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    with console_server("sqlite", tmp_path_factory.mktemp("browser")) as running:
+        _, admin = running.token()
+        answer = httpx.post(f"{running.url}/api/v1/apps", headers={"Authorization": f"Bearer {admin}"}, json={
+            "kind": "github", "label": "Engineering", "business_id": "acme",
+            "automation_account": {"api_token": "demo-token-github"},
+            "api_base_url": f"{running.url}/sandbox/github"})  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        yield running
+
+
+@pytest.fixture
+def page(browser: Any, console: Console) -> Iterator[tuple[Any, Problems]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=console.url)
+    context.set_default_timeout(10_000)
+    opened = context.new_page()
+    problems = Problems()
+    problems.watch(opened)
+    yield opened, problems
+    context.close()
+
+
+def sign_in(page: Any, token: str) -> None:
+    page.goto("/")
+    page.get_by_label("Admin token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/apps")
+
+
+def test_sign_in_and_every_section_is_accessible(page: tuple[Any, Problems], console: Console) -> None:
+    tab, problems = page
+    tab.goto("/")
+    tab.wait_for_url("**/console/sign-in**")
+    assert axe_serious(tab) == []
+    _, admin = console.token()
+    sign_in(tab, admin)
+    assert tab.get_by_role("heading", name="Engineering").is_visible()
+    for name in SECTIONS:
+        tab.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+        tab.wait_for_url(f"**/console/{name.lower()}")
+        assert tab.get_by_role("heading", level=1, name=name).is_visible()
+        assert tab.get_by_role("link", name=name).get_attribute("aria-current") == "page"
+        assert axe_serious(tab) == [], name
+        assert admin not in tab.content()
+    problems.assert_none()
+
+
+def test_the_keyboard_reaches_the_navigation_and_sign_in(page: tuple[Any, Problems], console: Console) -> None:
+    tab, problems = page
+    _, admin = console.token()
+    tab.goto("/console/sign-in")
+    tab.keyboard.press("Tab")  # skip link
+    tab.keyboard.press("Tab")
+    assert tab.evaluate("document.activeElement.id") == "token"
+    tab.keyboard.type(admin)
+    tab.keyboard.press("Enter")
+    tab.wait_for_url("**/console/apps")
+    for _ in range(12):
+        tab.keyboard.press("Tab")
+        if tab.evaluate("document.activeElement.textContent.trim()") == "Automation":
+            break
+    tab.keyboard.press("Enter")
+    tab.wait_for_url("**/console/automation")
+    problems.assert_none()
+
+
+def test_narrow_screen_keeps_navigation_and_tables_usable(browser: Any, console: Console) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=console.url)
+    tab = context.new_page()
+    problems = Problems()
+    problems.watch(tab)
+    _, admin = console.token()
+    sign_in(tab, admin)
+    for name in SECTIONS:
+        assert tab.get_by_role("navigation", name="Main").get_by_role("link", name=name).is_visible()
+    width = tab.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at 390 px ({width} px)"
+    problems.assert_none()
+    context.close()
+
+
+def test_sign_out_and_an_ended_session_go_to_sign_in(page: tuple[Any, Problems], console: Console) -> None:
+    tab, problems = page
+    _, admin = console.token()
+    sign_in(tab, admin)
+    tab.get_by_role("button", name="Sign out").click()
+    tab.wait_for_url("**/console/sign-in")
+    tab.goto("/console/reports")
+    tab.wait_for_url("**/console/sign-in?next=%2Fconsole%2Freports")
+    sign_in_again = console.token()[1]
+    tab.get_by_label("Admin token").fill(sign_in_again)
+    tab.get_by_role("button", name="Sign in").click()
+    tab.wait_for_url("**/console/reports")
+    revoked = console.db.write_sync(lambda conn: tenancy.list_tokens(conn, "default"))[-1].id
+    console.db.write_sync(lambda conn: tenancy.revoke_token(conn, revoked))
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Directory").click()  # an htmx request
+    tab.wait_for_url("**/console/sign-in**")
+    assert tab.get_by_label("Admin token").is_visible()
+    problems.assert_none()
