@@ -255,6 +255,21 @@ class GrantsAssets(Protocol):
 
 
 @runtime_checkable
+class ReadsMember(Protocol):
+    async def read_member(self, remote_id: str) -> Member | None:
+        """The member (or pending invitation) as the app has it now, in one targeted read; None
+        when it is gone. Verifying a removal this way costs a request, not a listing."""
+        ...
+
+
+@runtime_checkable
+class ReadsPermission(Protocol):
+    async def holds_permission(self, remote_id: str, asset_id: str) -> bool:
+        """Whether the member still holds a direct permission on the asset, in one read."""
+        ...
+
+
+@runtime_checkable
 class Authorizes(Protocol):
     async def authorize(self, account: AutomationAccount) -> Credentials:
         """Run the vendor's consent or login flow as ``account``; may drive a browser."""

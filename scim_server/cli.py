@@ -103,7 +103,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from scim_server.observability import configure_logging
 
     configure_logging(settings.log_level)
-    services = build_services(settings)
+    concurrency = {"worker_concurrency": args.concurrency} if args.concurrency else {}
+    services = build_services(settings.model_copy(update=concurrency))
     freeze_startup_heap()
 
     async def run() -> None:
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="run job workers (and the scheduler) without the HTTP face")
     worker.add_argument("--no-scheduler", action="store_true", help="leave scheduling to other processes")
+    worker.add_argument("--concurrency", type=int, help="jobs in flight in this process (default 8)")
     worker.set_defaults(func=cmd_worker)
 
     register_audit(sub)

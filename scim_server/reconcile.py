@@ -5,17 +5,25 @@ the caller's transaction stores the sets, records the bookkeeping actions (repor
 withdrawals, adoptions) and queues each app action as a job (deduplicated by the action's key, so
 re-planning never doubles one). Every path uses it: a check for updates, an IdP push (through the
 outbox job), an admin action, and ``GET /plan`` (with ``apply=False``).
+
+The mass-removal guard counts over a sliding window (``GUARD_WINDOW``), not one plan: the
+removals queued for the app in the last window count with this plan's, so a burst the IdP pushes
+as many small changes trips it as surely as one big change, while a lone deactivation goes out
+at once (no debounce). When it trips, the window's removals not yet started are withdrawn (their
+jobs cancelled) and held with this plan's, so the burst is held as a whole for an admin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from connectors.registry import get_spec
 from mapping import (
@@ -31,6 +39,7 @@ from mapping import (
     Exemption,
     Governance,
     Grant,
+    Held,
     Invite,
     ManualMatch,
     Reconciliation,
@@ -56,6 +65,7 @@ APP_ACTIONS: dict[str, type] = {"invite": Invite, "remove": Remove, "change_role
                                 "grant": Grant, "revoke": Revoke}  # fmt: skip
 JOB_OF = {cls: kind for kind, cls in APP_ACTIONS.items()}
 rules_t = RuleRow.__table__
+GUARD_WINDOW = timedelta(minutes=5)
 reports_t = DeprovisionReport.__table__
 entries_t = DeprovisionEntry.__table__
 
@@ -118,6 +128,60 @@ class Loaded:
     members: dict[str, AppMember]
     actual: Actual
     result: Reconciliation
+    withdraw: tuple[tuple[str, Remove], ...] = ()  # (job id, removal) the tripped window holds back
+
+
+def _recent_removals(conn: Connection, ws: int, app_id: str) -> int:
+    """Removals planned for the app within the window: its removal jobs, whatever became of them
+    (except cancelled ones), and the removals the guard held in the window (so once it trips,
+    the rest of the burst is held too, not sent one by one)."""
+    jobs_t = queue.jobs
+    since = now() - GUARD_WINDOW
+    queued = select(func.count()).where(jobs_t.c.workspace_id == ws, jobs_t.c.app_id == app_id,
+                                        jobs_t.c.created >= since, jobs_t.c.kind == "remove",
+                                        jobs_t.c.status != "cancelled")  # fmt: skip
+    held = select(func.count()).where(entries_t.c.app_id == app_id, entries_t.c.status == "held",
+                                      entries_t.c.created >= since)  # fmt: skip
+    return int(conn.execute(queued).scalar() or 0) + int(conn.execute(held).scalar() or 0)
+
+
+def _window_policy(policy: AppPolicy, recent: int, active: int) -> AppPolicy:
+    """The guard as it applies to this plan's new removals, ``recent`` already counted: it trips
+    exactly when ``recent + new`` exceeds both limits (``RemovalGuard.trips``)."""
+    guard = policy.guard
+    if not recent or not guard.enabled:
+        return policy
+    shifted = RemovalGuard(max_count=guard.max_count - recent,
+                           max_percent=guard.max_percent - recent * 100.0 / max(active, 1))  # fmt: skip
+    return dataclasses.replace(policy, guard=shifted)
+
+
+def _queued_removals(conn: Connection, ws: int, app_id: str) -> list[tuple[str, Remove]]:
+    jobs_t = queue.jobs
+    rows = conn.execute(
+        select(jobs_t.c.id, jobs_t.c.payload).where(jobs_t.c.workspace_id == ws, jobs_t.c.app_id == app_id,
+                                                    jobs_t.c.status == "queued", jobs_t.c.kind == "remove")
+    )  # fmt: skip
+    found = [(job_id, action_from(orjson.loads(payload))) for job_id, payload in rows]
+    return [(job_id, action) for job_id, action in found if isinstance(action, Remove)]
+
+
+def _windowed(conn: Connection, ws: int, app: AppRecord, result: Reconciliation, recent: int,
+              active: int) -> tuple[Reconciliation, tuple[tuple[str, Remove], ...]]:  # fmt: skip
+    """When the windowed guard held this plan's removals: the reason told with the window's
+    figures, and the window's removals still queued to withdraw and hold with them."""
+    if not recent or not result.plan.held:
+        return result, ()
+    guard = policy_of(app).guard
+    withdraw = tuple(_queued_removals(conn, ws, app.id))
+    count = recent + len(result.plan.held)
+    reason = (
+        f"mass-removal guard: {count} removals within {int(GUARD_WINDOW.total_seconds() // 60)} minutes "
+        f"({count * 100.0 / max(active, 1):.1f}% of {active} active members) exceed {guard.max_count} members "
+        f"and {guard.max_percent:g}%; an admin must apply"
+    )  # fmt: skip
+    held = tuple(Held(h.action, reason) for h in result.plan.held)
+    return dataclasses.replace(result, plan=dataclasses.replace(result.plan, held=held)), withdraw
 
 
 def action_payload(action: Any) -> dict[str, Any]:
@@ -168,8 +232,12 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
         for e in conn.execute(select(entries_t).where(entries_t.c.app_id == app.id, entries_t.c.status.in_(("pending", "held"))))
     }
     actual = Actual(members, reported, {r.id: r.managed_user_id for r in rows if r.managed_user_id})
-    result = reconcile(directory, governance, policy_of(app), actual, _in_flight(conn, ws, app.id))
-    return Loaded(app, rows, {m.id: m for m in members}, actual, result)
+    recent = _recent_removals(conn, ws, app.id)
+    active = sum(1 for m in members if m.status == "active")
+    policy = _window_policy(policy_of(app), recent, active)
+    result = reconcile(directory, governance, policy, actual, _in_flight(conn, ws, app.id))
+    result, withdraw = _windowed(conn, ws, app, result, recent, active)
+    return Loaded(app, rows, {m.id: m for m in members}, actual, result, withdraw)
 
 
 def pending_report(conn: Connection, ws: int, app_id: str) -> str:
@@ -222,6 +290,11 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
         _report(conn, ws, app.id, held.action.member_id, held.action.user_id, held.action.cause, "held")
         conn.execute(update(reports_t).where(reports_t.c.app_id == app.id, reports_t.c.status == "pending")
                      .values(held_reason=held.reason))  # fmt: skip
+    if enqueue:
+        for job_id, removal in loaded.withdraw:  # the burst's removals not started yet: held with it
+            with contextlib.suppress(queue.JobStateConflict):  # claimed meanwhile: it goes out
+                if queue.cancel(conn, ws, job_id).status == "cancelled":
+                    _report(conn, ws, app.id, removal.member_id, removal.user_id, removal.cause, "held")
     return summary(result) | {"jobs": queued}
 
 

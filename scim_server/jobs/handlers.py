@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import Connection, update
 
-from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member, require
+from connectors.base import GrantsAssets, ListsAssets, ListsMembers, Member, require
 from connectors.errors import ConnectorError
 from mapping import ChangeRole, Grant, Invite, Remove, Revoke, report_removals
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
+from scim_server.jobs.verify import still_present as _still_present
 from scim_server.jobs.worker import JobCancelled, JobContext
 from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
@@ -139,22 +140,6 @@ async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
     if result["jobs"]:
         ctx.services.wake_worker()
     return result
-
-
-async def _still_present(connector: Any, removals: list[Remove]) -> dict[str, list[str]]:
-    """Verify after remove: one re-read of the app for every removal; member id -> what is
-    still there (the member itself and/or asset permissions)."""
-    by_remote = {r.remote_id: r for r in removals}
-    left: dict[str, list[str]] = {}
-    async for member in connector.list_members():
-        if member.remote_id in by_remote:
-            left.setdefault(by_remote[member.remote_id].member_id, []).append("member")
-    if isinstance(connector, ListsAssets):
-        for asset_id in sorted({a for r in removals for a in r.revokes}):
-            async for permission in connector.list_permissions(Asset(asset_id, asset_id, "")):
-                if permission.remote_id in by_remote and asset_id in by_remote[permission.remote_id].revokes:
-                    left.setdefault(by_remote[permission.remote_id].member_id, []).append(f"permission on {asset_id}")
-    return left
 
 
 async def _revoke_and_remove(connector: Any, action: Remove) -> None:

@@ -158,6 +158,8 @@ class Job(Base):
         Index("ix_jobs_claim", "status", "run_after"),
         Index("ix_jobs_app", "workspace_id", "app_id", "created"),
         Index("ix_jobs_dedupe", "workspace_id", "dedupe_key", "status"),
+        Index("ix_jobs_live", "app_id", "status"),  # an app's in-flight jobs, not its history
+        Index("ix_jobs_finished", "status", "finished"),  # pruning
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
