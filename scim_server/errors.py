@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scim_server.allow import allowed_methods
 from scim_server.audit import refusals
 from scim_server.auth import AuthenticationFailed, ScopeDenied
 from scim_server.cursor import InvalidCursor
@@ -167,7 +168,15 @@ async def on_scope_denied(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(request, exc.status_code, "http_" + str(exc.status_code), str(exc.detail), exc.headers)
+    status, detail, headers = exc.status_code, str(exc.detail), exc.headers
+    if status in (404, 405):
+        # Starlette names only the first matching route's methods, and a mount that matched the
+        # prefix answers 404 for a path a route beside it serves with other methods.
+        allowed = allowed_methods(request.app.routes, request.scope)
+        if allowed and request.method not in allowed:  # else a handler's own 404 stands
+            status, detail = 405, "Method Not Allowed"
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return _error(request, status, "http_" + str(status), detail, headers)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
