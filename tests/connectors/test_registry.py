@@ -87,7 +87,8 @@ def test_factory_needs_token_and_org() -> None:
     [
         (base, {"CAPABILITIES", "Asset", "Authorizes", "AutomationAccount", "ChangesRoles", "Connector",
                 "Credentials", "GrantsAssets", "InvitesMembers", "ListsAssets", "ListsMembers", "ListsRoles",
-                "Member", "MemberState", "Permission", "RemovesMembers", "Role", "Secret", "same_email"}),
+                "Member", "MemberState", "Permission", "RemovesMembers", "Role", "Secret", "same_email",
+                "CAPABILITY_PROTOCOLS", "CapabilityName", "UnsupportedCapability", "require"}),
         (errors, {"AuthError", "BrowserFlowError", "ConnectorError", "InvalidRequest", "NotFound",
                   "PermissionDenied", "RateLimited", "RetryableError", "UnsupportedCapability",
                   "VendorUnavailable"}),
