@@ -50,6 +50,7 @@ from mapping import (
     Revoke,
     RoleVocabulary,
     asset_grants,
+    capabilities_of,
     reconcile,
 )
 from scim_server.jobs import queue
@@ -76,6 +77,7 @@ def policy_of(app: AppRecord) -> AppPolicy:
         deprovision=app.deprovision_policy,  # type: ignore[arg-type]
         guard=RemovalGuard(max_count=app.mass_removal_count, max_percent=float(app.mass_removal_percent)),
         automation=AutomationIdentity(remote_id=app.automation_remote_id, email=app.automation_email),
+        capabilities=capabilities_of(app.kind),
     )
 
 
@@ -279,7 +281,8 @@ def summary(result: Reconciliation) -> dict[str, Any]:
         "sets": {"matched": len(sets.matched), "unmatched": len(sets.unmatched), "disputed": len(sets.disputed),
                  "exempted": len(sets.exempted)},
         "held": [{"member_id": h.action.member_id, "reason": h.reason} for h in result.plan.held],
-        "conflicts": [{"user_id": c.user_id, "kind": c.kind, "detail": c.detail} for c in result.plan.conflicts],
+        "conflicts": [{"user_id": c.user_id, "kind": c.kind, "detail": c.detail, "member_id": c.member_id,
+                       "capability": c.capability} for c in result.plan.conflicts],
     }  # fmt: skip
 
 

@@ -10,15 +10,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from connectors.base import (
-    ChangesRoles,
-    GrantsAssets,
-    InvitesMembers,
-    ListsAssets,
-    ListsMembers,
-    Member,
-)
-from connectors.errors import ConnectorError, RetryableError, UnsupportedCapability
+from connectors.base import GrantsAssets, ListsAssets, ListsMembers, Member, require
+from connectors.errors import ConnectorError, RetryableError
 from mapping import ChangeRole, Grant, Invite, Remove, Revoke, removal_of
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
@@ -114,9 +107,7 @@ async def check(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     seen_at = now()
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, ListsMembers):
-            raise UnsupportedCapability(app.kind, "check", "this app cannot list its members")
-        imported = await _import_members(ctx, app, connector, seen_at)
+        imported = await _import_members(ctx, app, require(connector, "list_members"), seen_at)
         async with ctx.interruptible():
             assets, permissions = await _import_assets(connector)
 
@@ -156,7 +147,7 @@ async def _revoke_and_remove(connector: Any, action: Remove) -> None:
     if isinstance(connector, GrantsAssets):
         for asset_id in action.revokes:
             await connector.revoke(action.remote_id, asset_id)
-    await connector.remove(action.remote_id)
+    await require(connector, "remove").remove(action.remote_id)
 
 
 def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: Remove) -> None:
@@ -228,10 +219,9 @@ async def invite(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, Invite)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, InvitesMembers):
-            raise UnsupportedCapability(app.kind, "invite", "this app cannot invite members")
+        inviter = require(connector, "invite")
         await ctx.ensure_live()
-        member = await connector.invite(action.email, action.app_role)
+        member = await inviter.invite(action.email, action.app_role)
 
     def unit(conn: Connection) -> str:
         ctx.guard_owner(conn)
@@ -254,10 +244,9 @@ async def change_role(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, ChangeRole)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, ChangesRoles):
-            raise UnsupportedCapability(app.kind, "change_role", "this app cannot change a member's role")
+        roles = require(connector, "change_role")
         await ctx.ensure_live()
-        member = await connector.change_role(action.remote_id, action.to_role)
+        member = await roles.change_role(action.remote_id, action.to_role)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -274,10 +263,9 @@ async def grant(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, Grant)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, GrantsAssets):
-            raise UnsupportedCapability(app.kind, "grant", "this app cannot grant asset access")
+        assets = require(connector, "grant_assets")
         await ctx.ensure_live()
-        await connector.grant(action.remote_id, action.asset_id, action.permission)
+        await assets.grant(action.remote_id, action.asset_id, action.permission)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -294,10 +282,9 @@ async def revoke(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, Revoke)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, GrantsAssets):
-            raise UnsupportedCapability(app.kind, "revoke", "this app cannot revoke asset access")
+        assets = require(connector, "grant_assets")
         await ctx.ensure_live()
-        await connector.revoke(action.remote_id, action.asset_id)
+        await assets.revoke(action.remote_id, action.asset_id)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)

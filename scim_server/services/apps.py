@@ -3,13 +3,14 @@ saved), list, read, configure, remove. Each write commits its change and its aud
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection
 
-from connectors.base import Authorizes
+from connectors import registry
 from connectors.errors import AuthError, ConnectorError, PermissionDenied, RetryableError
-from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
+from connectors.registry import CATALOG, UnknownKind, get_spec
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.auth import Principal
@@ -22,27 +23,13 @@ from scim_server.store import apps as store
 from scim_server.store.apps import AppRecord
 
 SCOPE = "apps"  # the cursor scope of the app list
-
-
-def catalog_entry(kind: str) -> dict[str, Any]:
-    spec = get_spec(kind)
-    return {
-        "kind": spec.kind, "name": spec.name, "capabilities": list(capabilities(spec.cls)),
-        "needs_business_id": spec.needs_business_id, "business_id_label": spec.business_id_label,
-        "login_methods": list(spec.login_methods), "default_login_method": default_login_method(kind),
-        "account_fields": list(spec.account_fields),
-        "roles": [{"key": r.key, "name": r.name, "owner_level": r.owner_level} for r in spec.roles],
-    }  # fmt: skip
+T = TypeVar("T")
 
 
 def catalog() -> list[dict[str, Any]]:
-    return [catalog_entry(kind) for kind in CATALOG]
-
-
-def default_login_method(kind: str) -> str:
-    """How members sign in when the admin does not say: through the IdP where the kind allows it."""
-    methods = get_spec(kind).login_methods
-    return "sso" if "sso" in methods else methods[0]
+    """Every kind as the catalog describes it: capabilities, login methods (and the default), the
+    automation account's fields, roles."""
+    return [registry.describe(kind) for kind in CATALOG]
 
 
 def _spec(kind: str) -> Any:
@@ -52,30 +39,22 @@ def _spec(kind: str) -> Any:
         raise Invalid(f"Unknown app kind {kind!r}; see the catalog.", field="kind") from None
 
 
-def _check_login_method(kind: str, method: str) -> None:
-    spec = get_spec(kind)
-    if method not in spec.login_methods:
-        raise Invalid(f"{spec.name} members sign in with: {', '.join(spec.login_methods)}.", field="login_method")
+def _catalog_checked(fn: Callable[[], T]) -> T:
+    """Run a ``connectors.registry`` check; its error names the field to blame."""
+    try:
+        return fn()
+    except registry.CatalogError as exc:
+        raise Invalid(f"{exc.field}: {exc.message}", field=exc.field) from None
 
 
-def _check_account_fields(kind: str, account: dict[str, str]) -> None:
-    """The kind's own fields: an API kind's token or keys (all of them); a kind that authorizes
-    (TikTok Business Center) takes a token, or username and password for its login flow."""
-    spec = get_spec(kind)
-    unknown = set(account) - set(spec.account_fields)
-    if unknown:
-        raise Invalid(f"{spec.name} takes no automation account field {', '.join(sorted(unknown))}; "
-                      f"its fields: {', '.join(spec.account_fields)}.", field="automation_account")  # fmt: skip
-    if issubclass(spec.cls, Authorizes):
-        if account.get("api_token") or (account.get("username") and account.get("password")):
-            return
-        missing = ["username"] if not account.get("username") else ["password"]
-    else:
-        missing = [f for f in spec.account_fields if not account.get(f)]
-        if not missing:
-            return
-    raise Invalid(f"{spec.name} needs {', '.join(missing)} in the automation account.",
-                  field=f"automation_account.{missing[0]}")  # fmt: skip
+def _login_method(kind: str, method: str | None) -> str:
+    """``method`` if the kind's members may sign in that way; None: the kind's default."""
+    return _catalog_checked(lambda: registry.check_login_method(kind, method))
+
+
+def _account_fields(kind: str, account: dict[str, str]) -> dict[str, str]:
+    """The kind's own automation account fields, as the catalog says."""
+    return _catalog_checked(lambda: dict(registry.validate_credentials(kind, account)))
 
 
 def _identity(identity: AutomationIdentity | None, account: dict[str, str]) -> dict[str, str | None]:
@@ -116,14 +95,13 @@ def _refuse_duplicate(conn: Connection, ws: int, kind: str, business_id: str | N
 
 async def connect(svc: Services, who: Principal, body: ConnectApp) -> dict[str, Any]:
     spec = _spec(body.kind)
-    method = body.login_method or default_login_method(body.kind)
-    _check_login_method(body.kind, method)
+    method = _login_method(body.kind, body.login_method)
     if spec.needs_business_id and not body.business_id:
         raise Invalid(f"{spec.name} needs its {spec.business_id_label}.", field="business_id")
-    _check_account_fields(body.kind, body.automation_account)
+    fields = _account_fields(body.kind, body.automation_account)
     await svc.db.read(lambda conn: _refuse_duplicate(conn, who.workspace_id, body.kind, body.business_id))
     base = str(body.api_base_url).rstrip("/") if body.api_base_url else None
-    account = await _checked_account(body.kind, body.automation_account, base, body.business_id)
+    account = await _checked_account(body.kind, fields, base, body.business_id)
     values = {
         "kind": body.kind, "label": body.label, "business_id": body.business_id, "login_method": method,
         "account_secret": svc.vault.seal(account), "account_fields": sorted(account),
@@ -171,7 +149,7 @@ async def configure(svc: Services, who: Principal, app_id: str, body: ConfigureA
         if values.get(required, "") is None:
             del values[required]
     if "login_method" in values:
-        _check_login_method(current.kind, values["login_method"])
+        values["login_method"] = _login_method(current.kind, values["login_method"])
     if body.automation_identity is not None:
         values |= _identity(body.automation_identity, {})
     if "api_base_url" in values and values["api_base_url"] is not None:
@@ -180,9 +158,9 @@ async def configure(svc: Services, who: Principal, app_id: str, body: ConfigureA
         values |= {"mass_removal_count": body.mass_removal_guard.count,
                    "mass_removal_percent": body.mass_removal_guard.percent}  # fmt: skip
     if body.automation_account is not None:
-        _check_account_fields(current.kind, body.automation_account)
+        fields = _account_fields(current.kind, body.automation_account)
         base = values.get("api_base_url", current.api_base_url)
-        account = await _checked_account(current.kind, body.automation_account, base, current.business_id)
+        account = await _checked_account(current.kind, fields, base, current.business_id)
         values |= {"account_secret": svc.vault.seal(account), "account_fields": sorted(account)}
         if body.automation_identity is None:
             values |= _identity(None, account)
