@@ -66,5 +66,7 @@ def test_serve_demo_prints_the_readme_credentials_and_each_kind_connects(db_url:
                 assert job["status"] == "completed", (row["kind"], job)
                 listed = admin.get(f"/apps/{app_id}/members", params={"state": "unmatched"}).json()["items"]
                 assert "grace.hopper@example.com" in {m["email"] for m in listed}, row["kind"]
+                # a business is connected once: the next row (TikTok's other login) connects it again
+                assert admin.delete(f"/apps/{app_id}").status_code == 204
     with serve(cli_env(db_url), tmp_path, "again", "--demo") as again:
         assert again.token == "" and not any("token (" in line for line in again.banner)
