@@ -7,7 +7,8 @@
 Each round starts the topology of ``tests/topology/cluster.py`` (``scim-bridge serve`` with no
 worker inside, ``deploy/haproxy.cfg`` in front) on a fresh PostgreSQL database and drives
 ``../shared/bench/scimload.py`` through the balancer; rounds of 1 and 2 API processes are
-interleaved and the table shows each phase's median ops/s over the rounds. The balancer's own
+interleaved with a reference round that sends the same load straight to one API process (no
+balancer), and the table shows each phase's median ops/s over the rounds. The balancer's own
 CPU (user + system, its worker process included) is read from /proc around each round and
 shown per request. On this 2-core machine the client, PostgreSQL, HAProxy and the API
 processes share the cores, so the second process shows overhead more than scaling.
@@ -60,7 +61,9 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def one_round(apis: int, users: int, concurrency: int, results: Path, run: int) -> dict:
+def one_round(apis: int, users: int, concurrency: int, results: Path, run: int, *, direct: bool = False) -> dict:
+    """One fresh topology and one scimload run: through the balancer, or (``direct``, the
+    reference) straight to the single API process."""
     with postgres_database() as url, tempfile.TemporaryDirectory() as tmp:
         migrate.upgrade(url)
         db = Database(Settings(database_url=url))
@@ -74,8 +77,9 @@ def one_round(apis: int, users: int, concurrency: int, results: Path, run: int) 
             cluster.start(apis=apis, workers=0)
             assert cluster.balancer is not None and cluster.balancer.popen is not None
             balancer_pid = cluster.balancer.popen.pid
-            out = results / f"scale-out-{apis}api-{run}.json"
-            cmd = [sys.executable, str(SHARED / "scimload.py"), "--base-url", cluster.url + "/scim/v2",
+            out = results / f"scale-out-{apis}api{'-direct' if direct else ''}-{run}.json"
+            base = f"http://127.0.0.1:{cluster.apis[0].port}" if direct else cluster.url
+            cmd = [sys.executable, str(SHARED / "scimload.py"), "--base-url", base + "/scim/v2",
                    "--token", token, "--users", str(users), "--concurrency", str(concurrency),
                    "--out", str(out), "--quiet"]  # fmt: skip
             for proc in cluster.apis:
@@ -105,20 +109,25 @@ def main() -> None:
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     rounds: dict[int, list[dict]] = {1: [], 2: []}
+    direct: list[dict] = []  # the reference: the same load straight to one API process
     for run in range(args.runs):
-        for apis in (1, 2):  # interleaved, so drift on the shared machine hits both alike
+        direct.append(one_round(1, args.users, args.concurrency, results, run, direct=True))
+        for apis in (1, 2):  # interleaved, so drift on the shared machine hits all alike
             rounds[apis].append(one_round(apis, args.users, args.concurrency, results, run))
-            print(f"round {run + 1}/{args.runs}, {apis} API process(es) done", file=sys.stderr, flush=True)
+        print(f"round {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
 
     print(f"\nthrough HAProxy on PostgreSQL, {args.users} users, concurrency {args.concurrency}, "
           f"medians of {args.runs} interleaved rounds\n")  # fmt: skip
-    print(f"{'phase':14s}{'1 API ops/s':>14s}{'2 APIs ops/s':>14s}{'2 / 1':>8s}")
+    print(f"{'phase':14s}{'direct ops/s':>14s}{'1 API ops/s':>14s}{'/direct':>9s}{'2 APIs ops/s':>14s}{'2 / 1':>8s}")
     for phase in PHASES:
+        ref = statistics.median(ops(phase, r) for r in direct)
         one = statistics.median(ops(phase, r) for r in rounds[1])
         two = statistics.median(ops(phase, r) for r in rounds[2])
         errors = sum(r["phases"].get(phase, {}).get("errors", 0) for rs in rounds.values() for r in rs)
         ratio = f"{two / one:.2f}" if one else "-"
-        print(f"{phase:14s}{one:>14,.0f}{two:>14,.0f}{ratio:>8s}" + (f"  errors {errors}" if errors else ""))
+        vs = f"{one / ref:.2f}" if ref else "-"
+        print(f"{phase:14s}{ref:>14,.0f}{one:>14,.0f}{vs:>9s}{two:>14,.0f}{ratio:>8s}"
+              + (f"  errors {errors}" if errors else ""))  # fmt: skip
     for apis, rs in rounds.items():
         cpu = statistics.median(r["balancer_cpu_s"] for r in rs)
         share = statistics.median(r["balancer_cpu_s"] / r["wall_s"] for r in rs)

@@ -13,19 +13,28 @@ sandbox):
 - listing streams (async iterators over vendor pages), so a 50,000-member app is never held twice;
 - failures are ``connectors.errors.ConnectorError`` subclasses; only ``RetryableError`` may be retried;
 - no credential ever appears in a message, a log line or a repr (``Secret``).
+
+Callers that hold a connector of unknown kind (the job handlers) ask for a capability with
+``require(connector, "change_role")``: it returns the connector typed as that protocol, or raises
+``UnsupportedCapability`` (never ``AttributeError`` halfway through a job). ``CapabilityName`` is the
+same vocabulary as ``mapping.capabilities.Capability``; a test keeps the two equal.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, overload, runtime_checkable
+
+from connectors.errors import UnsupportedCapability
 
 __all__ = [
     "CAPABILITIES",
+    "CAPABILITY_PROTOCOLS",
     "Asset",
     "Authorizes",
     "AutomationAccount",
+    "CapabilityName",
     "ChangesRoles",
     "Connector",
     "Credentials",
@@ -40,6 +49,8 @@ __all__ = [
     "RemovesMembers",
     "Role",
     "Secret",
+    "UnsupportedCapability",
+    "require",
     "same_email",
 ]
 
@@ -244,6 +255,21 @@ class GrantsAssets(Protocol):
 
 
 @runtime_checkable
+class ReadsMember(Protocol):
+    async def read_member(self, remote_id: str) -> Member | None:
+        """The member (or pending invitation) as the app has it now, in one targeted read; None
+        when it is gone. Verifying a removal this way costs a request, not a listing."""
+        ...
+
+
+@runtime_checkable
+class ReadsPermission(Protocol):
+    async def holds_permission(self, remote_id: str, asset_id: str) -> bool:
+        """Whether the member still holds a direct permission on the asset, in one read."""
+        ...
+
+
+@runtime_checkable
 class Authorizes(Protocol):
     async def authorize(self, account: AutomationAccount) -> Credentials:
         """Run the vendor's consent or login flow as ``account``; may drive a browser."""
@@ -261,6 +287,60 @@ CAPABILITIES: tuple[type, ...] = (
     Authorizes,
 )
 """The capability protocols, in catalog order. ``Connector`` is the base every kind has."""
+
+
+CapabilityName = Literal[
+    "list_members",
+    "list_roles",
+    "read_assets",
+    "invite",
+    "remove",
+    "change_role",
+    "grant_assets",
+    "authorize",
+]
+"""A capability by verb (``mapping.capabilities.Capability`` uses the same names)."""
+
+CAPABILITY_PROTOCOLS: Mapping[CapabilityName, type] = {
+    "list_members": ListsMembers,
+    "list_roles": ListsRoles,
+    "read_assets": ListsAssets,
+    "invite": InvitesMembers,
+    "remove": RemovesMembers,
+    "change_role": ChangesRoles,
+    "grant_assets": GrantsAssets,
+    "authorize": Authorizes,
+}
+"""Each capability's protocol (one each, ``CAPABILITIES`` in the same order)."""
+
+
+@overload
+def require(connector: object, capability: Literal["list_members"]) -> ListsMembers: ...
+@overload
+def require(connector: object, capability: Literal["list_roles"]) -> ListsRoles: ...
+@overload
+def require(connector: object, capability: Literal["read_assets"]) -> ListsAssets: ...
+@overload
+def require(connector: object, capability: Literal["invite"]) -> InvitesMembers: ...
+@overload
+def require(connector: object, capability: Literal["remove"]) -> RemovesMembers: ...
+@overload
+def require(connector: object, capability: Literal["change_role"]) -> ChangesRoles: ...
+@overload
+def require(connector: object, capability: Literal["grant_assets"]) -> GrantsAssets: ...
+@overload
+def require(connector: object, capability: Literal["authorize"]) -> Authorizes: ...
+def require(connector: object, capability: CapabilityName) -> object:
+    """``connector`` as the protocol of ``capability``, checked before it is used.
+
+    :raises UnsupportedCapability: the connector does not implement it (``.capability`` says which),
+        so a job that got an action its app kind cannot do fails with a typed, non-retried error.
+    """
+    if isinstance(connector, CAPABILITY_PROTOCOLS[capability]):
+        return connector
+    kind = str(getattr(connector, "kind", type(connector).__name__))
+    raise UnsupportedCapability(kind, capability, f"{kind} cannot {capability.replace('_', ' ')}",
+                                capability=capability)  # fmt: skip
 
 
 def same_email(a: str | None, b: str) -> bool:

@@ -91,7 +91,15 @@ class InvalidRequest(ConnectorError):
 
 
 class UnsupportedCapability(ConnectorError):
-    """The kind cannot perform this operation (the capability is absent from its catalog entry)."""
+    """The kind cannot perform this operation (the capability is absent from its catalog entry).
+
+    ``capability`` names what is missing (``connectors.base.CapabilityName``, e.g. ``"change_role"``)
+    when the refusal came from ``connectors.base.require``. Never retried: the kind will not learn.
+    """
+
+    def __init__(self, kind: str, operation: str, detail: str = "", *, capability: str | None = None) -> None:
+        self.capability = capability
+        super().__init__(kind, operation, detail)
 
 
 class BrowserFlowError(ConnectorError):

@@ -9,6 +9,9 @@ Typical use (``scim_server/reconcile.py``)::
 
     result = reconcile(directory, governance, policy, actual, in_flight)
     result.sets.matched, result.plan.actions, result.plan.held, result.plan.conflicts
+
+What a kind can do is ``mapping.capabilities`` (``can("calendly", "change_role")`` is false); pass
+``capabilities_of(kind)`` in ``AppPolicy`` and the plan returns what the kind cannot do as conflicts.
 """
 
 from mapping.actions import (
@@ -27,6 +30,14 @@ from mapping.actions import (
     ReportWithdrawal,
     Revoke,
     WithdrawalCause,
+)
+from mapping.capabilities import (
+    ALL_CAPABILITIES,
+    KIND_CAPABILITIES,
+    Capability,
+    can,
+    capabilities_of,
+    needed_capability,
 )
 from mapping.desired import Desired, Entitlement, Standing, desired_state, entitlement_of
 from mapping.diff import (
@@ -65,7 +76,9 @@ from mapping.roles import RoleLike, RoleVocabulary, highest_bridge_role
 from mapping.simulate import apply, invited_member_id
 
 __all__ = [
+    "ALL_CAPABILITIES",
     "AUTOMATION_REASON",
+    "KIND_CAPABILITIES",
     "Action",
     "ActionKey",
     "Actual",
@@ -76,6 +89,7 @@ __all__ = [
     "AssignmentRule",
     "AutomationIdentity",
     "BridgeRole",
+    "Capability",
     "ChangeRole",
     "Conflict",
     "ConflictKind",
@@ -113,6 +127,8 @@ __all__ = [
     "apply",
     "asset_grants",
     "bridge_role_of",
+    "can",
+    "capabilities_of",
     "desired_state",
     "entitlement_of",
     "highest_bridge_role",
@@ -120,6 +136,7 @@ __all__ = [
     "match",
     "member_sets",
     "membership",
+    "needed_capability",
     "normalize_email",
     "normalize_username",
     "plan",

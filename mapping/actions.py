@@ -16,9 +16,12 @@ whose key is in flight (already queued), so re-planning never duplicates a job.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mapping.model import BridgeRole, DeprovisionReason
+
+if TYPE_CHECKING:  # capabilities imports the action classes; annotations only here
+    from mapping.capabilities import Capability
 
 __all__ = [
     "Action",
@@ -175,18 +178,24 @@ class Held:
     reason: str
 
 
-ConflictKind = Literal["no_email", "disputed", "email_taken"]
+ConflictKind = Literal["no_email", "disputed", "email_taken", "unsupported"]
 
 
 @dataclass(frozen=True, slots=True)
 class Conflict:
-    """Something the plan cannot decide alone; shown to the admin, never raised.
+    """Something the plan cannot decide or do alone; shown to the admin, never raised.
 
     - ``no_email``: a user the rules want in the app has no email that is its alone to invite with;
     - ``disputed``: that user is a candidate of a disputed member (match it first);
-    - ``email_taken``: every email of its own is held by a member an admin matched to someone else.
+    - ``email_taken``: every email of its own is held by a member an admin matched to someone else;
+    - ``unsupported``: the change is wanted but the app kind cannot make it (``capability`` names
+      what is missing, e.g. a role change on Calendly); an admin makes it in the app by hand.
+
+    ``member_id`` names the member the change is about (``None`` for a user still to be invited).
     """
 
     user_id: str
     kind: ConflictKind
     detail: str
+    member_id: str | None = None
+    capability: Capability | None = None

@@ -2,9 +2,11 @@
 
 Every member is in exactly one set, decided in this order:
 
-1. ``exempted``: an admin exempted it (with a reason), or it is the automation account's own member
-   (reason ``AUTOMATION_REASON``). Plans never touch exempted members, whatever else is true.
-2. ``matched``: linked to a directory user (manual, email or username match).
+1. ``exempted``: an admin exempted it (with a reason). Plans never touch exempted members,
+   whatever else is true.
+2. ``matched``: linked to a directory user (manual, email or username match), or the automation
+   account's own member: it is the app's automation identity (``Membership.automation``), shown with
+   the members the bridge governs, and plans never touch it either.
 3. ``disputed``: several directory users could be it; an admin must match it.
 4. ``unmatched``: nobody in the directory is it. Left for the admin: plans never remove unmatched
    members on their own (an app may hold legitimate accounts the IdP does not know: contractors,
@@ -82,10 +84,9 @@ def member_sets(members: Iterable[AppMember], matches: Matches, desired: Desired
     """Split ``members`` into the four sets (rules in the module docstring). Pure."""
     ids = {m.id for m in members}
     exempted = {mid: reason for mid, reason in desired.exempt.items() if mid in ids}
-    for mid in matches.automation:
-        exempted.setdefault(mid, AUTOMATION_REASON)
-    matched = frozenset(matches.user_of.keys() - exempted.keys())
-    disputed = frozenset(matches.disputed.keys() - exempted.keys())
+    automation = (matches.automation & ids) - exempted.keys()
+    matched = frozenset((matches.user_of.keys() | automation) - exempted.keys())
+    disputed = frozenset(matches.disputed.keys() - exempted.keys() - automation)
     unmatched = frozenset(ids - matched - disputed - exempted.keys())
     return Sets(matched, unmatched, disputed, exempted)
 

@@ -21,6 +21,12 @@ Per member (exempted and automation-account members are skipped before anything 
 Then every entitled user with no linked member is invited, with an email that will match it back;
 when there is none, or the user is a candidate of a disputed member, the plan returns a ``Conflict``.
 
+Capabilities: a change the app kind cannot make (``AppPolicy.capabilities``; see ``capabilities``) is
+never planned: a role change on Calendly or Asana, a grant on a kind without asset permissions, an
+invitation or a removal (or a report entry, whose applying removes) on a kind that cannot. Each is
+returned as a ``Conflict`` of kind ``unsupported`` naming the user, the member and the capability, so
+the admin sees it (and does it by hand) and re-planning never queues a job bound to fail.
+
 Mass-removal guard: when the new removals exceed ``AppPolicy.guard`` (counted against the app's
 *active* members, so the invitations a plan sends never move the threshold), none of them is planned;
 they are returned as ``Held`` with the reason, for a report an admin applies.
@@ -51,6 +57,7 @@ from mapping.actions import (
     Revoke,
     WithdrawalCause,
 )
+from mapping.capabilities import Capability
 from mapping.desired import Desired, Entitlement
 from mapping.matching import Matches
 from mapping.model import Actual, AppMember, DeprovisionReason
@@ -58,6 +65,13 @@ from mapping.normalize import normalize_email
 from mapping.policy import AppPolicy
 
 __all__ = ["Plan", "plan", "removal_of"]
+
+_CANNOT: dict[Capability, str] = {
+    "invite": "invite members",
+    "remove": "remove members",
+    "change_role": "change a member's role",
+    "grant_assets": "grant or revoke asset permissions",
+}
 
 _A = TypeVar("_A", Invite, Remove, ChangeRole, Grant, Revoke, ReportEntry, ReportWithdrawal, Adopt, Action)
 
@@ -105,6 +119,8 @@ class _Planner:
         self.grants: list[Grant] = []
         self.adopts: list[Adopt] = []
         self.manual_emails: dict[str, list[str]] = {}  # email key -> manually matched members
+        self.can = policy.capabilities
+        self.conflicts: list[Conflict] = []  # changes the kind cannot make
 
     def _emit(self, bucket: list[_A], action: _A) -> None:
         if action.key not in self.skip:
@@ -140,7 +156,7 @@ class _Planner:
             entitlement = entitlements.get(user_id)
             if entitlement is None:
                 if managed.get(mid) == user_id:
-                    self._emit(self.removes, removal_of(m, user_id, "unassigned"))
+                    self._remove(m, user_id, "unassigned")
             elif managed.get(mid) != user_id or (
                 m.status == "active"
                 and (m.app_role != entitlement.app_role or m.assets != entitlement.assets)
@@ -159,7 +175,21 @@ class _Planner:
         if key is not None:
             self.manual_emails.setdefault(key, []).append(m.id)
 
+    def _unsupported(self, user_id: str, member_id: str | None, capability: Capability, wanted: str) -> None:
+        kind = self.policy.vocabulary.kind
+        detail = f"{kind} cannot {_CANNOT[capability]}: {wanted}; an admin must do it in the app"
+        self.conflicts.append(Conflict(user_id, "unsupported", detail, member_id, capability))
+
+    def _remove(self, m: AppMember, user_id: str, cause: RemovalCause) -> None:
+        if "remove" in self.can:
+            self._emit(self.removes, removal_of(m, user_id, cause))
+        else:
+            self._unsupported(user_id, m.id, "remove", f"the member should be removed ({cause})")
+
     def _deprovision(self, m: AppMember, user_id: str, reason: DeprovisionReason) -> None:
+        if "remove" not in self.can:  # a report entry is a removal to confirm: the same conflict
+            self._unsupported(user_id, m.id, "remove", f"the member should be removed (user {reason})")
+            return
         automatic = self.policy.deprovision == "automatic"
         if automatic:
             self._emit(self.removes, removal_of(m, user_id, reason))
@@ -175,19 +205,31 @@ class _Planner:
         if m.status != "active":
             return  # roles and assets once the invitation is accepted
         if m.app_role != entitlement.app_role:
-            self._emit(self.roles, ChangeRole(m.id, m.remote_id, m.app_role, entitlement.app_role))
+            if "change_role" in self.can:
+                self._emit(self.roles, ChangeRole(m.id, m.remote_id, m.app_role, entitlement.app_role))
+            else:
+                wanted = f"the rules want app role {entitlement.app_role!r}, the member has {m.app_role!r}"
+                self._unsupported(user_id, m.id, "change_role", wanted)
         if m.assets != entitlement.assets:
-            self._assets(m, entitlement)
+            self._assets(m, user_id, entitlement)
 
-    def _assets(self, m: AppMember, entitlement: Entitlement) -> None:
+    def _assets(self, m: AppMember, user_id: str, entitlement: Entitlement) -> None:
         held = dict(m.assets)
-        for asset_id, permission in entitlement.assets:
-            if held.pop(asset_id, None) != permission:
-                self._emit(self.grants, Grant(m.id, m.remote_id, asset_id, permission))
+        grants = [Grant(m.id, m.remote_id, asset_id, permission)
+                  for asset_id, permission in entitlement.assets if held.pop(asset_id, None) != permission]  # fmt: skip
         managed = self.desired.managed_assets
-        for asset_id in held:
-            if asset_id in managed:
-                self._emit(self.revokes, Revoke(m.id, m.remote_id, asset_id))
+        revokes = [Revoke(m.id, m.remote_id, asset_id) for asset_id in held if asset_id in managed]
+        if not (grants or revokes):
+            return
+        if "grant_assets" not in self.can:
+            wanted = ", ".join([f"grant {g.permission!r} on {g.asset_id!r}" for g in grants]
+                               + [f"revoke on {r.asset_id!r}" for r in revokes])  # fmt: skip
+            self._unsupported(user_id, m.id, "grant_assets", f"the rules want {wanted}")
+            return
+        for grant in grants:
+            self._emit(self.grants, grant)
+        for revoke in revokes:
+            self._emit(self.revokes, revoke)
 
     def invitations(self) -> tuple[list[Invite], list[Conflict]]:
         linked = set(self.matches.user_of.values())
@@ -198,6 +240,9 @@ class _Planner:
         invites: list[Invite] = []
         conflicts: list[Conflict] = []
         for user_id in missing:
+            if "invite" not in self.can:
+                self._unsupported(user_id, None, "invite", "the rules want this user in the app")
+                continue
             if user_id in contested:
                 conflicts.append(Conflict(user_id, "disputed", "a disputed member may be this user"))
                 continue
@@ -278,5 +323,9 @@ def plan(
     return Plan(
         tuple(ordered),
         tuple(sorted(held, key=lambda h: h.action.key)),
-        tuple(sorted(conflicts, key=lambda c: (c.user_id, c.kind))),
+        tuple(sorted(conflicts + planner.conflicts, key=_conflict_order)),
     )
+
+
+def _conflict_order(c: Conflict) -> tuple[str, str, str, str, str]:
+    return c.user_id, c.kind, c.member_id or "", c.capability or "", c.detail

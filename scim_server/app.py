@@ -44,12 +44,14 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
     settings = services.settings
     worker = Worker(services.db, HANDLERS, lease_seconds=settings.worker_lease_seconds,
                     poll_seconds=settings.worker_poll_seconds, retry_base=settings.retry_base_seconds,
-                    services=services)  # fmt: skip
+                    services=services, concurrency=settings.worker_concurrency,
+                    per_app=settings.worker_per_app)  # fmt: skip
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
     tasks.append(asyncio.create_task(audit_background(services.db, settings, stop)))  # seals and checkpoints
     if scheduler:
-        leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds)
+        leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds,
+                           retention_seconds=settings.job_retention_seconds)
         tasks.append(asyncio.create_task(leader.run(stop, worker.wake)))
     return tasks
 

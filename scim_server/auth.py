@@ -8,7 +8,8 @@ at once in the process that revokes (``Authenticator.revoke``) and within
 that is the newest epoch the process knows. The process learns a newer epoch from its own
 revocations, from every token lookup, and, when it is about to serve a cached entry and its
 last look is that old, by reading the epoch: one point query per interval, not per request.
-The cache is keyed by the token's hash, never the token.
+The cache is keyed by the token's hash, never the token. A token created with an expiry is
+refused from that instant (wall clock), whether it is cached or read: the entry keeps the expiry.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ def _bearer(header: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class _Cached:
-    expires: float  # time.monotonic()
+    expires: float  # time.monotonic(): when this cache entry must be read again
     epoch: int  # the revocation epoch read with the token
     principal: Principal
+    token_expires: float | None  # time.time() from which the token itself is refused; None: never
 
 
 # What python-jose verifies with: a JWKS document or a PEM public key.
@@ -90,6 +92,9 @@ class Authenticator:
                 self._check_epoch_at = now + self.settings.token_revocation_check_seconds
                 self._learn(await self.db.read(tenancy.revocation_epoch))
             if cached.epoch == self._epoch:
+                if cached.token_expires is not None and time.time() >= cached.token_expires:
+                    self._cache.pop(key, None)
+                    raise AuthenticationFailed("The token has expired.")
                 return cached.principal
         found = await self.db.read(lambda conn: tenancy.lookup_token_at_epoch(conn, token))
         if found is None:
@@ -97,10 +102,14 @@ class Authenticator:
             raise AuthenticationFailed("Unknown or revoked token.")
         record, epoch = found
         self._learn(epoch)
+        if record.expired():
+            self._cache.pop(key, None)
+            raise AuthenticationFailed("The token has expired.")
         principal = Principal(record.workspace_id, record.workspace, frozenset({record.scope}), record.id)
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[key] = _Cached(now + self.settings.token_cache_seconds, epoch, principal)
+        token_expires = record.expires.timestamp() if record.expires is not None else None
+        self._cache[key] = _Cached(now + self.settings.token_cache_seconds, epoch, principal, token_expires)
         return principal
 
     async def revoke(self, token_id: str, workspace_id: int | None = None) -> bool:

@@ -17,11 +17,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from scim_server.allow import allowed_methods
 from scim_server.audit import refusals
 from scim_server.auth import AuthenticationFailed, ScopeDenied
 from scim_server.cursor import InvalidCursor
 from scim_server.jobs.queue import JobNotFound
+from scim_server.services.errors import Conflict, Forbidden, Invalid, NotFound, ServiceError
 from scim_server.store.apps import AppNotFound
+from scim_server.store.reports import ReportNotFound
+from scim_server.store.rules import RuleNotFound
+
+__all__ = ["ERROR_HANDLERS", "AdminError", "Conflict", "Forbidden", "Invalid", "NotFound", "ServiceError"]
 
 log = logging.getLogger("scim_bridge.errors")
 
@@ -29,33 +35,7 @@ SCIM_MEDIA_TYPE = "application/scim+json"
 ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
 
 
-class AdminError(Exception):
-    """An admin API error: HTTP status, a stable code, a human message."""
-
-    status = 400
-    code = "invalid"
-
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code or self.code
-        self.status = status or self.status
-
-
-class NotFound(AdminError):
-    status, code = 404, "not_found"
-
-
-class Conflict(AdminError):
-    status, code = 409, "conflict"
-
-
-class Invalid(AdminError):
-    status, code = 400, "invalid"
-
-
-class Forbidden(AdminError):
-    status, code = 403, "forbidden"
+AdminError = ServiceError  # the name the admin routes grew up with
 
 
 def _is_scim(request: Request) -> bool:
@@ -96,9 +76,13 @@ def _scim_response(status: int, body: dict[str, object]) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type=SCIM_MEDIA_TYPE)
 
 
-def admin_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> Response:
+def admin_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None, *,
+                field: str | None = None) -> Response:  # fmt: skip
+    error: dict[str, str] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
     return Response(
-        orjson.dumps({"error": {"code": code, "message": message}}),
+        orjson.dumps({"error": error}),
         status_code=status,
         media_type="application/json",
         headers=headers,
@@ -133,8 +117,10 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def on_admin_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AdminError)
-    return admin_error(exc.status, exc.code, exc.message)
+    assert isinstance(exc, ServiceError)
+    if _is_scim(request):
+        return scim_error(exc.status, exc.message, exc.code if exc.code in _SCIM_TYPES else None)
+    return admin_error(exc.status, exc.code, exc.message, field=exc.field)
 
 
 async def on_invalid_cursor(request: Request, exc: Exception) -> Response:
@@ -147,7 +133,8 @@ async def on_invalid_cursor(request: Request, exc: Exception) -> Response:
 
 # What a store lookup that found nothing was looking for: a 404 whichever handler asked, even
 # when the row vanished between the handler's read and its write (a racing DELETE).
-_NOT_FOUND_NOUNS: dict[type[LookupError], str] = {AppNotFound: "App", JobNotFound: "Job"}
+_NOT_FOUND_NOUNS: dict[type[LookupError], str] = {AppNotFound: "App", JobNotFound: "Job", ReportNotFound: "Report",
+                                                   RuleNotFound: "Rule"}  # fmt: skip
 
 
 async def on_not_found(request: Request, exc: Exception) -> Response:
@@ -167,7 +154,15 @@ async def on_scope_denied(request: Request, exc: Exception) -> Response:
 
 async def on_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(request, exc.status_code, "http_" + str(exc.status_code), str(exc.detail), exc.headers)
+    status, detail, headers = exc.status_code, str(exc.detail), exc.headers
+    if status in (404, 405):
+        # Starlette names only the first matching route's methods, and a mount that matched the
+        # prefix answers 404 for a path a route beside it serves with other methods.
+        allowed = allowed_methods(request.app.routes, request.scope)
+        if allowed and request.method not in allowed:  # else a handler's own 404 stands
+            status, detail = 405, "Method Not Allowed"
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return _error(request, status, "http_" + str(status), detail, headers)
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
@@ -179,7 +174,7 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 ERROR_HANDLERS = {
     SCIMException: on_scim_exception,
     ValidationError: on_validation_error,
-    AdminError: on_admin_error,
+    ServiceError: on_admin_error,
     InvalidCursor: on_invalid_cursor,
     **dict.fromkeys(_NOT_FOUND_NOUNS, on_not_found),
     AuthenticationFailed: on_auth_failed,

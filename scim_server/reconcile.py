@@ -5,17 +5,25 @@ the caller's transaction stores the sets, records the bookkeeping actions (repor
 withdrawals, adoptions) and queues each app action as a job (deduplicated by the action's key, so
 re-planning never doubles one). Every path uses it: a check for updates, an IdP push (through the
 outbox job), an admin action, and ``GET /plan`` (with ``apply=False``).
+
+The mass-removal guard counts over a sliding window (``GUARD_WINDOW``), not one plan: the
+removals queued for the app in the last window count with this plan's, so a burst the IdP pushes
+as many small changes trips it as surely as one big change, while a lone deactivation goes out
+at once (no debounce). When it trips, the window's removals not yet started are withdrawn (their
+jobs cancelled) and held with this plan's, so the burst is held as a whole for an admin.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select
 
 from connectors.registry import get_spec
 from mapping import (
@@ -31,6 +39,7 @@ from mapping import (
     Exemption,
     Governance,
     Grant,
+    Held,
     Invite,
     ManualMatch,
     Reconciliation,
@@ -41,22 +50,21 @@ from mapping import (
     Revoke,
     RoleVocabulary,
     asset_grants,
+    capabilities_of,
     reconcile,
 )
 from scim_server.jobs import queue
 from scim_server.store import members as member_store
-from scim_server.store.app_models import AssignmentRule as RuleRow
-from scim_server.store.app_models import DeprovisionEntry, DeprovisionReport
+from scim_server.store import reports as report_store
+from scim_server.store import rules as rule_store
 from scim_server.store.apps import AppRecord
-from scim_server.store.db import new_id, now
+from scim_server.store.db import now
 from scim_server.store.models import ScimGroupMember, ScimUser, ScimUserValue
 
 APP_ACTIONS: dict[str, type] = {"invite": Invite, "remove": Remove, "change_role": ChangeRole,
                                 "grant": Grant, "revoke": Revoke}  # fmt: skip
 JOB_OF = {cls: kind for kind, cls in APP_ACTIONS.items()}
-rules_t = RuleRow.__table__
-reports_t = DeprovisionReport.__table__
-entries_t = DeprovisionEntry.__table__
+GUARD_WINDOW = timedelta(minutes=5)
 
 
 def vocabulary(kind: str) -> RoleVocabulary:
@@ -69,6 +77,7 @@ def policy_of(app: AppRecord) -> AppPolicy:
         deprovision=app.deprovision_policy,  # type: ignore[arg-type]
         guard=RemovalGuard(max_count=app.mass_removal_count, max_percent=float(app.mass_removal_percent)),
         automation=AutomationIdentity(remote_id=app.automation_remote_id, email=app.automation_email),
+        capabilities=capabilities_of(app.kind),
     )
 
 
@@ -101,7 +110,7 @@ def load_directory(conn: Connection, ws: int, linked: dict[str, set[str]], group
 
 
 def load_rules(conn: Connection, app_id: str) -> tuple[AssignmentRule, ...]:
-    rows = conn.execute(select(rules_t).where(rules_t.c.app_id == app_id).order_by(rules_t.c.id))
+    rows = rule_store.of_app(conn, app_id)
     return tuple(
         AssignmentRule(r.id, r.group_id, r.bridge_role, r.app_role,
                        asset_grants({g["asset_id"]: g["permission"] for g in orjson.loads(r.asset_grants)}))
@@ -116,6 +125,58 @@ class Loaded:
     members: dict[str, AppMember]
     actual: Actual
     result: Reconciliation
+    withdraw: tuple[tuple[str, Remove], ...] = ()  # (job id, removal) the tripped window holds back
+
+
+def _recent_removals(conn: Connection, ws: int, app_id: str) -> int:
+    """Removals planned for the app within the window: its removal jobs, whatever became of them
+    (except cancelled ones), and the removals the guard held in the window (so once it trips,
+    the rest of the burst is held too, not sent one by one)."""
+    jobs_t = queue.jobs
+    since = now() - GUARD_WINDOW
+    queued = select(func.count()).where(jobs_t.c.workspace_id == ws, jobs_t.c.app_id == app_id,
+                                        jobs_t.c.created >= since, jobs_t.c.kind == "remove",
+                                        jobs_t.c.status != "cancelled")  # fmt: skip
+    return int(conn.execute(queued).scalar() or 0) + report_store.held_since(conn, app_id, since)
+
+
+def _window_policy(policy: AppPolicy, recent: int, active: int) -> AppPolicy:
+    """The guard as it applies to this plan's new removals, ``recent`` already counted: it trips
+    exactly when ``recent + new`` exceeds both limits (``RemovalGuard.trips``)."""
+    guard = policy.guard
+    if not recent or not guard.enabled:
+        return policy
+    shifted = RemovalGuard(max_count=guard.max_count - recent,
+                           max_percent=guard.max_percent - recent * 100.0 / max(active, 1))  # fmt: skip
+    return dataclasses.replace(policy, guard=shifted)
+
+
+def _queued_removals(conn: Connection, ws: int, app_id: str) -> list[tuple[str, Remove]]:
+    jobs_t = queue.jobs
+    rows = conn.execute(
+        select(jobs_t.c.id, jobs_t.c.payload).where(jobs_t.c.workspace_id == ws, jobs_t.c.app_id == app_id,
+                                                    jobs_t.c.status == "queued", jobs_t.c.kind == "remove")
+    )  # fmt: skip
+    found = [(job_id, action_from(orjson.loads(payload))) for job_id, payload in rows]
+    return [(job_id, action) for job_id, action in found if isinstance(action, Remove)]
+
+
+def _windowed(conn: Connection, ws: int, app: AppRecord, result: Reconciliation, recent: int,
+              active: int) -> tuple[Reconciliation, tuple[tuple[str, Remove], ...]]:  # fmt: skip
+    """When the windowed guard held this plan's removals: the reason told with the window's
+    figures, and the window's removals still queued to withdraw and hold with them."""
+    if not recent or not result.plan.held:
+        return result, ()
+    guard = policy_of(app).guard
+    withdraw = tuple(_queued_removals(conn, ws, app.id))
+    count = recent + len(result.plan.held)
+    reason = (
+        f"mass-removal guard: {count} removals within {int(GUARD_WINDOW.total_seconds() // 60)} minutes "
+        f"({count * 100.0 / max(active, 1):.1f}% of {active} active members) exceed {guard.max_count} members "
+        f"and {guard.max_percent:g}%; an admin must apply"
+    )  # fmt: skip
+    held = tuple(Held(h.action, reason) for h in result.plan.held)
+    return dataclasses.replace(result, plan=dataclasses.replace(result.plan, held=held)), withdraw
 
 
 def action_payload(action: Any) -> dict[str, Any]:
@@ -161,36 +222,13 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
                              for r in rows if r.match_source == "manual" and r.user_id),
         exemptions=tuple(Exemption(r.id, r.exempt_reason or "") for r in rows if r.exempt_reason is not None),
     )
-    reported = {
-        e.member_id: e.reason
-        for e in conn.execute(select(entries_t).where(entries_t.c.app_id == app.id, entries_t.c.status.in_(("pending", "held"))))
-    }
-    actual = Actual(members, reported, {r.id: r.managed_user_id for r in rows if r.managed_user_id})
-    result = reconcile(directory, governance, policy_of(app), actual, _in_flight(conn, ws, app.id))
-    return Loaded(app, rows, {m.id: m for m in members}, actual, result)
-
-
-def pending_report(conn: Connection, ws: int, app_id: str) -> str:
-    found = conn.execute(
-        select(reports_t.c.id).where(reports_t.c.app_id == app_id, reports_t.c.status == "pending")
-    ).scalar()
-    if found is not None:
-        return str(found)
-    report_id = new_id()
-    conn.execute(reports_t.insert().values(id=report_id, workspace_id=ws, app_id=app_id, status="pending", created=now()))
-    return report_id
-
-
-def _report(conn: Connection, ws: int, app_id: str, member_id: str, user_id: str | None, reason: str, status: str) -> None:
-    report_id = pending_report(conn, ws, app_id)
-    existing = conn.execute(
-        select(entries_t.c.id).where(entries_t.c.app_id == app_id, entries_t.c.member_id == member_id,
-                                     entries_t.c.status.in_(("pending", "held")))
-    ).scalar()  # fmt: skip
-    if existing is None:
-        conn.execute(entries_t.insert().values(id=new_id(), workspace_id=ws, app_id=app_id, report_id=report_id,
-                                               member_id=member_id, user_id=user_id, reason=reason, status=status,
-                                               created=now(), updated=now()))  # fmt: skip
+    actual = Actual(members, report_store.reported(conn, app.id), {r.id: r.managed_user_id for r in rows if r.managed_user_id})
+    recent = _recent_removals(conn, ws, app.id)
+    active = sum(1 for m in members if m.status == "active")
+    policy = _window_policy(policy_of(app), recent, active)
+    result = reconcile(directory, governance, policy, actual, _in_flight(conn, ws, app.id))
+    result, withdraw = _windowed(conn, ws, app, result, recent, active)
+    return Loaded(app, rows, {m.id: m for m in members}, actual, result, withdraw)
 
 
 def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: bool = True) -> dict[str, Any]:
@@ -198,29 +236,43 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
     app, result = loaded.app, loaded.result
     for row in loaded.rows:
         view = result.membership(loaded.members[row.id])
-        values = {"state": view.state, "user_id": view.user_id, "bridge_role": view.bridge_role}
-        if view.state == "matched" and row.match_source != "manual":
-            values["match_source"] = "auto"
-        if (row.state, row.user_id, row.bridge_role) != (values["state"], values["user_id"], values["bridge_role"]):
+        values = {"state": view.state, "user_id": view.user_id, "bridge_role": view.bridge_role,
+                  "match_source": _match_source(row.match_source, view)}  # fmt: skip
+        if (row.state, row.user_id, row.bridge_role, row.match_source) != tuple(values.values()):
             member_store.set_member(conn, row.id, **values)
     queued: list[str] = []
     for action in result.plan.actions:
         if isinstance(action, ReportEntry):
-            _report(conn, ws, app.id, action.member_id, action.user_id, action.reason, "pending")
+            report_store.add_entry(conn, ws, app.id, loaded.members[action.member_id], action.user_id, action.reason,
+                                   "pending")  # fmt: skip
         elif isinstance(action, ReportWithdrawal):
-            conn.execute(update(entries_t).where(entries_t.c.app_id == app.id, entries_t.c.member_id == action.member_id,
-                                                 entries_t.c.status.in_(("pending", "held")))
-                         .values(status="withdrawn", updated=now()))  # fmt: skip
+            report_store.withdraw(conn, app.id, action.member_id)
         elif isinstance(action, Adopt):
             member_store.set_member(conn, action.member_id, managed_user_id=action.user_id)
         elif enqueue:
             queued.append(queue.enqueue(conn, ws, JOB_OF[type(action)], action_payload(action), app_id=app.id,
                                         dedupe_key=":".join((app.id, *action.key)), created_by=actor))  # fmt: skip
     for held in result.plan.held:
-        _report(conn, ws, app.id, held.action.member_id, held.action.user_id, held.action.cause, "held")
-        conn.execute(update(reports_t).where(reports_t.c.app_id == app.id, reports_t.c.status == "pending")
-                     .values(held_reason=held.reason))  # fmt: skip
+        report_store.add_entry(conn, ws, app.id, loaded.members[held.action.member_id], held.action.user_id,
+                               held.action.cause, "held")  # fmt: skip
+        report_store.hold(conn, app.id, held.reason)
+    if enqueue:
+        for job_id, removal in loaded.withdraw:  # the burst's removals not started yet: held with it
+            with contextlib.suppress(queue.JobStateConflict):  # claimed meanwhile: it goes out
+                member = loaded.members.get(removal.member_id)
+                if queue.cancel(conn, ws, job_id).status == "cancelled" and member is not None:
+                    report_store.add_entry(conn, ws, app.id, member, removal.user_id, removal.cause, "held")
     return summary(result) | {"jobs": queued}
+
+
+def _match_source(current: str | None, view: Any) -> str | None:
+    """How a member came to its set: ``automation`` (the app's automation identity), ``manual`` (an
+    admin matched it), ``auto`` (matched by email or username), else nothing."""
+    if view.automation:
+        return "automation"
+    if current == "manual" and view.user_id is not None:
+        return "manual"
+    return "auto" if view.state == "matched" else (None if current == "automation" else current)
 
 
 def summary(result: Reconciliation) -> dict[str, Any]:
@@ -229,7 +281,8 @@ def summary(result: Reconciliation) -> dict[str, Any]:
         "sets": {"matched": len(sets.matched), "unmatched": len(sets.unmatched), "disputed": len(sets.disputed),
                  "exempted": len(sets.exempted)},
         "held": [{"member_id": h.action.member_id, "reason": h.reason} for h in result.plan.held],
-        "conflicts": [{"user_id": c.user_id, "kind": c.kind, "detail": c.detail} for c in result.plan.conflicts],
+        "conflicts": [{"user_id": c.user_id, "kind": c.kind, "detail": c.detail, "member_id": c.member_id,
+                       "capability": c.capability} for c in result.plan.conflicts],
     }  # fmt: skip
 
 

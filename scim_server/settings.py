@@ -66,10 +66,14 @@ class Settings(BaseSettings):
     # Background work in this process (``serve``): a job worker and the scheduler.
     run_worker: bool = True
     worker_lease_seconds: float = 30.0
-    worker_poll_seconds: float = 1.0
+    worker_poll_seconds: float = 1.0  # only bounds the wait for jobs queued by other processes
+    worker_concurrency: int = 8  # jobs in flight per worker process
+    worker_per_app: int = 2  # jobs in flight per app, across all processes
+    job_retention_seconds: float | None = 7 * 86400.0  # completed jobs are pruned after this
     scheduler_tick_seconds: float = 30.0
     retry_base_seconds: float = 1.0
-    outbox_debounce_seconds: float = 0.5  # a burst of IdP changes is planned as one push
+    # 0: a lone deactivation goes out at once; the guard's sliding window holds bursts (reconcile.py)
+    outbox_debounce_seconds: float = 0.0
     sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
 
     # The web console (scim_server/console): session limits, and OpenID Connect sign-in against the

@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -40,8 +40,9 @@ def cli(env: dict[str, str], *args: str) -> str:
 class ServeProcess:
     proc: subprocess.Popen[str]
     url: str  # http://127.0.0.1:PORT
-    token: str  # the SCIM token ``serve`` printed
+    token: str  # the SCIM token ``serve`` printed ("" on a restart: it prints none)
     stderr: Path
+    banner: list[str] = field(default_factory=list)  # what serve printed before its base URL
 
     @property
     def scim(self) -> str:
@@ -62,21 +63,25 @@ class ServeProcess:
 
 
 @contextmanager
-def serve(env: dict[str, str], directory: Path, name: str = "serve") -> Iterator[ServeProcess]:
-    """``scim-bridge serve`` on a free port, up and answering ``/healthz``; terminated on exit."""
+def serve(env: dict[str, str], directory: Path, name: str = "serve", *args: str) -> Iterator[ServeProcess]:
+    """``scim-bridge serve [ARGS]`` on a free port, up and answering ``/healthz``; terminated on exit."""
     port = free_port()
     stderr = directory / f"{name}.stderr"
     with stderr.open("w") as err:
-        proc = subprocess.Popen([*EXE, "serve", "--port", str(port)], env=env,
+        proc = subprocess.Popen([*EXE, "serve", "--port", str(port), *args], env=env,
                                 stdout=subprocess.PIPE, stderr=err, text=True)  # fmt: skip
     try:
-        token = ""
-        while not token:
+        token = ""  # printed only by the serve that creates the workspace, before the base URL
+        banner: list[str] = []
+        while True:
             line = proc.stdout.readline()  # type: ignore[union-attr]
-            assert line, f"serve exited before printing its token: {stderr.read_text()[-3000:]}"
+            assert line, f"serve exited before printing its base URL: {stderr.read_text()[-3000:]}"
+            banner.append(line.rstrip("\n"))
             if line.startswith("SCIM token"):
                 token = line.rsplit(" ", 1)[1].strip()
-        running = ServeProcess(proc, f"http://127.0.0.1:{port}", token, stderr)
+            if line.startswith("SCIM base URL"):
+                break
+        running = ServeProcess(proc, f"http://127.0.0.1:{port}", token, stderr, banner)
         _wait_healthy(running)
         yield running
     finally:

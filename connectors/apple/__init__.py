@@ -38,6 +38,11 @@ SPEC = register(ConnectorSpec(
     needs_business_id=False,
     business_id_label="Team",
     login_methods=("sso", "password"),
+    default_login_method="password",
+    login_method_notes=(
+        ("sso", "Members sign in with Managed or federated Apple Accounts through the IdP (Apple Business Manager federation)."),
+        ("password", "Members sign in with their own Apple Account and password: the usual case."),
+    ),
     account_fields=("private_key", "key_id", "issuer_id"),
     roles=ROLES,
 ))

@@ -29,6 +29,11 @@ SPEC = register(ConnectorSpec(
     needs_business_id=True,
     business_id_label="Workspace gid",
     login_methods=("sso", "password"),
+    default_login_method="sso",
+    login_method_notes=(
+        ("sso", "Members sign in through the IdP (SAML single sign-on)."),
+        ("password", "Members sign in with an email and an Asana password."),
+    ),
     account_fields=("api_token",),
     roles=ROLES,
 ))

@@ -29,6 +29,11 @@ SPEC = register(ConnectorSpec(
     needs_business_id=True,
     business_id_label="Organization ID",
     login_methods=("sso", "password"),
+    default_login_method="sso",
+    login_method_notes=(
+        ("sso", "Members sign in through the IdP (SAML single sign-on with Atlassian Guard)."),
+        ("password", "Members sign in with an Atlassian account password."),
+    ),
     account_fields=("api_token",),
     roles=ROLES,
 ))

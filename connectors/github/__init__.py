@@ -29,6 +29,11 @@ SPEC = register(ConnectorSpec(
     needs_business_id=True,
     business_id_label="Organization",
     login_methods=("sso", "password"),
+    default_login_method="sso",
+    login_method_notes=(
+        ("sso", "Members sign in through the IdP (SAML single sign-on on GitHub Enterprise Cloud)."),
+        ("password", "Members sign in with their personal GitHub account and password."),
+    ),
     account_fields=("api_token",),
     roles=ROLES,
 ))

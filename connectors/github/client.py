@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.base import Secret
+from connectors.errors import NotFound
 from connectors.http import HTTPSettings, VendorHTTP, iter_link_pages
 
 __all__ = [
@@ -209,6 +210,15 @@ class GitHubClient:
         """``PUT /repos/{org}/{repo}/collaborators/{username}`` ``{permission}`` -> 201 or 204."""
         path = f"repos/{_seg(self.org)}/{_seg(repo)}/collaborators/{_seg(username)}"
         await self.http.request("PUT", path, operation="grant", json={"permission": permission})
+
+    async def is_collaborator(self, repo: str, username: str) -> bool:
+        """``GET /repos/{org}/{repo}/collaborators/{username}`` -> 204 (yes) or 404 (no)."""
+        path = f"repos/{_seg(self.org)}/{_seg(repo)}/collaborators/{_seg(username)}"
+        try:
+            await self.http.request("GET", path, operation="verify")
+        except NotFound:
+            return False
+        return True
 
     async def remove_collaborator(self, repo: str, username: str) -> None:
         """``DELETE /repos/{org}/{repo}/collaborators/{username}`` -> 204."""

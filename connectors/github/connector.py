@@ -22,6 +22,8 @@ from connectors.base import (
     Member,
     MemberState,
     Permission,
+    ReadsMember,
+    ReadsPermission,
     RemovesMembers,
     Role,
     same_email,
@@ -64,7 +66,7 @@ def _member_from_membership(membership: GitHubMembership) -> Member:
 
 
 class GitHubConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, RemovesMembers,
-                      ChangesRoles, GrantsAssets):
+                      ChangesRoles, GrantsAssets, ReadsMember, ReadsPermission):
     """Acts on one organization through ``GitHubClient``."""
 
     kind: ClassVar[str] = KIND
@@ -137,6 +139,24 @@ class GitHubConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, Rem
                 await self.client.remove_membership(remote_id)
         except NotFound:
             return
+
+    async def read_member(self, remote_id: str) -> Member | None:
+        """``GET /orgs/{org}/memberships/{login}`` (404: gone); an invitation has no single read
+        on GitHub, so it is looked for among the pending invitations (few)."""
+        if remote_id.startswith(INVITATION_PREFIX):
+            async for invitation in self.client.iter_invitations():
+                if f"{INVITATION_PREFIX}{invitation.id}" == remote_id:
+                    return _member_from_invitation(invitation)
+            return None
+        try:
+            return _member_from_membership(await self.client.get_membership(remote_id))
+        except NotFound:
+            return None
+
+    async def holds_permission(self, remote_id: str, asset_id: str) -> bool:
+        if remote_id.startswith(INVITATION_PREFIX):
+            return False
+        return await self.client.is_collaborator(asset_id, remote_id)
 
     async def change_role(self, remote_id: str, role: str) -> Member:
         """``PUT /orgs/{org}/memberships/{login}``. GitHub has no API to re-role an invitation."""

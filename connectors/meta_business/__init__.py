@@ -34,6 +34,11 @@ SPEC = register(ConnectorSpec(
     needs_business_id=True,
     business_id_label="Business Manager ID",
     login_methods=("sso", "password"),
+    default_login_method="password",
+    login_method_notes=(
+        ("sso", "Members sign in through the company IdP (Meta Business Manager single sign-on, SAML)."),
+        ("password", "Members sign in with their own Facebook or Meta account and password: the usual case."),
+    ),
     account_fields=("api_token",),
     roles=ROLES,
 ))

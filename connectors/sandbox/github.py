@@ -106,7 +106,7 @@ class GitHubFake(KindFake):
             Route("/orgs/{org}/repos", self.list_repos, methods=["GET"]),
             Route("/repos/{org}/{repo}/collaborators", self.list_collaborators, methods=["GET"]),
             Route("/repos/{org}/{repo}/collaborators/{username}", self.collaborator,
-                  methods=["PUT", "DELETE"]),
+                  methods=["GET", "PUT", "DELETE"]),
         ]
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -332,6 +332,8 @@ class GitHubFake(KindFake):
         member = org.by_login(request.path_params["username"])
         if asset is None or member is None or member.status != "active":
             return self._error(404, "Not Found")
+        if request.method == "GET":  # "check if a user is a repository collaborator": 204 or 404
+            return self._no_content() if member.uid in asset.grants else self._error(404, "Not Found")
         if request.method == "DELETE":
             self.store.revoke(self.kind, org.org, asset.id, member.uid)
             return self._no_content()

@@ -30,6 +30,11 @@ SPEC = register(ConnectorSpec(
     needs_business_id=True,
     business_id_label="Workspace ID (team_id)",
     login_methods=("sso", "password"),
+    default_login_method="sso",
+    login_method_notes=(
+        ("sso", "Members sign in through the IdP (SAML single sign-on on Enterprise Grid)."),
+        ("password", "Members sign in with an email and a Slack password."),
+    ),
     account_fields=("api_token",),
     roles=ROLES,
 ))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from connectors.base import AutomationAccount
 from connectors.browser.session import BrowserSettings
 from connectors.http import HTTPSettings
-from connectors.registry import ConnectorSpec, register, required_business_id
+from connectors.registry import ConnectorSpec, CredentialSet, register, required_business_id
 from connectors.tiktok_business.authorization import AppAuthorization
 from connectors.tiktok_business.client import BASE_URL, KIND, TikTokClient, make_http
 from connectors.tiktok_business.connector import ROLES, TikTokBusinessConnector
@@ -41,7 +41,20 @@ SPEC = register(ConnectorSpec(
     base_url=BASE_URL,
     needs_business_id=True,
     business_id_label="Business Center ID",
-    login_methods=("password",),
-    account_fields=("api_token", "username", "password", "app_id", "app_secret"),
+    login_methods=("sso", "password"),
+    default_login_method="password",
+    login_method_notes=(
+        ("sso", "Members sign in with TikTok single sign-on through the company IdP (SAML) where the Business Center has it set up."),
+        ("password", "Members sign in with their own TikTok For Business account (email or phone and password): the usual case."),
+    ),
+    account_fields=("username", "password", "phone", "app_id", "app_secret", "api_token"),
+    credential_sets=(
+        CredentialSet("password_login", ("username", "password", "app_id", "app_secret"), ("phone",),
+                      "The automation account's TikTok For Business login (phone when the login asks for "
+                      "it) and the developer app's id and secret: scim-bridge runs App Authorization in "
+                      "a headless browser and keeps the token it yields."),
+        CredentialSet("api_token", ("api_token",), (),
+                      "A Business Center access token obtained by App Authorization done before."),
+    ),
     roles=ROLES,
 ))

@@ -174,8 +174,21 @@ class TikTokBusinessConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMemb
                 yield Asset(asset.asset_id, asset.asset_name, asset.asset_type)
 
     async def list_permissions(self, asset: Asset) -> AsyncIterator[Permission]:
-        """``bc/asset/member/get``: bound members holding a role on ``asset``."""
-        async for row in self.client.iter_asset_members(asset.type, asset.id):
+        """``bc/asset/member/get``: bound members holding a role on ``asset``.
+
+        TikTok refuses the call without the asset's type (40002), and callers that know an asset
+        only by id (a removal's verifying re-read) pass ``Asset(id, id, "")``: an ``asset.type``
+        that is not a TikTok asset type is replaced by the type this Business Center lists for the
+        id (learnt from ``list_assets``, listing again if needed). An asset no longer listed has no
+        permissions left.
+        """
+        asset_type = asset.type
+        if asset_type not in self.asset_types:
+            try:
+                asset_type = await self.asset_type(asset.id)
+            except NotFound:
+                return
+        async for row in self.client.iter_asset_members(asset_type, asset.id):
             if row.user_id is not None and row.asset_role and row.relation_status == "BOUND":
                 yield Permission(row.user_id, asset.id, row.asset_role)
 

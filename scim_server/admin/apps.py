@@ -1,214 +1,43 @@
-"""/api/v1/catalog and /api/v1/apps: connect (credentials checked first), list, configure, remove."""
+"""/api/v1/catalog and /api/v1/apps: parse, call ``services.apps``, render."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import Field, HttpUrl
-from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
 
-from connectors.errors import AuthError, ConnectorError, PermissionDenied, RetryableError
-from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
-from scim_server import cursor
-from scim_server.admin.common import (
-    Body,
-    admin_call,
-    json_response,
-    page,
-    page_params,
-    parse_body,
-)
-from scim_server.audit.log import append as audit
-from scim_server.connections import account_from, authorize_if_needed, build
-from scim_server.errors import AdminError, Invalid
-from scim_server.store import apps as store
-
-SCOPE = "apps"  # the cursor scope of GET /apps
-
-
-class Guard(Body):
-    count: int = Field(10, ge=0)
-    percent: int = Field(20, ge=0, le=100)
-
-
-class AutomationIdentity(Body):
-    """How to recognise the automation account's own member in the app (never removed)."""
-
-    remote_id: str | None = Field(None, min_length=1, max_length=300)
-    email: str | None = Field(None, min_length=3, max_length=320)
-
-
-class ConnectApp(Body):
-    kind: str
-    label: str = Field(min_length=1, max_length=200)
-    business_id: str | None = Field(None, max_length=200)
-    login_method: Literal["sso", "password"] = "sso"
-    automation_account: dict[str, str]
-    api_base_url: HttpUrl | None = None
-    deprovision_policy: Literal["report", "automatic"] = "report"
-    schedule: str = Field("daily", pattern=r"^(daily|hourly|manual|([01]\d|2[0-3]):[0-5]\d)$")
-    mass_removal_guard: Guard = Field(default_factory=Guard)
-    automation_identity: AutomationIdentity | None = None
-
-
-class ConfigureApp(Body):
-    label: str | None = Field(None, min_length=1, max_length=200)
-    automation_account: dict[str, str] | None = None
-    api_base_url: HttpUrl | None = None
-    deprovision_policy: Literal["report", "automatic"] | None = None
-    schedule: str | None = Field(None, pattern=r"^(daily|hourly|manual|([01]\d|2[0-3]):[0-5]\d)$")
-    mass_removal_guard: Guard | None = None
-    automation_identity: AutomationIdentity | None = None
-
-
-def _identity(identity: AutomationIdentity | None, account: dict[str, str]) -> dict[str, str | None]:
-    """Explicit identity wins; else a username that is an email address identifies the account."""
-    if identity is not None:
-        return {"automation_remote_id": identity.remote_id, "automation_email": identity.email}
-    username = account.get("username", "")
-    return {"automation_remote_id": None, "automation_email": username if "@" in username else None}
-
-
-def catalog_entry(kind: str) -> dict[str, Any]:
-    spec = get_spec(kind)
-    return {
-        "kind": spec.kind, "name": spec.name, "capabilities": list(capabilities(spec.cls)),
-        "needs_business_id": spec.needs_business_id, "business_id_label": spec.business_id_label,
-        "login_methods": list(spec.login_methods), "account_fields": list(spec.account_fields),
-        "roles": [{"key": r.key, "name": r.name, "owner_level": r.owner_level} for r in spec.roles],
-    }  # fmt: skip
+from scim_server.admin.common import admin_call, json_response, page_request, parse_body
+from scim_server.services import apps
+from scim_server.services.schemas import ConfigureApp, ConnectApp
 
 
 async def catalog(request: Request) -> Response:
     await admin_call(request)
-    return json_response({"items": [catalog_entry(kind) for kind in CATALOG]})
-
-
-def _validate_account(kind: str, login_method: str, account: dict[str, str], business_id: str | None) -> None:
-    spec = get_spec(kind)
-    if login_method not in spec.login_methods:
-        raise Invalid(f"{spec.name} supports login methods: {', '.join(spec.login_methods)}.")
-    if spec.needs_business_id and not business_id:
-        raise Invalid(f"{spec.name} needs business_id ({spec.business_id_label}).")
-    unknown = set(account) - set(account_from({}).field_names())
-    if unknown:
-        raise Invalid(f"Unknown automation_account fields: {', '.join(sorted(unknown))}.")
-    if not account.get("api_token") and not (account.get("username") and account.get("password")):
-        raise Invalid("automation_account needs api_token (or username and password for a kind that authorizes).")
-
-
-async def _checked_account(kind: str, account: dict[str, str], base: str | None, business_id: str | None) -> dict[str, str]:
-    """Check the credentials against the app before anything is saved."""
-    try:
-        values = await authorize_if_needed(kind, dict(account), base, business_id)
-        connector = build(kind, account_from(values), base, business_id)
-        try:
-            await connector.check()
-        finally:
-            await connector.aclose()
-    except (AuthError, PermissionDenied) as exc:
-        raise AdminError(f"The app refused the automation account: {exc}", code="invalid_credentials", status=422) from None
-    except RetryableError as exc:
-        raise AdminError(f"The app is unavailable: {exc}", code="app_unavailable", status=502) from None
-    except ConnectorError as exc:
-        raise AdminError(f"Checking the automation account failed: {exc}", code="check_failed", status=422) from None
-    return values
+    return json_response({"items": apps.catalog()})
 
 
 async def connect(request: Request) -> Response:
     call = await admin_call(request)
     body = await parse_body(request, ConnectApp)
-    try:
-        get_spec(body.kind)
-    except UnknownKind:
-        raise Invalid(f"Unknown app kind {body.kind!r}; see GET /api/v1/catalog.") from None
-    _validate_account(body.kind, body.login_method, body.automation_account, body.business_id)
-    base = str(body.api_base_url).rstrip("/") if body.api_base_url else None
-    account = await _checked_account(body.kind, body.automation_account, base, body.business_id)
-    values = {
-        "kind": body.kind, "label": body.label, "business_id": body.business_id, "login_method": body.login_method,
-        "account_secret": call.services.vault.seal(account), "account_fields": sorted(account),
-        "api_base_url": base, "deprovision_policy": body.deprovision_policy, "schedule": body.schedule,
-        "mass_removal_count": body.mass_removal_guard.count, "mass_removal_percent": body.mass_removal_guard.percent,
-        **_identity(body.automation_identity, account),
-    }  # fmt: skip
-
-    def unit(conn: Connection) -> dict[str, Any]:
-        record = store.create_app_row(conn, call.ws, values)
-        audit(conn, call.ws, call.actor, "app.connect", "App", record.id,
-              detail={"kind": record.kind, "label": record.label, "account_fields": list(record.account_fields)})  # fmt: skip
-        return record.public()
-
-    return json_response(await call.services.db.write(unit), 201)
-
-
-def _app_or_404(conn: Connection, ws: int, app_id: str) -> store.AppRecord:
-    """The app; ``AppNotFound`` (a 404, mapped in scim_server/errors.py) if the workspace has none."""
-    return store.get_app(conn, ws, app_id)
+    return json_response(await apps.connect(call.services, call.principal, body), 201)
 
 
 async def get_app(request: Request) -> Response:
     call = await admin_call(request)
-    app_id = request.path_params["app_id"]
-
-    def unit(conn: Connection) -> dict[str, Any]:
-        return _app_or_404(conn, call.ws, app_id).public(store.member_counts(conn, app_id))
-
-    return json_response(await call.services.db.read(unit))
+    return json_response(await apps.get_app(call.services, call.principal, request.path_params["app_id"]))
 
 
 async def list_apps(request: Request) -> Response:
-    """Apps oldest first, paged on (created, id)."""
     call = await admin_call(request)
-    raw, limit = page_params(request)
-    after = cursor.decode_created_id(SCOPE, raw) if raw else None
-    rows = await call.services.db.read(lambda conn: store.list_apps(conn, call.ws, after, limit + 1))
-    return json_response(page(rows, limit, SCOPE, lambda r: (r.created, r.id), store.AppRecord.public))
+    return json_response(await apps.list_apps(call.services, call.principal, page_request(request)))
 
 
 async def configure(request: Request) -> Response:
     call = await admin_call(request)
-    app_id = request.path_params["app_id"]
     body = await parse_body(request, ConfigureApp)
-    current = await call.services.db.read(lambda conn: _app_or_404(conn, call.ws, app_id))
-    values: dict[str, Any] = body.model_dump(
-        exclude_unset=True, exclude={"automation_account", "mass_removal_guard", "automation_identity"}
-    )
-    for required in ("label", "deprovision_policy", "schedule"):  # null means "leave as it is" there
-        if values.get(required, "") is None:
-            del values[required]
-    if body.automation_identity is not None:
-        values |= _identity(body.automation_identity, {})
-    if "api_base_url" in values and values["api_base_url"] is not None:
-        values["api_base_url"] = str(values["api_base_url"]).rstrip("/")
-    if body.mass_removal_guard is not None:
-        values |= {"mass_removal_count": body.mass_removal_guard.count,
-                   "mass_removal_percent": body.mass_removal_guard.percent}  # fmt: skip
-    if body.automation_account is not None:
-        _validate_account(current.kind, current.login_method, body.automation_account, current.business_id)
-        base = values.get("api_base_url", current.api_base_url)
-        account = await _checked_account(current.kind, body.automation_account, base, current.business_id)
-        values |= {"account_secret": call.services.vault.seal(account), "account_fields": sorted(account)}
-
-    def unit(conn: Connection) -> dict[str, Any]:
-        record = store.update_app(conn, call.ws, app_id, values)
-        audit(conn, call.ws, call.actor, "app.configure", "App", app_id,
-              detail={"changed": sorted(k for k in values if k != "account_secret")})  # fmt: skip
-        return record.public()
-
-    return json_response(await call.services.db.write(unit))
+    return json_response(await apps.configure(call.services, call.principal, request.path_params["app_id"], body))
 
 
 async def remove(request: Request) -> Response:
     call = await admin_call(request)
-    app_id = request.path_params["app_id"]
-
-    def unit(conn: Connection) -> None:
-        record = _app_or_404(conn, call.ws, app_id)
-        store.delete_app(conn, call.ws, app_id)
-        audit(conn, call.ws, call.actor, "app.delete", "App", app_id, detail={"kind": record.kind, "label": record.label})
-
-    await call.services.db.write(unit)
+    await apps.remove(call.services, call.principal, request.path_params["app_id"], request.query_params.get("reason"))
     return Response(status_code=204)

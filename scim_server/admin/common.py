@@ -1,31 +1,23 @@
-"""What admin handlers share: the caller (admin scope), request bodies parsed by pydantic
-models (unknown fields refused), and cursor pagination (``?cursor=&limit=``)."""
+"""What admin handlers share: the caller (admin scope), request bodies parsed into the service
+layer's models (unknown fields refused), and the page asked for (``?cursor=&limit=``). Handlers
+only parse, call one service operation and render its result."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server import cursor
 from scim_server.auth import Principal
-from scim_server.cursor import Value
-from scim_server.errors import Invalid
 from scim_server.services import Services
+from scim_server.services.errors import Invalid
+from scim_server.services.paging import PageRequest
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-RowT = TypeVar("RowT")
-
-
-class Body(BaseModel):
-    """Base of every admin request body: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +59,11 @@ def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
 
 
-def page_params(request: Request, default: int = 50, maximum: int = 500) -> tuple[str | None, int]:
-    """The raw ``cursor`` (None on the first page) and ``limit`` of a list request; each list
-    decodes its cursor with ``scim_server.cursor`` for its own scope and key."""
+def page_request(request: Request) -> PageRequest:
+    """The ``cursor`` and ``limit`` of a list request (``limit`` defaults to 50, at most 500)."""
     raw_limit = request.query_params.get("limit")
     try:
-        limit = default if raw_limit in (None, "") else int(raw_limit)
+        limit = 50 if raw_limit in (None, "") else int(raw_limit)
     except ValueError:
-        raise Invalid("limit must be an integer.") from None
-    if not 1 <= limit <= maximum:
-        raise Invalid(f"limit must be between 1 and {maximum}.")
-    return request.query_params.get("cursor") or None, limit
-
-
-def page(
-    rows: Sequence[RowT], limit: int, scope: str, key: Callable[[RowT], tuple[Value, ...]],
-    view: Callable[[RowT], dict[str, Any]],
-) -> dict[str, Any]:
-    """One page of a list: ``rows`` holds up to limit+1 rows in the list's order, the extra one
-    saying there is a next page; ``next_cursor`` then holds the ``key`` of the last row shown."""
-    shown = rows[:limit]
-    more = len(rows) > limit and bool(shown)
-    return {"items": [view(r) for r in shown], "next_cursor": cursor.encode(scope, *key(shown[-1])) if more else None}
+        raise Invalid("limit must be an integer.", field="limit") from None
+    return PageRequest(request.query_params.get("cursor") or None, limit)

@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from scim_server import cursor
-from scim_server.admin.common import json_response, page_params
+from scim_server.admin.common import json_response, page_request
 from scim_server.audit import access, chain, service
 from scim_server.audit.events import audit_events
 from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
@@ -58,7 +58,8 @@ def _filters(request: Request) -> service.Filters:
 
 async def list_events(request: Request) -> Response:
     services, principal = await _caller(request)
-    raw, limit = page_params(request)
+    page = page_request(request)
+    raw, limit = page.cursor, page.limit
     order = request.query_params.get("order", "desc")
     if order not in ("asc", "desc"):
         raise Invalid("order must be asc or desc.")

@@ -8,25 +8,19 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
-from connectors.base import (
-    Asset,
-    ChangesRoles,
-    GrantsAssets,
-    InvitesMembers,
-    ListsAssets,
-    ListsMembers,
-    Member,
-)
-from connectors.errors import ConnectorError, UnsupportedCapability
-from mapping import ChangeRole, Grant, Invite, Remove, Revoke, report_removals
+from connectors.base import GrantsAssets, ListsAssets, ListsMembers, Member, require
+from connectors.errors import ConnectorError, RetryableError
+from mapping import ChangeRole, Grant, Invite, Remove, Revoke, removal_of
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
+from scim_server.jobs.verify import still_present as _still_present
 from scim_server.jobs.worker import JobCancelled, JobContext
 from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
+from scim_server.store import reports as report_store
 from scim_server.store.apps import AppRecord
 from scim_server.store.db import now
 from scim_server.store.members import ImportedMember
@@ -113,9 +107,7 @@ async def check(ctx: JobContext) -> dict[str, Any]:
     app = await _app(ctx)
     seen_at = now()
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, ListsMembers):
-            raise UnsupportedCapability(app.kind, "check", "this app cannot list its members")
-        imported = await _import_members(ctx, app, connector, seen_at)
+        imported = await _import_members(ctx, app, require(connector, "list_members"), seen_at)
         async with ctx.interruptible():
             assets, permissions = await _import_assets(connector)
 
@@ -151,35 +143,16 @@ async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
     return result
 
 
-async def _still_present(connector: Any, removals: list[Remove]) -> dict[str, list[str]]:
-    """Verify after remove: one re-read of the app for every removal; member id -> what is
-    still there (the member itself and/or asset permissions)."""
-    by_remote = {r.remote_id: r for r in removals}
-    left: dict[str, list[str]] = {}
-    async for member in connector.list_members():
-        if member.remote_id in by_remote:
-            left.setdefault(by_remote[member.remote_id].member_id, []).append("member")
-    if isinstance(connector, ListsAssets):
-        for asset_id in sorted({a for r in removals for a in r.revokes}):
-            async for permission in connector.list_permissions(Asset(asset_id, asset_id, "")):
-                if permission.remote_id in by_remote and asset_id in by_remote[permission.remote_id].revokes:
-                    left.setdefault(by_remote[permission.remote_id].member_id, []).append(f"permission on {asset_id}")
-    return left
-
-
 async def _revoke_and_remove(connector: Any, action: Remove) -> None:
     if isinstance(connector, GrantsAssets):
         for asset_id in action.revokes:
             await connector.revoke(action.remote_id, asset_id)
-    await connector.remove(action.remote_id)
+    await require(connector, "remove").remove(action.remote_id)
 
 
 def _record_removal(conn: Connection, app: AppRecord, job_id: str, action: Remove) -> None:
     member_store.close_member(conn, app.id, action.member_id, action.remote_id)
-    entries = reconcile.entries_t
-    conn.execute(update(entries).where(entries.c.app_id == app.id, entries.c.member_id == action.member_id,
-                                       entries.c.status.in_(("pending", "held")))
-                 .values(status="removed", updated=now()))  # fmt: skip
+    report_store.mark_removed(conn, app.id, action.member_id)
     audit(conn, app.workspace_id, f"job:{job_id}", "app.member.remove", "AppMember", action.member_id,
           detail={"app_id": app.id, "remote_id": action.remote_id, "cause": action.cause,
                   "revoked": list(action.revokes), "user_id": action.user_id})  # fmt: skip
@@ -246,10 +219,9 @@ async def invite(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, Invite)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, InvitesMembers):
-            raise UnsupportedCapability(app.kind, "invite", "this app cannot invite members")
+        inviter = require(connector, "invite")
         await ctx.ensure_live()
-        member = await connector.invite(action.email, action.app_role)
+        member = await inviter.invite(action.email, action.app_role)
 
     def unit(conn: Connection) -> str:
         ctx.guard_owner(conn)
@@ -272,10 +244,9 @@ async def change_role(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, ChangeRole)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, ChangesRoles):
-            raise UnsupportedCapability(app.kind, "change_role", "this app cannot change a member's role")
+        roles = require(connector, "change_role")
         await ctx.ensure_live()
-        member = await connector.change_role(action.remote_id, action.to_role)
+        member = await roles.change_role(action.remote_id, action.to_role)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -292,10 +263,9 @@ async def grant(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, Grant)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, GrantsAssets):
-            raise UnsupportedCapability(app.kind, "grant", "this app cannot grant asset access")
+        assets = require(connector, "grant_assets")
         await ctx.ensure_live()
-        await connector.grant(action.remote_id, action.asset_id, action.permission)
+        await assets.grant(action.remote_id, action.asset_id, action.permission)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -312,10 +282,9 @@ async def revoke(ctx: JobContext) -> dict[str, Any]:
     assert isinstance(action, Revoke)
     app = await _app(ctx)
     async with open_connector(app, ctx.services.vault) as connector:
-        if not isinstance(connector, GrantsAssets):
-            raise UnsupportedCapability(app.kind, "revoke", "this app cannot revoke asset access")
+        assets = require(connector, "grant_assets")
         await ctx.ensure_live()
-        await connector.revoke(action.remote_id, action.asset_id)
+        await assets.revoke(action.remote_id, action.asset_id)
 
     def unit(conn: Connection) -> None:
         ctx.guard_owner(conn)
@@ -328,20 +297,77 @@ async def revoke(ctx: JobContext) -> dict[str, Any]:
 
 
 async def apply_report(ctx: JobContext) -> dict[str, Any]:
-    """Remove every member on the confirmed report (the guard does not apply: an admin confirmed)."""
+    """Remove every member an admin decided to remove on the report (the guard does not apply: an
+    admin confirmed). Each entry ends ``removed`` (verified) or ``failed`` with the reason, and the
+    report settles from its entries; a failed entry is retried when the job is."""
     app = await _app(ctx)
     report_id = ctx.job.payload["report_id"]
 
-    def load(conn: Connection) -> list[Remove]:
+    def load(conn: Connection) -> tuple[list[Remove], list[str]]:
         loaded = reconcile.load(conn, app.workspace_id, app)
-        wanted = [e.member_id for e in conn.execute(reconcile.entries_t.select().where(
-            reconcile.entries_t.c.report_id == report_id, reconcile.entries_t.c.status.in_(("pending", "held"))))]  # fmt: skip
-        return list(report_removals(loaded.actual, wanted))
+        entries = report_store.to_remove(conn, report_id)
+        removals = [removal_of(loaded.members[e.member_id], e.user_id, "admin")
+                    for e in entries if e.member_id in loaded.members]  # fmt: skip
+        gone = [e.member_id for e in entries if e.member_id not in loaded.members]
+        return removals, gone
 
-    removals = await ctx.db.read(load)
+    removals, gone = await ctx.db.read(load)
+    failed: dict[str, str] = {}
+    done: list[Remove] = []
+    retryable = False
     async with open_connector(app, ctx.services.vault) as connector:
-        await remove_members(ctx, app, connector, removals)
-    return {"removed": [r.member_id for r in removals], "verified": True}
+        try:
+            for action in removals:
+                await ctx.ensure_live()
+                try:
+                    await _revoke_and_remove(connector, action)
+                    done.append(action)
+                except ConnectorError as exc:
+                    failed[action.member_id] = str(exc)
+                    retryable |= isinstance(exc, RetryableError)
+                await ctx.progress(len(done) + len(failed), len(removals))
+        except JobCancelled:  # the removals made so far happened: verify and record them, leave the rest
+            await _record_report(ctx, app, connector, report_id, done, failed, gone, cancelled=True)
+            raise
+        status = await _record_report(ctx, app, connector, report_id, done, failed, gone, cancelled=False)
+    if failed:  # recorded on the entries; the job fails too, so it is retried (or an admin retries it)
+        error = RetryableError if retryable else ConnectorError
+        raise error(app.kind, "remove", f"{len(failed)} of {len(removals)} removals failed: "
+                    + "; ".join(f"{m}: {e}" for m, e in sorted(failed.items())))
+    return {"report_id": report_id, "status": status, "removed": ctx.partial["removed"], "already_gone": sorted(gone),
+            "failed": failed}  # fmt: skip
+
+
+async def _record_report(ctx: JobContext, app: AppRecord, connector: Any, report_id: str, done: list[Remove],
+                         failed: dict[str, str], gone: list[str], *, cancelled: bool) -> str:  # fmt: skip
+    """Verify ``done`` with one re-read, then in one unit: verified removals recorded, entries of
+    members already gone marked removed, failures (``failed``, and any still present: added to it)
+    recorded with their reason, and the report settled from its entries."""
+    try:
+        left = await _still_present(connector, done) if done else {}
+    except ConnectorError as exc:
+        left = {r.member_id: [f"could not verify: {exc}"] for r in done}
+    failed |= {m: "still present after removal: " + ", ".join(what) for m, what in left.items()}
+    verified = [r for r in done if r.member_id not in failed]
+    ctx.partial["removed"] = sorted(r.member_id for r in verified)
+    if failed:
+        ctx.partial["failed"] = sorted(failed)
+
+    def unit(conn: Connection) -> str:
+        ctx.guard_owner(conn)
+        for action in verified:
+            _record_removal(conn, app, ctx.job.id, action)
+        for member_id in gone:  # already gone from the app (removed by hand, or by an earlier attempt)
+            report_store.mark_removed(conn, app.id, member_id, "already gone from the app")
+        for member_id, error in failed.items():
+            report_store.mark_failed(conn, report_id, member_id, error)
+            audit(conn, app.workspace_id, f"job:{ctx.job.id}", "app.member.remove", "AppMember", member_id,
+                  outcome="failure", detail={"app_id": app.id, "report_id": report_id, "error": error})  # fmt: skip
+        if cancelled:
+            ctx.settle(conn)
+        return report_store.settle(conn, report_id)
+
+    return await ctx.db.write(unit)
 
 
 HANDLERS: dict[str, Callable[[JobContext], Awaitable[dict[str, Any] | None]]] = {

@@ -4,23 +4,32 @@ Claiming is one transaction: PostgreSQL picks a row with ``FOR UPDATE SKIP LOCKE
 workers never block on or double-claim a row); SQLite's writer lock (``BEGIN IMMEDIATE``)
 serialises claimers. A claimed job whose lease runs out (its worker died) is claimable
 again; handlers are idempotent, so running a step twice does no second effect.
+
+With ``per_app`` a claim is fair (``claim``): it never takes a job of an app that already has
+``per_app`` live jobs running (in any process), and among the apps with due work it serves the
+workspace, then the app, with the fewest jobs running, oldest due first. So a slow or faulty
+vendor holds at most ``per_app`` of the workers' slots and delays only its own app. The jobs
+that plan an app from its whole state (``PLANNING``) never run two at once for one app.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 
 from scim_server.store import paging
 from scim_server.store.app_models import Job
 from scim_server.store.db import new_id, now
 
+CLAIM_LOCK = 0x5C1B_0002  # PostgreSQL: claims with a per-app cap are serialised, so the cap holds
+
 jobs = Job.__table__
 LIVE = ("queued", "running")
+PLANNING = ("check", "reconcile", "apply_report")
 TERMINAL = ("completed", "failed", "cancelled")
 
 
@@ -42,6 +51,7 @@ class JobRecord:
     started: datetime | None
     finished: datetime | None
     lease_owner: str | None = None
+    created_by: str | None = None
 
 
 class JobNotFound(LookupError):
@@ -67,7 +77,7 @@ def _record(row: Any) -> JobRecord:
         payload=orjson.loads(row.payload), result=orjson.loads(row.result) if row.result else None,
         error=row.error, progress_done=row.progress_done, progress_total=row.progress_total,
         attempts=row.attempts, max_attempts=row.max_attempts, created=row.created, started=row.started,
-        finished=row.finished, lease_owner=row.lease_owner,
+        finished=row.finished, lease_owner=row.lease_owner, created_by=row.created_by,
     )  # fmt: skip
 
 
@@ -113,12 +123,55 @@ def _claimable(at: datetime) -> Any:
     )
 
 
-def claim(conn: Connection, worker: str, lease_seconds: float, kinds: tuple[str, ...] | None = None) -> JobRecord | None:
-    """Take the oldest due job (or one whose lease expired) and lease it to ``worker``."""
+def claim(
+    conn: Connection,
+    worker: str,
+    lease_seconds: float,
+    kinds: tuple[str, ...] | None = None,
+    *,
+    per_app: int | None = None,
+) -> JobRecord | None:
+    """Take a due job (or one whose lease expired) and lease it to ``worker``: the oldest due
+    one, or with ``per_app`` the fair choice (module docstring); None when nothing is claimable."""
     at = now()
-    query = select(jobs.c.id).where(_claimable(at)).order_by(jobs.c.run_after).limit(1)
+    if per_app is None:
+        return _take(conn, worker, lease_seconds, at, _oldest(at, kinds))
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CLAIM_LOCK})
+    running: dict[tuple[int, str | None], int] = {}
+    planning: set[str] = set()
+    live = and_(jobs.c.status == "running", jobs.c.lease_until >= at)
+    for ws, app, kind in conn.execute(select(jobs.c.workspace_id, jobs.c.app_id, jobs.c.kind).where(live)):
+        running[(ws, app)] = running.get((ws, app), 0) + 1
+        if app is not None and kind in PLANNING:
+            planning.add(app)
+    by_workspace: dict[int, int] = {}
+    for (ws, _), count in running.items():
+        by_workspace[ws] = by_workspace.get(ws, 0) + count
+    due = select(jobs.c.workspace_id, jobs.c.app_id, func.min(jobs.c.run_after)).where(_claimable(at))
     if kinds:
-        query = query.where(jobs.c.kind.in_(kinds))
+        due = due.where(jobs.c.kind.in_(kinds))
+    groups = [
+        (by_workspace.get(ws, 0), running.get((ws, app), 0), first, ws, app)
+        for ws, app, first in conn.execute(due.group_by(jobs.c.workspace_id, jobs.c.app_id))
+        if app is None or running.get((ws, app), 0) < per_app
+    ]
+    for *_, ws, app in sorted(groups, key=lambda g: g[:3]):
+        mine = and_(jobs.c.workspace_id == ws, jobs.c.app_id.is_(None) if app is None else jobs.c.app_id == app)
+        if app in planning:
+            mine = and_(mine, jobs.c.kind.not_in(PLANNING))
+        job = _take(conn, worker, lease_seconds, at, _oldest(at, kinds).where(mine))
+        if job is not None:
+            return job
+    return None
+
+
+def _oldest(at: datetime, kinds: tuple[str, ...] | None) -> Any:
+    query = select(jobs.c.id).where(_claimable(at)).order_by(jobs.c.run_after).limit(1)
+    return query.where(jobs.c.kind.in_(kinds)) if kinds else query
+
+
+def _take(conn: Connection, worker: str, lease_seconds: float, at: datetime, query: Any) -> JobRecord | None:
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     job_id = conn.execute(query).scalar()
@@ -132,6 +185,20 @@ def claim(conn: Connection, worker: str, lease_seconds: float, kinds: tuple[str,
         .returning(*jobs.c)
     ).first()
     return None if row is None else _record(row)
+
+
+def next_due(conn: Connection, kinds: tuple[str, ...] | None = None) -> datetime | None:
+    """When the next job becomes claimable: the earliest queued ``run_after`` or running
+    ``lease_until`` (a worker that died); None when there is no live job. Two index seeks."""
+    times = []
+    for status, column in (("queued", jobs.c.run_after), ("running", jobs.c.lease_until)):
+        query = select(func.min(column)).where(jobs.c.status == status)
+        if kinds:
+            query = query.where(jobs.c.kind.in_(kinds))
+        value = conn.execute(query).scalar()
+        if value is not None:
+            times.append(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return min(times, default=None)
 
 
 def _owned(job_id: str, worker: str) -> Any:
@@ -255,6 +322,24 @@ def settle_cancelled(conn: Connection, job_id: str, worker: str, partial: dict[s
     return conn.execute(update(jobs).where(cancelled).values(result=result, lease_owner=None)).rowcount > 0
 
 
+def prune(conn: Connection, older_than: datetime, limit: int = 2000) -> dict[int, int]:
+    """Delete up to ``limit`` jobs completed before ``older_than`` (an index range on
+    ``ix_jobs_finished``, so a batch costs the same whatever the history); returns the count per
+    workspace. Their outcome is in the audit trail (``app.check``, ``app.member.remove``...) and
+    in what they changed; failed and cancelled jobs are kept for an operator to read."""
+    old = and_(jobs.c.status == "completed", jobs.c.finished < older_than)
+    batch = conn.execute(select(jobs.c.id, jobs.c.workspace_id).where(old).order_by(jobs.c.finished).limit(limit)).all()
+    if not batch:
+        return {}
+    ids = [row.id for row in batch]
+    for start in range(0, len(ids), 500):
+        conn.execute(delete(jobs).where(jobs.c.id.in_(ids[start:start + 500])))
+    counts: dict[int, int] = {}
+    for row in batch:
+        counts[row.workspace_id] = counts.get(row.workspace_id, 0) + 1
+    return counts
+
+
 def get(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:
     row = conn.execute(select(jobs).where(jobs.c.workspace_id == workspace_id, jobs.c.id == job_id)).first()
     if row is None:
@@ -279,3 +364,32 @@ def list_jobs(
         query = query.where(jobs.c.status == status)
     query = paging.window(query, (jobs.c.created, jobs.c.id), after, limit, descending=True)
     return [_record(row) for row in conn.execute(query)]
+
+
+def retry(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:
+    """Queue a failed (or cancelled) job again, now, with a fresh set of attempts."""
+    get(conn, workspace_id, job_id)
+    again = conn.execute(
+        update(jobs).where(jobs.c.id == job_id, jobs.c.workspace_id == workspace_id,
+                           jobs.c.status.in_(("failed", "cancelled")))
+        .values(status="queued", run_after=now(), attempts=0, error=None, result=None, finished=None,
+                lease_owner=None, lease_until=None)
+    ).rowcount  # fmt: skip
+    current = get(conn, workspace_id, job_id)
+    if not again:
+        raise JobStateConflict(f"Job {job_id} is {current.status}; only a failed or cancelled job can be retried.")
+    return current
+
+
+def resolve(conn: Connection, workspace_id: int, job_id: str, by: str, note: str) -> JobRecord:
+    """"Mark as done": an admin did a failed job's work by hand; it completes with who and why."""
+    get(conn, workspace_id, job_id)
+    result = orjson.dumps({"resolved_by": by, "note": note, "manual": True}).decode()
+    done = conn.execute(
+        update(jobs).where(jobs.c.id == job_id, jobs.c.workspace_id == workspace_id, jobs.c.status == "failed")
+        .values(status="completed", finished=now(), result=result, lease_owner=None, lease_until=None)
+    ).rowcount  # fmt: skip
+    current = get(conn, workspace_id, job_id)
+    if not done:
+        raise JobStateConflict(f"Job {job_id} is {current.status}; only a failed job can be marked as done.")
+    return current

@@ -11,6 +11,12 @@ records an effect already made, and reads the app inside ``interruptible()``: on
 a cancel interrupt it at once. A cancel made in this process reaches the running handler at
 once (``Worker.interrupt``); one made elsewhere at the next heartbeat, ``ensure_live`` or
 ``guard``. A cancelled job's ``result`` is ``{"cancelled": true, "partial": ctx.partial}``.
+
+One worker runs up to ``concurrency`` jobs at once, at most ``per_app`` of them (across every
+process) for one app, claimed fairly (``queue.claim``): a slow vendor occupies only its own
+app's slots. It sleeps until the next job is due (``queue.next_due``), a slot frees, or
+``wake()`` (a job queued in this process); ``poll_seconds`` bounds the sleep only so that jobs
+queued by other processes are seen.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from connectors.errors import ConnectorError
 from scim_server.jobs import queue
 from scim_server.jobs.queue import JobCancelled, JobRecord, LeaseLost
 from scim_server.jobs.retry import retry_at
-from scim_server.store.db import Database
+from scim_server.store.db import Database, now
 
 __all__ = ["Handler", "JobCancelled", "JobContext", "LeaseLost", "ShuttingDown", "Worker", "worker_name"]
 
@@ -143,22 +149,28 @@ class Worker:
     retry_base: float = 1.0
     services: Any = None
     name: str = field(default_factory=worker_name)
+    concurrency: int = 1
+    per_app: int | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _running: dict[str, JobContext] = field(default_factory=dict)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _stopping: bool = False
 
     def wake(self) -> None:
-        """Tell an idle worker that a job was just queued (no need to wait for the poll)."""
+        """Tell the worker that a job was just queued (no need to wait for the poll)."""
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Claim and run jobs until ``stop``; then the job in hand stops at its next safe point and
-        is handed back (lease released), so a restart never leaves work waiting for a lease."""
+        """Fill free slots with claimed jobs, then sleep until something can change that. On
+        ``stop`` it claims nothing more; each job in flight stops at its next safe point and is
+        handed back (lease released), so a restart never leaves work waiting for a lease."""
         watcher = asyncio.create_task(self._hand_back_on(stop))
         try:
             await self._loop(stop)
         finally:
             watcher.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _hand_back_on(self, stop: asyncio.Event) -> None:
         await stop.wait()
@@ -168,21 +180,54 @@ class Worker:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()
             try:
-                ran = await self.run_once()
+                await self._fill()
+                delay = await self._idle_for()
             except Exception:  # the loop must survive a database hiccup
                 log.exception("worker loop error")
-                ran = False
-            if not ran:
-                self._wake.clear()
+                delay = self.poll_seconds
+            if delay > 0:
                 waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
-                await asyncio.wait(waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED)
-                for task in waiters:
-                    task.cancel()
+                await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                for waiter in waiters:
+                    waiter.cancel()
+
+    async def _fill(self) -> None:
+        while len(self._tasks) < self.concurrency and not self._stopping:
+            job = await self._claim()
+            if job is None:
+                return
+            task = asyncio.create_task(self._execute(job))
+            self._tasks.add(task)
+            task.add_done_callback(self._slot_freed)
+
+    def _slot_freed(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()
+
+    async def _idle_for(self) -> float:
+        """Seconds to sleep: until the next due time when it is sooner than the poll, else the
+        poll. A job already due that ``_fill`` left (its app is at the per-app cap, or every slot
+        is taken) waits for a slot to free (a wake) or, if other processes hold the app, the poll."""
+        if len(self._tasks) >= self.concurrency:
+            return self.poll_seconds
+        kinds = tuple(self.handlers)
+        due = await self.db.read(lambda conn: queue.next_due(conn, kinds))
+        if due is None:
+            return self.poll_seconds
+        wait = (due - now()).total_seconds()
+        return self.poll_seconds if wait <= 0 else min(wait + 0.001, self.poll_seconds)
+
+    async def _claim(self) -> JobRecord | None:
+        kinds = tuple(self.handlers)
+        return await self.db.write(
+            lambda conn: queue.claim(conn, self.name, self.lease_seconds, kinds, per_app=self.per_app)
+        )
 
     async def run_once(self) -> bool:
-        kinds = tuple(self.handlers)
-        job = await self.db.write(lambda conn: queue.claim(conn, self.name, self.lease_seconds, kinds))
+        """Claim one job and run it to its end here (tests, tools); False when none is due."""
+        job = await self._claim()
         if job is None:
             return False
         await self._execute(job)

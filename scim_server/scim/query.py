@@ -48,10 +48,15 @@ def _int(value: Any, name: str) -> int | None:
     return number
 
 
-def _names(value: Any) -> list[str] | None:
-    if isinstance(value, list):
-        return [str(v) for v in value if str(v).strip()] or None
-    return split_param(value) if isinstance(value, str) or value is None else None
+def _names(value: Any, name: str) -> list[str] | None:
+    """Attribute names: a comma-separated string, or (in a SearchRequest) a list of strings.
+    Anything else is refused rather than ignored, so a client never believes a projection
+    applied that was not."""
+    if value is None or isinstance(value, str):
+        return split_param(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v for v in value if v.strip()] or None
+    raise InvalidValueException(detail=f"{name} must be a string or a list of strings.")
 
 
 _PARAMETERS = ("filter", "sortBy", "sortOrder", "startIndex", "count", "cursor", "attributes", "excludedAttributes")
@@ -100,8 +105,8 @@ def parse_list_query(
         start_index=max(1, start if start is not None else 1),
         count=min(max(0, count if count is not None else default_count), max_count),
         cursor=None if cursor is None else str(cursor),
-        attributes=_names(params.get("attributes")),
-        excluded=_names(params.get("excludedAttributes")),
+        attributes=_names(params.get("attributes"), "attributes"),
+        excluded=_names(params.get("excludedAttributes"), "excludedAttributes"),
     )
 
 

@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from scim_server.errors import scim_error
 from scim_server.scim import bulk, discovery, service
 from scim_server.scim.context import ScimCall, json_body, schemas_of, scim_call
 from scim_server.scim.filter_limits import FilterLimits
@@ -33,11 +32,15 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class ScimRoute(Route):
-    """A route whose path matches regardless of case (the path parameters keep theirs)."""
+    """A route whose path matches regardless of case (the path parameters keep theirs).
+
+    No path parameter is ever ``.search`` (RFC 7644 §3.4.3 reserves it): ``DELETE
+    /Users/.search`` is a 405 naming POST, not a lookup of a user whose id is ".search"."""
 
     def __init__(self, path: str, endpoint: Endpoint, *, methods: list[str]) -> None:
         super().__init__(path, endpoint, methods=methods)
-        self.path_regex = re.compile(self.path_regex.pattern, re.IGNORECASE)
+        pattern = re.sub(r"\(\?P<(\w+)>", r"(?P<\1>(?!\.search(?:/|$))", self.path_regex.pattern)
+        self.path_regex = re.compile(pattern, re.IGNORECASE)
 
 
 # ------------------------------------------------------------------------------ reading requests
@@ -158,16 +161,10 @@ async def bulk_request(request: Request) -> Response:
     return ScimResponse(await bulk.run(call, await _body(request, call), request_id))
 
 
-async def _read_only(request: Request) -> Response:
-    await scim_call(request)
-    return scim_error(405, "Discovery endpoints are read-only.", None, {"Allow": "GET"})
-
-
 def _discovery(path: str, endpoint: Endpoint) -> list[Route]:
-    return [
-        ScimRoute(path, endpoint, methods=["GET"]),
-        ScimRoute(path, _read_only, methods=["POST", "PUT", "PATCH", "DELETE"]),
-    ]
+    """Discovery endpoints are read-only: any other method is the router's 405, whose
+    ``Allow`` lists what the path serves (scim_server/allow.py)."""
+    return [ScimRoute(path, endpoint, methods=["GET"])]
 
 
 ROUTES: list[Route] = [

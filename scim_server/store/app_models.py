@@ -16,7 +16,11 @@ class App(Base):
     automation account, Fernet-encrypted; it is never returned or logged."""
 
     __tablename__ = "apps"
-    __table_args__ = (Index("ix_apps_workspace", "workspace_id", "created"),)
+    __table_args__ = (
+        Index("ix_apps_workspace", "workspace_id", "created"),
+        # one connection per business/org: connecting it twice is a 409, also under a race
+        Index("uq_apps_business", "workspace_id", "kind", "business_id", unique=True),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -121,7 +125,7 @@ class DeprovisionReport(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     workspace_id: Mapped[int] = mapped_column(Integer)
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(20))  # pending | applied
+    status: Mapped[str] = mapped_column(String(20))  # pending | applying | applied | failed
     held_reason: Mapped[str | None] = mapped_column(Text)  # why the guard held removals
     job_id: Mapped[str | None] = mapped_column(String(36))
     applied_by: Mapped[str | None] = mapped_column(String(100))
@@ -143,7 +147,18 @@ class DeprovisionEntry(Base):
     member_id: Mapped[str] = mapped_column(String(36))
     user_id: Mapped[str | None] = mapped_column(String(36))
     reason: Mapped[str] = mapped_column(String(20))  # deactivated | deleted
-    status: Mapped[str] = mapped_column(String(20))  # pending | held | withdrawn | queued | removed | failed
+    # pending | held | withdrawn | removed | failed | exempted | skipped
+    status: Mapped[str] = mapped_column(String(20))
+    # who and what the entry is about, as it was when it was reported (the member may be gone since)
+    email: Mapped[str | None] = mapped_column(String(320))
+    display_name: Mapped[str | None] = mapped_column(String(512))
+    app_role: Mapped[str | None] = mapped_column(String(100))
+    assets: Mapped[str | None] = mapped_column(Text)  # JSON [{"asset_id", "permission"}]
+    decision: Mapped[str | None] = mapped_column(String(20))  # remove | exempt | skip
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)  # why a removal failed
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -158,6 +173,8 @@ class Job(Base):
         Index("ix_jobs_claim", "status", "run_after"),
         Index("ix_jobs_app", "workspace_id", "app_id", "created"),
         Index("ix_jobs_dedupe", "workspace_id", "dedupe_key", "status"),
+        Index("ix_jobs_live", "app_id", "status"),  # an app's in-flight jobs, not its history
+        Index("ix_jobs_finished", "status", "finished"),  # pruning
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

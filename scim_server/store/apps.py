@@ -101,10 +101,30 @@ def delete_app(conn: Connection, workspace_id: int, app_id: str) -> AppRecord:
 
 
 def member_counts(conn: Connection, app_id: str) -> dict[str, int]:
-    query = select(app_members.c.state, func.count()).where(app_members.c.app_id == app_id).group_by(app_members.c.state)
-    return {state: int(n) for state, n in conn.execute(query)}
+    """How many members the app has in each state (``removed`` counts the closed ones)."""
+    return member_counts_of(conn, [app_id])[app_id]
 
 
 def due_for_check(conn: Connection, at: datetime, limit: int = 100) -> list[AppRecord]:
     query = select(apps).where(or_(apps.c.next_check.is_(None), apps.c.next_check <= at)).limit(limit)
     return [_record(r) for r in conn.execute(query)]
+
+
+def find_by_business_id(conn: Connection, workspace_id: int, kind: str, business_id: str) -> AppRecord | None:
+    """The app of ``kind`` already connected to that business/org in the workspace, if any."""
+    row = conn.execute(select(apps).where(apps.c.workspace_id == workspace_id, apps.c.kind == kind,
+                                          apps.c.business_id == business_id)).first()  # fmt: skip
+    return None if row is None else _record(row)
+
+
+def member_counts_of(conn: Connection, app_ids: list[str]) -> dict[str, dict[str, int]]:
+    """``member_counts`` for many apps in one query (an app list page)."""
+    if not app_ids:
+        return {}
+    query = (select(app_members.c.app_id, app_members.c.state, func.count())
+             .where(app_members.c.app_id.in_(app_ids))
+             .group_by(app_members.c.app_id, app_members.c.state))  # fmt: skip
+    counts: dict[str, dict[str, int]] = {app_id: {} for app_id in app_ids}
+    for app_id, state, n in conn.execute(query):
+        counts[app_id][state] = int(n)
+    return counts

@@ -441,7 +441,7 @@ _epoch = select(func.coalesce(func.max(token_epoch.c.epoch), literal_column("0")
 REVOCATION_EPOCH = Statement(_epoch)  # 0 on a schema without the row (create_all)
 TOKEN_BY_HASH = Statement(
     select(tokens.c.id, tokens.c.workspace_id, workspaces.c.name, tokens.c.scope, tokens.c.label,
-           tokens.c.created, tokens.c.revoked, _epoch.scalar_subquery())
+           tokens.c.created, tokens.c.revoked, tokens.c.expires, _epoch.scalar_subquery())
     .join(workspaces, workspaces.c.id == tokens.c.workspace_id)
     .where(tokens.c.token_hash == bindparam("h"), tokens.c.revoked.is_(None))
 )  # fmt: skip

@@ -140,3 +140,37 @@ def members_page(conn: Connection, app_id: str, state: str | None, after: str | 
     else:
         query = query.where(OPEN)
     return list(conn.execute(paging.window(query, (app_members.c.id,), None if after is None else (after,), limit)))
+
+
+def permissions_of(conn: Connection, app_id: str, remote_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """``permissions_by_member`` for a few members (a page), not the whole app."""
+    wanted = sorted(set(remote_ids))
+    out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    if not wanted:
+        return out
+    query = (select(app_permissions.c.remote_id, app_permissions.c.asset_id, app_permissions.c.permission)
+             .where(app_permissions.c.app_id == app_id, app_permissions.c.remote_id.in_(wanted))
+             .order_by(app_permissions.c.asset_id))  # fmt: skip
+    for remote_id, asset_id, permission in conn.execute(query):
+        out[remote_id].append((asset_id, permission))
+    return out
+
+
+def assets_page(conn: Connection, app_id: str, after: str | None, limit: int) -> list[Any]:
+    """Up to ``limit`` of the app's assets ordered by asset id; ``after``: the last id already sent."""
+    query = select(app_assets).where(app_assets.c.app_id == app_id)
+    return list(conn.execute(paging.window(query, (app_assets.c.asset_id,), None if after is None else (after,), limit)))
+
+
+def grants_on(conn: Connection, app_id: str, asset_ids: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+    """Who holds which permission on each of ``asset_ids``."""
+    wanted = sorted(set(asset_ids))
+    out: dict[str, list[dict[str, str]]] = defaultdict(list)
+    if not wanted:
+        return out
+    query = (select(app_permissions.c.asset_id, app_permissions.c.remote_id, app_permissions.c.permission)
+             .where(app_permissions.c.app_id == app_id, app_permissions.c.asset_id.in_(wanted))
+             .order_by(app_permissions.c.asset_id, app_permissions.c.remote_id))  # fmt: skip
+    for asset_id, remote_id, permission in conn.execute(query):
+        out[asset_id].append({"remote_id": remote_id, "permission": permission})
+    return out

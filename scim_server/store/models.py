@@ -51,6 +51,7 @@ class ApiToken(Base):
     label: Mapped[str | None] = mapped_column(String(200))
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
 
 
 class TokenEpoch(Base):

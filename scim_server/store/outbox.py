@@ -5,13 +5,15 @@ or another, now or after a restart) turns it into report entries or removals.
 
 A workspace with no apps pays one precompiled indexed query. Reconcile jobs are deduplicated
 while queued (not while running: a running one may have read the directory before this change)
-and become due ``debounce_seconds`` later, so a burst of changes (a Bulk request, an IdP pushing a
-batch of deactivations) is planned as one push: the mass-removal guard sees the whole burst.
+and become due ``debounce_seconds`` later (default 0: at once). A burst of changes (a Bulk
+request, an IdP pushing a batch of deactivations) need not be planned as one push: the
+mass-removal guard counts removals over a sliding window (``reconcile.GUARD_WINDOW``).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
@@ -21,6 +23,19 @@ from scim_server.store.app_models import App
 from scim_server.store.db import now
 
 apps = App.__table__
+# What reconciliation reads of a user (``reconcile.load_directory``): whether it is active, its
+# userName and its emails (matching), and its id; group memberships come through group writes.
+RECONCILED_USER_ATTRIBUTES = frozenset({"userName", "active", "emails"})
+USER_UPDATES = ("scim.user.patch", "scim.user.replace")
+
+
+def affects_apps(action: str, detail: dict[str, Any] | None) -> bool:
+    """Whether a SCIM write can change any app's plan: a user update that changed only
+    attributes reconciliation never reads (a title, a phone number, a manager) cannot, and
+    queues nothing; anything else (creates, deletes, groups, unknown details) is queued."""
+    if action not in USER_UPDATES or detail is None:
+        return True
+    return bool(set(detail.get("changed") or ()) & RECONCILED_USER_ATTRIBUTES)
 APPS_OF_WORKSPACE = fastsql.Statement(select(apps.c.id).where(apps.c.workspace_id == bindparam("ws")))
 
 

@@ -3,6 +3,9 @@
 Revoking a token bumps ``token_epoch`` in the same transaction, so a snapshot that sees the
 new epoch also sees the revocation: a process that caches verified tokens compares the epoch
 (read with each lookup, and on its own now and then) with the one its entries were read at.
+
+A token may carry an expiry (``expires``, UTC); lookups return it and the authenticator refuses
+the token from that instant, cached or not. Expiry needs no epoch bump: it is known in advance.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from scim_server.store import fastsql
 from scim_server.store.db import now
@@ -38,6 +42,10 @@ class TokenRecord:
     label: str | None
     created: datetime
     revoked: datetime | None
+    expires: datetime | None = None  # aware, UTC; None: never
+
+    def expired(self, at: datetime | None = None) -> bool:
+        return self.expires is not None and self.expires <= (at or now())
 
 
 def hash_token(token: str) -> str:
@@ -52,6 +60,17 @@ def ensure_workspace(conn: Connection, name: str) -> int:
     return int(conn.execute(insert(workspaces).values(name=name, created=now()).returning(workspaces.c.id)).scalar_one())
 
 
+def create_workspace_if_absent(conn: Connection, name: str) -> int | None:
+    """The new workspace's id, or None when ``name`` already exists (``serve`` mints its first
+    tokens only for a workspace it creates, never on a restart). ``ON CONFLICT DO NOTHING``: of
+    several processes starting together on a new database, one creates it and the others see None."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (dialect_insert(workspaces).values(name=name, created=now())
+                 .on_conflict_do_nothing(index_elements=[workspaces.c.name]).returning(workspaces.c.id))  # fmt: skip
+    created = conn.execute(statement).scalar()
+    return int(created) if created is not None else None
+
+
 def workspace_id(conn: Connection, name: str) -> int:
     found = conn.execute(select(workspaces.c.id).where(workspaces.c.name == name)).scalar()
     if found is None:
@@ -59,35 +78,42 @@ def workspace_id(conn: Connection, name: str) -> int:
     return int(found)
 
 
-def create_token(conn: Connection, workspace: str, scope: str, label: str | None = None) -> tuple[str, str]:
-    """Create a token; returns (token id, the token). The token itself is never stored."""
+def create_token(conn: Connection, workspace: str, scope: str, label: str | None = None,
+                 expires: datetime | None = None) -> tuple[str, str]:  # fmt: skip
+    """Create a token (valid until ``expires``, an aware datetime, when given); returns (token id,
+    the token). The token itself is never stored."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+    if expires is not None and expires.tzinfo is None:
+        raise ValueError("expires must be timezone-aware")
     ws = ensure_workspace(conn, workspace)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token_id = "tok_" + secrets.token_hex(8)
     conn.execute(
         insert(tokens).values(
-            id=token_id, workspace_id=ws, scope=scope, token_hash=hash_token(token), label=label, created=now()
+            id=token_id, workspace_id=ws, scope=scope, token_hash=hash_token(token), label=label, created=now(),
+            expires=expires.astimezone(UTC) if expires is not None else None,
         )
     )
     return token_id, token
 
 
 def lookup_token(conn: Connection, token: str) -> TokenRecord | None:
-    """The live (not revoked) token record for a presented token, or None."""
+    """The live (neither revoked nor expired) token record for a presented token, or None."""
     found = lookup_token_at_epoch(conn, token)
-    return found[0] if found is not None else None
+    return found[0] if found is not None and not found[0].expired() else None
 
 
 def lookup_token_at_epoch(conn: Connection, token: str) -> tuple[TokenRecord, int] | None:
-    """``lookup_token`` and the revocation epoch, read in the same statement (one snapshot):
-    what a cache of verified tokens needs to tell whether a later revocation made it stale."""
+    """The not revoked token and the revocation epoch, read in the same statement (one snapshot):
+    what a cache of verified tokens needs to tell whether a later revocation made it stale. An
+    expired token is returned too (``TokenRecord.expired()``), so the caller can say why it refuses."""
     row = fastsql.fetchone(conn, fastsql.TOKEN_BY_HASH, {"h": hash_token(token)})
     if row is None:
         return None
-    token_id, ws, name, scope, label, created, revoked, epoch = row
-    return TokenRecord(token_id, ws, name, scope, label, _created(created), _datetime(revoked)), int(epoch)
+    token_id, ws, name, scope, label, created, revoked, expires, epoch = row
+    record = TokenRecord(token_id, ws, name, scope, label, _created(created), _datetime(revoked), _aware(expires))
+    return record, int(epoch)
 
 
 def revocation_epoch(conn: Connection) -> int:
@@ -111,6 +137,12 @@ def _created(value: object) -> datetime:
     if stamp is None:
         raise TypeError("a NOT NULL timestamp read as NULL")
     return stamp
+
+
+def _aware(value: object) -> datetime | None:
+    """A stored UTC timestamp as an aware datetime (SQLite gives it back naive, or as text)."""
+    parsed = _datetime(value)
+    return parsed.replace(tzinfo=UTC) if parsed is not None and parsed.tzinfo is None else parsed
 
 
 def list_tokens(conn: Connection, workspace: str | None = None) -> list[TokenRecord]:
@@ -148,4 +180,5 @@ def _record(row: object) -> TokenRecord:
         label=row.label,  # type: ignore[attr-defined]
         created=row.created,  # type: ignore[attr-defined]
         revoked=row.revoked,  # type: ignore[attr-defined]
+        expires=_aware(row.expires),  # type: ignore[attr-defined]
     )

@@ -98,7 +98,8 @@ def test_automation_account_is_never_planned_for_removal(admin: httpx.Client, sa
     assert scim_client.patch(f"/Users/{bot_user}", json=body).status_code == 200
     check(admin, app_id)
     assert "bot@example.com" in {m["email"] for m in sandbox.state("github", github["org"])["members"]}
-    assert "bot@example.com" in members(admin, app_id, "exempted")
+    shown = members(admin, app_id, "matched")["bot@example.com"]  # the app's automation identity
+    assert shown["automation"] and shown["match_source"] == "automation"
     assert all(a.get("remote_id") != bot["remote_id"] for a in admin.get(f"/apps/{app_id}/plan").json()["actions"])
 
 

@@ -23,12 +23,13 @@ from sqlalchemy import Connection, Table, select, update
 
 from connectors.sandbox import SandboxClient
 from scim_server import cursor
-from scim_server.admin import apps as admin_apps
 from scim_server.cursor import MAX_INT, MAX_TEXT
 from scim_server.jobs.queue import jobs as jobs_t
-from scim_server.reconcile import reports_t, rules_t
+from scim_server.services import apps as service_apps
 from scim_server.store import tenancy
 from scim_server.store.apps import apps as apps_t
+from scim_server.store.reports import reports as reports_t
+from scim_server.store.rules import rules as rules_t
 from tests.admin.helpers import TERMINAL, scim_user, unique, wait_job
 from tests.servers import RunningServer
 
@@ -136,9 +137,9 @@ def _build(server: RunningServer, sandbox_url: str) -> Iterator[World]:
         users = _seed_users(scim)
         groups = {_ok(scim.post("/Groups", json={"schemas": [GROUP], "displayName": unique("g")}), 201)["id"]
                   for _ in range(N)}  # fmt: skip
-        org = _seed_org(sandbox)
+        orgs = [_seed_org(sandbox) for _ in range(N)]  # one business per app: connecting one twice is a 409
         sandbox.close()
-        apps = [_connect(admin, org, f"app-{i}") for i in range(N)]
+        apps = [_connect(admin, org, f"app-{i}") for i, org in enumerate(orgs)]
         jobs = [_check(admin, app_id) for app_id in apps]
         app0 = apps[0]
         for email, member_id in _emails(admin, app0, "unmatched").items():
@@ -383,7 +384,7 @@ def test_app_deleted_between_read_and_write_of_patch_is_404(admin: httpx.Client,
     """Deterministic: the app is deleted (through the API) while the PATCH checks the new credentials."""
     org = _seed_org(sandbox)
     app_id = _connect(admin, org, "doomed")
-    real_check = admin_apps._checked_account
+    real_check = service_apps._checked_account
     deleted: list[int] = []
 
     async def check_then_delete(*args: Any) -> dict[str, str]:
@@ -392,7 +393,7 @@ def test_app_deleted_between_read_and_write_of_patch_is_404(admin: httpx.Client,
             deleted.append((await other.delete(f"/apps/{app_id}")).status_code)
         return values
 
-    monkeypatch.setattr(admin_apps, "_checked_account", check_then_delete)
+    monkeypatch.setattr(service_apps, "_checked_account", check_then_delete)
     response = admin.patch(f"/apps/{app_id}", json={"label": "x", "automation_account": {"api_token": org["token"]}})
     assert deleted == [204]
     assert response.status_code == 404, response.text

@@ -87,14 +87,18 @@ def test_factory_needs_token_and_org() -> None:
     [
         (base, {"CAPABILITIES", "Asset", "Authorizes", "AutomationAccount", "ChangesRoles", "Connector",
                 "Credentials", "GrantsAssets", "InvitesMembers", "ListsAssets", "ListsMembers", "ListsRoles",
-                "Member", "MemberState", "Permission", "RemovesMembers", "Role", "Secret", "same_email"}),
+                "Member", "MemberState", "Permission", "RemovesMembers", "Role", "Secret", "same_email",
+                "CAPABILITY_PROTOCOLS", "CapabilityName", "UnsupportedCapability", "require"}),
         (errors, {"AuthError", "BrowserFlowError", "ConnectorError", "InvalidRequest", "NotFound",
                   "PermissionDenied", "RateLimited", "RetryableError", "UnsupportedCapability",
                   "VendorUnavailable"}),
         (http, {"Classifier", "HTTPSettings", "VendorHTTP", "iter_link_pages", "raise_for_vendor",
                 "retry_after_hint", "vendor_message"}),
-        (registry, {"CATALOG", "KIND_PACKAGES", "ConnectorFactory", "ConnectorSpec", "LoginMethod",
-                    "UnknownKind", "capabilities", "create_connector", "get_spec", "register", "required_business_id", "required_token"}),
+        (registry, {"CATALOG", "KIND_PACKAGES", "LOGIN_METHODS", "CatalogError", "ConnectorFactory",
+                    "ConnectorSpec", "CredentialSet", "InvalidCredentials", "InvalidLoginMethod", "LoginMethod",
+                    "UnknownKind", "capabilities", "check_login_method", "create_connector",
+                    "default_login_method", "describe", "get_spec", "login_methods", "register",
+                    "required_business_id", "required_token", "validate_credentials"}),
     ],
 )
 def test_public_surface_is_pinned(module: object, names: set[str]) -> None:

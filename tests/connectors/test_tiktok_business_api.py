@@ -50,8 +50,8 @@ def raw(sandbox: SandboxClient) -> httpx.Client:
 def test_catalog_entry() -> None:
     spec = get_spec(KIND)
     assert spec.base_url == "https://business-api.tiktok.com" and spec.needs_business_id
-    assert spec.login_methods == ("password",) and spec.owner_roles == ("ADMIN",)
-    assert {"api_token", "username", "password", "app_id", "app_secret"} == set(spec.account_fields)
+    assert spec.login_methods == ("sso", "password") and spec.owner_roles == ("ADMIN",)
+    assert {"api_token", "username", "password", "phone", "app_id", "app_secret"} == set(spec.account_fields)
     assert "Authorizes" in spec.capabilities and "GrantsAssets" in spec.capabilities
 
 

@@ -35,6 +35,9 @@ def _connect_github(console: Console, admin_token: str, workspace_label: str = "
     answer = httpx.post(f"{console.url}/api/v1/apps", headers={"Authorization": f"Bearer {admin_token}"}, json={
         "kind": "github", "label": workspace_label, "business_id": "acme",
         "automation_account": {"api_token": GITHUB_TOKEN}, "api_base_url": f"{console.url}/sandbox/github"})  # fmt: skip
+    if answer.status_code == 409:  # the demo business is connected once per workspace: reuse it
+        apps = httpx.get(f"{console.url}/api/v1/apps", headers={"Authorization": f"Bearer {admin_token}"}).json()
+        return str(next(a["id"] for a in apps["items"] if a["business_id"] == "acme"))
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
 

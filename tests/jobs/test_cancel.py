@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from connectors.sandbox import SandboxClient
 from scim_server.jobs import queue
 from scim_server.jobs.queue import JobRecord
 from scim_server.jobs.worker import Handler, JobContext, Worker
-from scim_server.store.db import Database
+from scim_server.store.db import Database, now
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique, wait_idle, wait_job
 from tests.admin.test_deprovision import deactivate, pending_entries, wait_for
 from tests.servers import RunningServer
@@ -109,13 +110,24 @@ def test_cancelled_check_stops_importing_and_does_not_reconcile(
     assert set(members(admin, app_id, "removed")) == {"m0001@example.com"}
 
 
+def hold_app_slot(server: RunningServer, app_id: str) -> Callable[[], None]:
+    """Another process holds one of the app's slots (the worker's per-app cap is 2), with a job
+    kind no handler here takes; returns its release."""
+    ws = server.db.read_sync(lambda c: c.execute(text("SELECT workspace_id FROM apps WHERE id = :a"), {"a": app_id}).scalar())
+    held = server.db.write_sync(lambda c: queue.enqueue(c, ws, "elsewhere", {}, app_id=app_id))
+    server.db.write_sync(lambda c: c.execute(queue.jobs.update().where(queue.jobs.c.id == held).values(
+        status="running", lease_owner="another-process", lease_until=now() + timedelta(hours=1))))  # fmt: skip
+    return lambda: server.db.write_sync(lambda c: queue.complete(c, held, "another-process", {}))
+
+
 def test_cancelled_queued_removal_never_runs(
-    admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any]
+    server: RunningServer, admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any]
 ) -> None:
     app_id = connect(admin, sandbox, github)
     check(admin, app_id)
     agency = members(admin, app_id, "unmatched")["agency@outside.example"]
-    sandbox.faults("github", latency_ms=1000)  # a check that keeps the (single) worker busy
+    release = hold_app_slot(server, app_id)
+    sandbox.faults("github", latency_ms=1000)  # a check that keeps the app's other slot busy
     busy = admin.post(f"/apps/{app_id}/check").json()["job_id"]
     wait_for(lambda: job(admin, busy)["status"] == "running")
     removal = admin.post(f"/apps/{app_id}/members/{agency['id']}/remove").json()["job_id"]
@@ -124,8 +136,9 @@ def test_cancelled_queued_removal_never_runs(
     assert cancelled["result"] == {"cancelled": True, "partial": {}}
     assert job(admin, busy)["status"] == "running"  # the removal was cancelled while still queued
     sandbox.clear_faults()
+    release()
     wait_job(admin, busy)
-    check(admin, app_id)  # queued after the removal: the worker would have claimed that first
+    check(admin, app_id)
 
     view = job(admin, removal)
     assert (view["status"], view["attempts"], view["started"]) == ("cancelled", 0, None), view

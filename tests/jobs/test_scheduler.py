@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -33,7 +34,8 @@ def db(db_url: str) -> Iterator[Database]:
     database.close()
 
 
-def _app(db: Database, vault: Vault, schedule: str = "daily", base: str | None = None, org: str = "acme") -> tuple[int, str]:
+def _app(db: Database, vault: Vault, schedule: str = "daily", base: str | None = None, org: str | None = None) -> tuple[int, str]:
+    org = org or f"acme-{uuid.uuid4().hex[:8]}"  # one app per business: each app its own org
     ws = db.write_sync(lambda c: tenancy.ensure_workspace(c, "sched"))
     values = {"kind": "github", "label": "x", "business_id": org, "login_method": "sso",
               "account_secret": vault.seal({"api_token": "t0k"}), "account_fields": ["api_token"],

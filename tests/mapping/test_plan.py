@@ -118,11 +118,11 @@ def test_username_matching_is_optional() -> None:
     assert by_name.matches.user_of == {"m1": "u1"} and by_name.matches.reason_of("m1") == "username"
 
 
-def test_the_automation_account_is_exempt_and_never_removed() -> None:
+def test_the_automation_account_is_matched_as_the_automation_identity_and_never_removed() -> None:
     policy = AppPolicy(VOCAB, "automatic", automation=AutomationIdentity(email="Bot@Example.com"))
     users = [user("bot", "bot@example.com", active=False)]
     result = run(users, [member("m-bot", "bot@example.com", "admin")], policy=policy)
-    assert result.sets.exempted == {"m-bot": "automation account"}
+    assert result.sets.matched == {"m-bot"} and result.sets.exempted == {}
     assert result.plan.actions == () and result.plan.held == ()
     assert result.membership(member("m-bot", "bot@example.com", "admin")).automation
 

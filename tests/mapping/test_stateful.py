@@ -223,8 +223,8 @@ class ReconcileMachine(RuleBasedStateMachine):
         after = self._reconcile()
         for member in self.actual.members:
             user_id = after.matches.user_of.get(member.id)
-            if member.id in after.sets.exempted or user_id is None:
-                continue
+            if member.id in after.sets.exempted or member.id in after.matches.automation or user_id is None:
+                continue  # exempted, or the automation identity: never deprovisioned
             if after.desired.deprovisioned(user_id) is not None:
                 assert member.id in self.actual.reported or member.id in held
         for member_id, reason in self.actual.reported.items():  # the report holds nothing stale

@@ -7,8 +7,12 @@ so a test can assert both "nothing contradicted the document" and "the flow real
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -103,3 +107,12 @@ def seed_github(sandbox: SandboxClient, org: str, token: str) -> None:
                     "grants": [{"email": "grace@example.com", "permission": "push"},
                                {"email": "agency@outside.example", "permission": "admin"}]}],
     })  # fmt: skip
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With ``ST_TALLY=prefix``: write test_schemathesis' failure counts and samples (see there)."""
+    prefix = os.environ.get("ST_TALLY")
+    module = sys.modules.get("tests.openapi.test_schemathesis")
+    if prefix and module is not None and (module.TALLY or module.SAMPLES):
+        Path(f"{prefix}.{os.getpid()}").write_text(json.dumps(module.TALLY, indent=1, sort_keys=True))
+        Path(f"{prefix}.{os.getpid()}.samples").write_text(json.dumps(module.SAMPLES, indent=1, default=repr))

@@ -22,3 +22,8 @@ class Services:
     def wake_worker(self) -> None:
         if self.worker is not None:
             self.worker.wake()
+
+    def stop_job(self, job_id: str) -> None:
+        """Stop a cancelled job now if this process runs it (else its worker stops at its next step)."""
+        if self.worker is not None:
+            self.worker.interrupt(job_id)

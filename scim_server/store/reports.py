@@ -1,0 +1,149 @@
+"""Deprovision reports and their entries: all the SQL that reads and writes them.
+
+A report collects an app's entries while ``pending``; applying it makes it ``applying`` (removals
+queued as one job) and it settles from its entries: ``applied`` when every removal decided on was
+done, ``failed`` when one failed (with the reason on the entry). Entries: ``pending`` / ``held``
+(open), ``removed``, ``failed``, ``exempted``, ``skipped``, ``withdrawn``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, cast
+
+import orjson
+from sqlalchemy import Connection, func, select, update
+
+from mapping import DeprovisionReason
+from scim_server.store import paging
+from scim_server.store.app_models import DeprovisionEntry, DeprovisionReport
+from scim_server.store.db import new_id, now
+
+reports = DeprovisionReport.__table__
+entries = DeprovisionEntry.__table__
+OPEN = ("pending", "held")
+TO_REMOVE = ("pending", "held", "failed")  # what applying (or retrying) a report still has to remove
+
+
+class ReportNotFound(LookupError):
+    """No report with that id in the workspace: a 404 on every face."""
+
+
+def pending_report(conn: Connection, ws: int, app_id: str) -> str:
+    """The app's report collecting entries, created on first need."""
+    found = conn.execute(select(reports.c.id).where(reports.c.app_id == app_id, reports.c.status == "pending")).scalar()
+    if found is not None:
+        return str(found)
+    report_id = new_id()
+    conn.execute(reports.insert().values(id=report_id, workspace_id=ws, app_id=app_id, status="pending", created=now()))
+    return report_id
+
+
+def add_entry(conn: Connection, ws: int, app_id: str, member: Any, user_id: str | None, reason: str,
+              status: str) -> None:  # fmt: skip
+    """Report ``member`` (a ``mapping.AppMember``) unless it already has an open entry; the entry
+    keeps who it is and the access at stake as they are now."""
+    existing = conn.execute(select(entries.c.id).where(entries.c.app_id == app_id, entries.c.member_id == member.id,
+                                                       entries.c.status.in_(OPEN))).scalar()  # fmt: skip
+    if existing is not None:
+        return
+    assets = [{"asset_id": a, "permission": p} for a, p in member.assets]
+    conn.execute(entries.insert().values(
+        id=new_id(), workspace_id=ws, app_id=app_id, report_id=pending_report(conn, ws, app_id),
+        member_id=member.id, user_id=user_id, reason=reason, status=status, email=member.email,
+        display_name=member.display_name or member.username, app_role=member.app_role or None,
+        assets=orjson.dumps(assets).decode(), created=now(), updated=now()))  # fmt: skip
+
+
+def withdraw(conn: Connection, app_id: str, member_id: str) -> None:
+    conn.execute(update(entries).where(entries.c.app_id == app_id, entries.c.member_id == member_id,
+                                       entries.c.status.in_(OPEN)).values(status="withdrawn", updated=now()))  # fmt: skip
+
+
+def hold(conn: Connection, app_id: str, reason: str) -> None:
+    """Say on the app's pending report why the mass-removal guard held its removals."""
+    conn.execute(update(reports).where(reports.c.app_id == app_id, reports.c.status == "pending")
+                 .values(held_reason=reason))  # fmt: skip
+
+
+def reported(conn: Connection, app_id: str) -> dict[str, DeprovisionReason]:
+    """Member id -> reason, for the app's open entries (what mapping calls ``Actual.reported``)."""
+    query = select(entries.c.member_id, entries.c.reason).where(entries.c.app_id == app_id, entries.c.status.in_(OPEN))
+    return {member_id: cast(DeprovisionReason, reason) for member_id, reason in conn.execute(query)}
+
+
+def held_since(conn: Connection, app_id: str, since: datetime) -> int:
+    """How many removals of the app the mass-removal guard held since ``since``."""
+    query = select(func.count()).where(entries.c.app_id == app_id, entries.c.status == "held", entries.c.created >= since)
+    return int(conn.execute(query).scalar() or 0)
+
+
+def get_report(conn: Connection, ws: int, report_id: str, *, for_update: bool = False) -> Any:
+    query = select(reports).where(reports.c.workspace_id == ws, reports.c.id == report_id)
+    row = conn.execute(query.with_for_update() if for_update else query).first()
+    if row is None:
+        raise ReportNotFound(report_id)
+    return row
+
+
+def list_reports(conn: Connection, ws: int, app_id: str | None, status: str | None,
+                 after: tuple[datetime, str] | None, limit: int) -> list[Any]:  # fmt: skip
+    query = select(reports).where(reports.c.workspace_id == ws)
+    if app_id is not None:
+        query = query.where(reports.c.app_id == app_id)
+    if status is not None:
+        query = query.where(reports.c.status == status)
+    return list(conn.execute(paging.window(query, (reports.c.created, reports.c.id), after, limit)))
+
+
+def entries_of(conn: Connection, report_ids: Iterable[str]) -> dict[str, list[Any]]:
+    wanted = sorted(set(report_ids))
+    out: dict[str, list[Any]] = {rid: [] for rid in wanted}
+    if wanted:
+        query = select(entries).where(entries.c.report_id.in_(wanted)).order_by(entries.c.created, entries.c.id)
+        for row in conn.execute(query):
+            out[row.report_id].append(row)
+    return out
+
+
+def decide(conn: Connection, entry_id: str, decision: str, reason: str | None, by: str, status: str) -> None:
+    conn.execute(update(entries).where(entries.c.id == entry_id).values(
+        decision=decision, decision_reason=reason, decided_by=by, decided_at=now(), status=status, updated=now()))  # fmt: skip
+
+
+def start_applying(conn: Connection, report_id: str, job_id: str | None, by: str) -> None:
+    status = "applying" if job_id is not None else "applied"
+    conn.execute(update(reports).where(reports.c.id == report_id)
+                 .values(status=status, applied=now(), applied_by=by, job_id=job_id))  # fmt: skip
+
+
+def to_remove(conn: Connection, report_id: str) -> list[Any]:
+    """The entries applying the report still has to remove (decided ``remove``, not done yet)."""
+    query = select(entries).where(entries.c.report_id == report_id, entries.c.decision == "remove",
+                                  entries.c.status.in_(TO_REMOVE))  # fmt: skip
+    return list(conn.execute(query))
+
+
+def mark_removed(conn: Connection, app_id: str, member_id: str, note: str | None = None) -> None:
+    """The member's removal was done (and verified, or confirmed by an admin)."""
+    conn.execute(update(entries).where(entries.c.app_id == app_id, entries.c.member_id == member_id,
+                                       entries.c.status.in_(TO_REMOVE))
+                 .values(status="removed", error=note, updated=now()))  # fmt: skip
+
+
+def mark_failed(conn: Connection, report_id: str, member_id: str, error: str) -> None:
+    conn.execute(update(entries).where(entries.c.report_id == report_id, entries.c.member_id == member_id,
+                                       entries.c.status.in_(TO_REMOVE))
+                 .values(status="failed", error=error[:2000], updated=now()))  # fmt: skip
+
+
+def settle(conn: Connection, report_id: str) -> str:
+    """Set an applying report's status from its entries: still ``applying`` while a removal decided on
+    is open, then ``failed`` if one failed, else ``applied``. Returns the status."""
+    counts: dict[str, int] = dict(conn.execute(select(entries.c.status, func.count()).where(
+        entries.c.report_id == report_id, entries.c.decision == "remove").group_by(entries.c.status)).all())  # fmt: skip
+    status = "applying" if counts.get("pending") or counts.get("held") else "failed" if counts.get("failed") else "applied"
+    conn.execute(update(reports).where(reports.c.id == report_id, reports.c.status.in_(("applying", "failed", "applied")))
+                 .values(status=status))  # fmt: skip
+    return status

@@ -1,0 +1,82 @@
+"""``kill -9`` of the server while several removals are in flight at once (one per app, the
+worker running them together) loses none: after a restart each completes, once (SQLite file that
+outlives the process; the fixtures of ``tests/admin/test_crash.py``)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connectors.sandbox import SandboxClient
+from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique
+from tests.admin.test_crash import CLI, PATCH, _clients, _wait
+from tests.admin.test_crash import Process as CrashProcess
+
+APPS = 3
+
+
+class Process(CrashProcess):
+    """The crash tests' process, given longer to start on a loaded machine (three apps' worth of
+    imports and a migration on a cold start can outlast 30 s when the cores are shared)."""
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(CLI + ["serve", "--port", str(self.port)], env=self.env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and self.proc.poll() is None, "server did not start"
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def process(tmp_path: Path) -> Iterator[Process]:
+    proc = Process(tmp_path)
+    yield proc
+    proc.stop()
+
+
+def test_kill9_with_several_removals_in_flight(process: Process, sandbox: SandboxClient) -> None:
+    orgs = []
+    for _ in range(APPS):
+        org, token = unique("org"), unique("ghp")
+        sandbox.seed("github", {"org": org, "token": token, "members": [
+            {"email": "grace@example.com", "name": "grace", "role": "member", "status": "active"},
+            {"email": "ada@example.com", "name": "ada", "role": "admin", "status": "active"}]})  # fmt: skip
+        orgs.append((org, token))
+    process.start()
+    scim, admin = _clients(process)
+    user = scim_user(scim, "grace@example.com")
+    apps = []
+    for org, token in orgs:
+        app_id = connect(admin, sandbox, {"org": org, "token": token}, policy="automatic")
+        check(admin, app_id)
+        assert "grace@example.com" in members(admin, app_id, "matched")
+        apps.append(app_id)
+
+    def running_removals() -> int:
+        jobs = admin.get("/jobs", params={"status": "running", "limit": 100}).json()["items"]
+        return sum(j["kind"] == "remove" for j in jobs)
+
+    sandbox.faults("github", latency_ms=1500)  # each removal stays in flight long enough
+    body = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
+    assert scim.patch(f"/Users/{user}", json=body).status_code == 200
+    _wait(lambda: running_removals() >= 2)  # several at once in one process
+    process.kill9()
+    sandbox.clear_faults()
+    process.start()
+    scim, admin = _clients(process)
+    for (org, _), app_id in zip(orgs, apps, strict=True):
+        _wait(lambda org=org: "grace@example.com" not in remote_emails(sandbox, org))
+        _wait(lambda app_id=app_id: [j["status"] for j in admin.get("/jobs", params={"app_id": app_id}).json()["items"]
+                                     if j["kind"] == "remove"] == ["completed"])  # fmt: skip
+        assert "ada@example.com" in remote_emails(sandbox, org)
