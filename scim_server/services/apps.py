@@ -26,10 +26,16 @@ SCOPE = "apps"  # the cursor scope of the app list
 T = TypeVar("T")
 
 
+def catalog_entry(kind: str) -> dict[str, Any]:
+    """One kind as the catalog describes it (an unknown kind is a 400 naming ``kind``)."""
+    _spec(kind)
+    return dict(registry.describe(kind))
+
+
 def catalog() -> list[dict[str, Any]]:
     """Every kind as the catalog describes it: capabilities, login methods (and the default), the
     automation account's fields, roles."""
-    return [registry.describe(kind) for kind in CATALOG]
+    return [catalog_entry(kind) for kind in CATALOG]
 
 
 def _spec(kind: str) -> Any:
