@@ -60,7 +60,8 @@ def show_tab(page: Any, name: str) -> None:
 
 
 def wait_for_jobs_done(page: Any) -> None:
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Automation").click()
+    page.wait_for_load_state()  # the action's own redirect first, or the click lands on the page it leaves
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Automation", exact=True).click()
     page.wait_for_url("**/console/automation")
     expect(page.locator("td.status-queued, td.status-running")).to_have_count(0, timeout=30_000)
 

@@ -112,8 +112,6 @@ def test_tiktok_seed_click_path(browser: Any, console: Console) -> None:
     wait_for_jobs_done(page)
     jobs = httpx.get(f"{console.url}/api/v1/jobs", headers={"Authorization": f"Bearer {admin}"}).json()["items"]
     failed = [(j["kind"], j["error"] or "") for j in jobs if j["status"] == "failed"]
-    if failed and "list_permissions failed: asset_type" in failed[0][1]:  # the known product bug, not the console
-        pytest.xfail("issue 10: TikTok's verifying re-read after a removal sends an empty asset_type")
     assert failed == []
     state = console.sandbox.state(KIND, BC)
     assert "grace.hopper@example.com" not in members(console)
