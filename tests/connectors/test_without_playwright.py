@@ -64,8 +64,7 @@ def test_server_and_catalog_load_without_playwright(tmp_path: Path) -> None:
     out = run_without_playwright(tmp_path, """
         import json, sys
         from cryptography.fernet import Fernet
-        from connectors.registry import CATALOG
-        from scim_server.admin.apps import catalog_entry
+        from scim_server.services.apps import catalog
         from scim_server.app import create_app
         from scim_server.settings import Settings
         from scim_server.store import migrate
@@ -77,7 +76,7 @@ def test_server_and_catalog_load_without_playwright(tmp_path: Path) -> None:
         settings = Settings(database_url=url, secret_key=Fernet.generate_key().decode(), access_log=False)
         db = Database(settings)
         create_app(settings, database=db)
-        kinds = sorted(catalog_entry(kind)["kind"] for kind in CATALOG)
+        kinds = sorted(entry["kind"] for entry in catalog())
         db.close()
         print(json.dumps({"kinds": kinds, "loaded": sorted(m for m in sys.modules if m.startswith("playwright"))}))
     """)
