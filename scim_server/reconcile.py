@@ -234,11 +234,12 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
 def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: bool = True) -> dict[str, Any]:
     """Store the sets and the bookkeeping, queue the app actions; returns a summary."""
     app, result = loaded.app, loaded.result
+    conflicts = _conflicts_by_member(result)
     for row in loaded.rows:
         view = result.membership(loaded.members[row.id])
         values = {"state": view.state, "user_id": view.user_id, "bridge_role": view.bridge_role,
-                  "match_source": _match_source(row.match_source, view)}  # fmt: skip
-        if (row.state, row.user_id, row.bridge_role, row.match_source) != tuple(values.values()):
+                  "match_source": _match_source(row.match_source, view), "conflicts": conflicts.get(row.id)}  # fmt: skip
+        if (row.state, row.user_id, row.bridge_role, row.match_source, row.conflicts) != tuple(values.values()):
             member_store.set_member(conn, row.id, **values)
     queued: list[str] = []
     for action in result.plan.actions:
@@ -263,6 +264,16 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
                 if queue.cancel(conn, ws, job_id).status == "cancelled" and member is not None:
                     report_store.add_entry(conn, ws, app.id, member, removal.user_id, removal.cause, "held")
     return summary(result) | {"jobs": queued}
+
+
+def _conflicts_by_member(result: Reconciliation) -> dict[str, str]:
+    """The plan's conflicts about each member (JSON, as stored on the member so its view shows them,
+    e.g. a role change its app's kind cannot make)."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in result.plan.conflicts:
+        if c.member_id is not None:
+            found[c.member_id].append({"kind": c.kind, "detail": c.detail, "capability": c.capability})
+    return {member_id: orjson.dumps(items).decode() for member_id, items in found.items()}
 
 
 def _match_source(current: str | None, view: Any) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Connection
 
 from connectors.registry import get_spec
@@ -42,6 +43,7 @@ def member_view(row: Any, perms: list[tuple[str, str]]) -> dict[str, Any]:
         "user_id": row.user_id, "bridge_role": row.bridge_role, "match_source": row.match_source,
         "automation": row.match_source == AUTOMATION, "exempt_reason": row.exempt_reason,
         "exempted_by": row.exempted_by, "managed": row.managed_user_id is not None,
+        "conflicts": orjson.loads(row.conflicts) if row.conflicts else [],
         "assets": [{"asset_id": a, "permission": p} for a, p in perms],
     }  # fmt: skip
 

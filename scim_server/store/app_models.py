@@ -73,6 +73,7 @@ class AppMember(Base):
     exempt_reason: Mapped[str | None] = mapped_column(Text)
     exempted_by: Mapped[str | None] = mapped_column(String(100))
     exempted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    conflicts: Mapped[str | None] = mapped_column(Text)  # JSON: what the plan wants but cannot do for it
     first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -111,11 +111,14 @@ def test_a_role_the_kind_cannot_change_is_a_conflict_in_the_plan_and_never_a_job
     (conflict,) = _role_conflicts(admin, app_id)
     assert conflict["kind"] == "unsupported" and conflict["member_id"] == member_id and conflict["user_id"] == dev
     assert f"{kind} cannot change a member's role" in conflict["detail"] and repr(wanted) in conflict["detail"]
+    shown = members(admin, app_id, "matched")["dev@example.com"]["conflicts"]  # and on the member itself
+    assert shown == [{"kind": "unsupported", "detail": conflict["detail"], "capability": "change_role"}]
 
     check(admin, app_id)  # the next reconcile does not queue it either
     wait_idle(admin, app_id)
     assert _jobs(admin, app_id, "change_role") == []
     assert [c["member_id"] for c in _role_conflicts(admin, app_id)] == [member_id]
+    assert admin.get(f"/apps/{app_id}/members/{member_id}").json()["conflicts"][0]["capability"] == "change_role"
     remote = {m["email"]: m for m in sandbox.state(kind, seeded["org"])["members"]}
     assert remote["dev@example.com"]["role"] == plain
 
