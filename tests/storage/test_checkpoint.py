@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Connection
 
 from scim_server.settings import Settings
@@ -79,6 +80,7 @@ def test_the_wal_is_checkpointed_off_the_writer(tmp_path: Path) -> None:
     assert frames < 6000 // 2  # the WAL restarted, rather than holding every page written
 
 
+@pytest.mark.xdist_group("heavy")  # a timing test: never beside the topology test's six processes
 def test_a_writer_that_never_pauses_still_gets_its_wal_restarted(tmp_path: Path) -> None:
     """A PASSIVE checkpoint cannot catch up with a writer that always has a batch in flight, and
     the WAL restarts only when a batch begins with every frame copied: past ``limit`` frames the

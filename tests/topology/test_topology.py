@@ -31,7 +31,7 @@ from tests.db import postgres_database
 from tests.servers import serve_asgi
 from tests.topology.cluster import Cluster, haproxy_binary
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # not beside timing tests
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 MEMBERS = 12
@@ -169,9 +169,10 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
     assert set(removed) == {m["remote_id"] for m in matched}, "a member was never removed"
     assert all(count == 1 for count in removed.values()), f"removed twice: {removed}"
 
-    # Both workers ran jobs (each logs the jobs it completed).
+    # The survivor finished the work (the victim may die before completing any: the per-app cap lets
+    # either process hold both of the app's slots, so which one ran what is not fixed).
     completed = {w.name: w.log.read_text().count('"job completed"') for w in topology.workers}
-    assert all(completed.values()), completed
+    assert completed[topology.workers[1].name] > 0, completed
 
     # Rolling restart of the API processes under load: not one failed request.
     failures: list[str] = []
