@@ -97,6 +97,38 @@ class Settings(BaseSettings):
     audit_seal_seconds: float = 1.0
     audit_checkpoint_seconds: float = 300.0
 
+    # Notifications (scim_server/notify/): email through this SMTP server to the workspace's
+    # addresses (API), these addresses and the app's owners; webhooks are managed over the API.
+    # Deliveries are retried with backoff (base doubling up to the max) for max_attempts; events
+    # within coalesce_seconds of one another merge into one message. Reminders while a report
+    # stays pending: after each of reminder_after_seconds (1 day, 3 days), then every reminder_every.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "scim-bridge@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    notify_emails: list[str] = Field(default_factory=list)
+    notify_poll_seconds: float = Field(1.0, gt=0)
+    notify_coalesce_seconds: float = Field(10.0, ge=0)
+    notify_retry_base_seconds: float = Field(30.0, gt=0)
+    notify_retry_max_seconds: float = Field(3600.0, gt=0)
+    notify_max_attempts: int = Field(12, ge=1)
+    notify_webhook_timeout_seconds: float = Field(10.0, gt=0)
+    notify_reminder_after_seconds: list[float] = Field(default_factory=lambda: [86400.0, 3 * 86400.0])
+    notify_reminder_every_seconds: float = Field(7 * 86400.0, gt=0)
+    # SIEM streaming of the audit trail (scim_server/notify/siem.py), per workspace, from the
+    # position each sink last acknowledged: Splunk HTTP Event Collector (URL of the collector
+    # endpoint, e.g. https://splunk:8088/services/collector/event, and its token), and/or syslog
+    # RFC 5424 over TCP with octet-counted framing (RFC 6587).
+    siem_splunk_url: str | None = None
+    siem_splunk_token: str | None = None
+    siem_syslog_host: str | None = None
+    siem_syslog_port: int = 601
+    siem_batch: int = Field(500, ge=1, le=10_000)
+    siem_poll_seconds: float = Field(2.0, gt=0)
+
     # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period
     # while requests are still served (the balancer's health check takes the process out), then
     # the requests in flight get up to the timeout to finish, and running jobs are handed back.
