@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     audit_signing_key: str | None = None
     audit_signing_key_file: Path = Path("./scim-bridge-audit-key.pem")
     audit_seal_seconds: float = 1.0
+    audit_seal_quiet_seconds: float = Field(0.2, ge=0)
+    audit_seal_max_seconds: float = Field(30.0, ge=0)
     audit_checkpoint_seconds: float = 300.0
 
     # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period

@@ -416,6 +416,9 @@ class Database:
         self._reader = _InlineReader(self.read_engine) if settings.is_sqlite else None
         self._pg_readers: _ThreadConnections | None = None
         self._pg_writers: _ThreadConnections | None = None
+        # Reads and writes begun through ``read``/``write``: the audit sealer waits for a
+        # moment when this stands still (audit/sealer.py).
+        self.calls = 0
 
     @property
     def dialect(self) -> str:
@@ -455,6 +458,7 @@ class Database:
             self.read_engine.dispose()
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
+        self.calls += 1
         if self._writer is not None:
             loop = asyncio.get_running_loop()
             future: asyncio.Future[T] = loop.create_future()
@@ -466,6 +470,7 @@ class Database:
         return await anyio.to_thread.run_sync(self.write_sync, fn)
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
+        self.calls += 1
         if self._reader is not None:
             done, value = self._reader.try_run(fn)
             return value if done else self.read_sync(fn)  # type: ignore[return-value]
