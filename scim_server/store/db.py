@@ -107,7 +107,8 @@ def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
     """
     url = settings.database_url
     if not settings.is_sqlite:
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        size = settings.database_pool_size
+        engine = create_engine(url, pool_size=size, max_overflow=size, pool_pre_ping=True)
         event.listen(engine, "before_cursor_execute", _flush_before)
         return engine
     engine = create_engine(
@@ -439,9 +440,11 @@ class Database:
             self._writer = _GroupCommitWriter(self.engine, self.settings.write_batch_max, self._checkpointer)
             self._writer.start()
         if not self.settings.is_sqlite and self._pg_writers is None:
-            # The engine's pool holds 30: 8 readers and 16 writers keep 6 for *_sync callers.
-            self._pg_readers = _ThreadConnections(self.engine, 8, "pg-read", autocommit=True)
-            self._pg_writers = _ThreadConnections(self.engine, 16, "pg-write", autocommit=True)  # see _write_on
+            # Of the pool (SCIM_BRIDGE_DATABASE_POOL_SIZE): a quarter for readers and half for
+            # writers, each thread keeping its connection; the rest for *_sync callers.
+            size = self.settings.database_pool_size
+            self._pg_readers = _ThreadConnections(self.engine, size // 4, "pg-read", autocommit=True)
+            self._pg_writers = _ThreadConnections(self.engine, size // 2, "pg-write", autocommit=True)  # _write_on
 
     def close(self) -> None:
         if self._writer is not None:
