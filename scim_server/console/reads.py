@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
+from connectors.registry import UnknownKind, get_spec
 from scim_server.jobs import queue
 from scim_server.store import apps as app_store
 from scim_server.store import reports as report_store
@@ -30,16 +30,6 @@ def kind_name(kind: str) -> str:
         return get_spec(kind).name
     except UnknownKind:
         return kind
-
-
-def catalog() -> list[dict[str, Any]]:
-    out = []
-    for kind in CATALOG:
-        spec = get_spec(kind)
-        out.append({"kind": kind, "name": spec.name, "capabilities": list(capabilities(spec.cls)),
-                    "needs_business_id": spec.needs_business_id, "business_id_label": spec.business_id_label,
-                    "login_methods": list(spec.login_methods), "account_fields": list(spec.account_fields)})  # fmt: skip
-    return out
 
 
 @dataclass(frozen=True, slots=True)

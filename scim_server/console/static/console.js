@@ -35,7 +35,9 @@
     document.querySelectorAll("details.menu[open]").forEach(function (menu) { menu.removeAttribute("open"); });
     dialog.addEventListener("close", function () {
       if (dialog.parentNode === host) { host.textContent = ""; }
-      if (opener && document.body.contains(opener)) { opener.focus(); }
+      if (!opener || !document.body.contains(opener)) { return; }
+      var menu = opener.closest("details");  // a row menu closed when the dialog opened: its summary
+      (menu && !menu.open ? menu.querySelector("summary") : opener).focus();
     });
     if (!dialog.open) { dialog.showModal(); }
   });
