@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from connectors.registry import get_spec
 from mapping import ChangeRole, Invite, Remove
+from mapping.capabilities import Capability, can
 from scim_server import reconcile
 from scim_server.audit.log import append as audit
 from scim_server.auth import Principal
@@ -48,12 +49,8 @@ def member_view(row: Any, perms: list[tuple[str, str]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def can(kind: str, capability: str) -> bool:
-    """Whether connectors of ``kind`` implement ``capability`` (a protocol name of connectors.base)."""
-    return capability in get_spec(kind).capabilities
-
-
-def _require(app: AppRecord, capability: str, what: str) -> None:
+def _require(app: AppRecord, capability: Capability, what: str) -> None:
+    """Refuse up front what the app's kind cannot do (mapping.capabilities is the one table)."""
     if not can(app.kind, capability):
         raise Unprocessable(f"{get_spec(app.kind).name} cannot {what}; do it in the app.", code="unsupported")
 
@@ -228,7 +225,7 @@ async def remove(svc: Services, who: Principal, app_id: str, member_id: str) -> 
         app = app_store.get_app(conn, who.workspace_id, app_id)
         row = _member(conn, app, member_id, "removed")
         _not_automation(row, "removed")
-        _require(app, "RemovesMembers", "remove members")
+        _require(app, "remove", "remove members")
         if row.exempt_reason is not None:
             raise Conflict("Exempted members are never removed; unexempt it first.", code="member_exempted")
         perms = member_store.permissions_of(conn, app.id, [row.remote_id]).get(row.remote_id, [])
@@ -251,7 +248,7 @@ async def change_roles(svc: Services, who: Principal, app_id: str, member_id: st
         out: dict[str, Any] = {}
         if body.app_role is not None and body.app_role != row.app_role:
             _not_automation(row, "given another role")
-            _require(app, "ChangesRoles", "change a member's role")
+            _require(app, "change_role", "change a member's role")
             known = reconcile.vocabulary(app.kind).roles
             if body.app_role not in known:
                 raise Invalid(f"app_role must be one of {', '.join(known)}.", field="app_role")
@@ -275,7 +272,7 @@ async def invite(svc: Services, who: Principal, app_id: str, body: InviteBody) -
 
     def unit(conn: Connection) -> dict[str, Any]:
         app = app_store.get_app(conn, who.workspace_id, app_id)
-        _require(app, "InvitesMembers", "invite members")
+        _require(app, "invite", "invite members")
         user = _directory_user(conn, who.workspace_id, body.user_id)
         if not user.active:
             raise Conflict("A deactivated user cannot be invited.", code="user_inactive")
