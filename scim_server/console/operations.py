@@ -12,7 +12,15 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server.console.web import Admin, admin_page, form_lists, form_of, message, redirect_with, render
+from scim_server.console.web import (
+    Admin,
+    admin_page,
+    form_lists,
+    form_of,
+    message,
+    redirect_with,
+    render_dialog,
+)
 from scim_server.errors import ServiceError
 from scim_server.services import apps as app_ops
 from scim_server.services import directory as directory_ops
@@ -77,7 +85,7 @@ async def configure(request: Request, admin: Admin) -> Response:
 async def remove_app_form(request: Request, admin: Admin) -> Response:
     app_id = request.path_params["app_id"]
     app = await app_ops.get_app(admin.services, admin.principal, app_id)
-    return render(request, "remove_app.html", {"app": app}, admin=admin)
+    return render_dialog(request, "remove_app.html", {"app": app, "dialog_title": "Remove app"}, admin)
 
 
 @admin_page
@@ -87,7 +95,8 @@ async def remove_app(request: Request, admin: Admin) -> Response:
     reason = form.get("reason", "").strip()
     if not reason:
         app = await app_ops.get_app(admin.services, admin.principal, app_id)
-        return render(request, "remove_app.html", {"app": app, "error": "Provide a reason."}, 400, admin)
+        return render_dialog(request, "remove_app.html", {"app": app, "dialog_title": "Remove app",
+                             "error": "Provide a reason."}, admin, 400)  # fmt: skip
     await app_ops.remove(admin.services, admin.principal, app_id, reason[:2000])
     return await redirect_with(request, admin, "/console/apps", message("success", "App removed."))
 
@@ -112,14 +121,15 @@ async def match_form(request: Request, admin: Admin) -> Response:
     app, member = await _member(admin, app_id, member_id)
     query = request.query_params.get("q", "").strip()[:200]
     chosen = request.query_params.get("user_id")
-    context: dict[str, Any] = {"app": app, "member": member, "q": query, "step": "search", "users": []}
+    context: dict[str, Any] = {"app": app, "member": member, "q": query, "step": "search", "users": [],
+                               "dialog_title": "Match user"}  # fmt: skip
     if chosen:
         user = await directory_ops.get_user(admin.services, admin.principal, chosen)
         context |= {"step": "role", "user": user}
     else:
         found = await directory_ops.search_users(admin.services, admin.principal, query or None, PageRequest(None, 20))
         context["users"] = found["items"]
-    return render(request, "match.html", context, admin=admin)
+    return render_dialog(request, "match.html", context, admin)
 
 
 @admin_page
@@ -147,7 +157,9 @@ async def member_form(request: Request, admin: Admin) -> Response:
         raise LookupError(action)
     app, member = await _member(admin, app_id, member_id)
     roles = app_ops.catalog_entry(app["kind"]).get("roles", [])
-    return render(request, f"member_{action}.html", {"app": app, "member": member, "roles": roles}, admin=admin)
+    titles = {"remove": "Remove user", "exempt": "Exempt user", "unexempt": "Unexempt user", "role": "Change role"}
+    return render_dialog(request, f"member_{action}.html", {"app": app, "member": member, "roles": roles,
+                         "dialog_title": titles[action]}, admin)  # fmt: skip
 
 
 @admin_page
@@ -164,8 +176,8 @@ async def member_action(request: Request, admin: Admin) -> Response:
             body = ExemptBody(reason=form.get("reason", ""))
         except ValidationError:
             app, member = await _member(admin, app_id, member_id)
-            return render(request, "member_exempt.html", {"app": app, "member": member,
-                          "error": "Provide a reason."}, 400, admin)  # fmt: skip
+            return render_dialog(request, "member_exempt.html", {"app": app, "member": member, "dialog_title":
+                                 "Exempt user", "error": "Provide a reason."}, admin, 400)  # fmt: skip
         await member_ops.exempt(svc, who, app_id, member_id, body)
         box, state = message("success", "User exempted."), "exempted"
     elif action == "unexempt":

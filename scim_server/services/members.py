@@ -9,7 +9,7 @@ woken after the commit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import Connection
@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from connectors.registry import get_spec
 from mapping import ChangeRole, Invite, Remove
 from mapping.capabilities import Capability, can
-from scim_server import reconcile
+from scim_server import cursor, reconcile
 from scim_server.audit.log import append as audit
 from scim_server.auth import Principal
 from scim_server.jobs import queue
@@ -130,6 +130,36 @@ async def list_members(svc: Services, who: Principal, app_id: str, state: str | 
         rows = member_store.members_page(conn, app_id, state, after, page.fetch)
         perms = member_store.permissions_of(conn, app_id, [r.remote_id for r in rows[: page.limit]])
         return page_of(rows, page.limit, MEMBERS, lambda r: (r.id,), lambda r: member_view(r, perms.get(r.remote_id, [])))
+
+    return await svc.db.read(unit)
+
+
+SORTS = ("email", "name", "role")
+
+
+async def search_members(svc: Services, who: Principal, app_id: str, state: str, text: str | None, sort: str,
+                         page: PageRequest) -> dict[str, Any]:  # fmt: skip
+    """One page of a set, searched (email, name or username contains ``text``) and sorted, paged on
+    (sort key, id): page N costs what page 1 costs at any size. Also ``total`` (counted only for a
+    search; else None: the set's count is known) and ``user_names`` (id -> userName) of the page's
+    directory users."""
+    if state not in STATES:
+        raise Invalid(f"state must be one of {', '.join(STATES)}.", field="state")
+    if sort not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(SORTS)}.", field="sort")
+    scope = f"{MEMBERS}:{sort}"
+    after = cast(tuple[str, str], cursor.decode(scope, page.cursor, str, str)) if page.cursor else None
+
+    def unit(conn: Connection) -> dict[str, Any]:
+        app_store.get_app(conn, who.workspace_id, app_id)
+        rows = member_store.search_page(conn, app_id, state, text, sort, after, page.fetch)
+        shown = rows[: page.limit]
+        perms = member_store.permissions_of(conn, app_id, [r.remote_id for r in shown])
+        out = page_of(rows, page.limit, scope, lambda r: (getattr(r, member_store.SORT_KEYS[sort].name) or "", r.id),
+                      lambda r: member_view(r, perms.get(r.remote_id, [])))  # fmt: skip
+        names = people.user_names(conn, who.workspace_id, {r.user_id for r in shown if r.user_id})
+        total = member_store.count_in_set(conn, app_id, state, text) if text else None
+        return out | {"total": total, "user_names": names}
 
     return await svc.db.read(unit)
 
