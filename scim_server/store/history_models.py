@@ -1,5 +1,5 @@
 """Append-only history of app access: every change of a member's state and of a permission, as
-it became after the change, written by database triggers (migration 0011) in the transaction
+it became after the change, written by database triggers (migration 0012) in the transaction
 of the change itself.
 
 Triggers rather than calls in the services make the history complete by construction: an

@@ -7,8 +7,8 @@ time: nothing earlier is known). On SQLite a later ``batch_alter_table`` of ``ap
 ``app_permissions`` recreates the table and drops its triggers: such a migration must create
 them again (``tests/audit/test_history.py`` fails otherwise).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
