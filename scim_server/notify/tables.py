@@ -1,4 +1,4 @@
-"""Tables of notifications and SIEM streaming (migration 0011). Every row belongs to one workspace.
+"""Tables of notifications and SIEM streaming (migration 0013). Every row belongs to one workspace.
 
 ``notify_events`` is an outbox: a row is written in the transaction of the change it tells of
 (a report gained entries, the guard held removals, a job failed for good), so a notification can
