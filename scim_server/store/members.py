@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, literal_column, or_, select, tuple_, update
 
 from scim_server.store import paging
 from scim_server.store.app_models import AppAsset, AppMember, AppPermission
@@ -193,16 +193,20 @@ def _in_set(query: Any, app_id: str, state: str, text: str | None) -> Any:
 
 
 def sort_key(sort: str) -> tuple[Any, Any]:
-    """The keyset of a sorted member list: (the sort column, NULL as '', then id): unique, total."""
-    return func.coalesce(SORT_KEYS[sort], ""), app_members.c.id
+    """The keyset of a sorted member list: (the sort column, NULL as '', then id): unique, total.
+    The '' is a literal, not a parameter, so both databases match it to the sort's index."""
+    return func.coalesce(SORT_KEYS[sort], literal_column("''")), app_members.c.id
 
 
 def search_page(conn: Connection, app_id: str, state: str, text: str | None, sort: str,
                 after: tuple[str, str] | None, limit: int) -> list[Any]:  # fmt: skip
     """Up to ``limit`` members of a set, searched, ordered on ``sort_key(sort)``, strictly after the
     position ``after`` (keyset: a deep page reads what the first page reads, not the rows before)."""
+    key = sort_key(sort)
     query = _in_set(select(app_members), app_id, state, text)
-    return list(conn.execute(paging.window(query, sort_key(sort), after, limit)))
+    if after is not None:  # a row value: an index range on both databases (an OR of terms is not, on PostgreSQL)
+        query = query.where(tuple_(*key) > tuple_(*after))
+    return list(conn.execute(query.order_by(*key).limit(limit)))
 
 
 def count_in_set(conn: Connection, app_id: str, state: str, text: str | None) -> int:
