@@ -56,7 +56,7 @@ class AppMember(Base):
         Index("ix_app_members_email", "app_id", "email_ci"),
         # the Members tabs' sort orders (store.members.sort_key), one index each: see migration 0014
         *(Index(f"ix_app_members_sort_{name}", "app_id", "state", text(f"coalesce({column}, '')"), "id")
-          for name, column in (("email", "email_ci"), ("name", "display_name"), ("role", "app_role"))),
+          for name, column in (("email", "email_ci"), ("name", "display_name"))),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
