@@ -125,7 +125,7 @@ class ScimGroup(Base):
 
 
 class ScimGroupBump(Base):
-    """A version bump of a group that takes no lock on its row (migration 0013): PostgreSQL user
+    """A version bump of a group that takes no lock on its row (migration 0014): PostgreSQL user
     deletes insert one per group; the group's next own write folds them into its version."""
 
     __tablename__ = "scim_group_bumps"

@@ -8,8 +8,8 @@ row's version plus its bump rows, read in one snapshot, and the group's next own
 the rows into its version (scim_server/store/fastsql.py). SQLite, with one writer, keeps the
 UPDATE and leaves this table empty.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
