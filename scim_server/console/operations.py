@@ -110,6 +110,13 @@ async def _member(admin: Admin, app_id: str, member_id: str) -> tuple[dict[str, 
     return app, member
 
 
+async def _member_or_none(admin: Admin, app_id: str, member_id: str) -> dict[str, Any] | None:
+    try:
+        return await member_ops.get_member(admin.services, admin.principal, app_id, member_id)
+    except ServiceError:
+        return None
+
+
 def _members_url(app_id: str, state: str = "matched") -> str:
     return f"/console/apps/{app_id}/members?state={state}"
 
@@ -211,6 +218,11 @@ async def bulk(request: Request, admin: Admin) -> Response:
     if action == "exempt" and not reason:
         return await redirect_with(request, admin, _members_url(app_id, state),
                                    message("error", "Provide a reason to exempt the selected members."))  # fmt: skip
+    if action == "remove" and (form.get("confirmed") or [""])[0] != "yes":  # Remove users? first
+        found = [await _member_or_none(admin, app_id, m) for m in selected]
+        context = {"app": await app_ops.get_app(admin.services, admin.principal, app_id), "state": state,
+                   "members": [m for m in found if m is not None], "dialog_title": "Remove users"}  # fmt: skip
+        return render_dialog(request, "bulk_remove.html", context, admin)
     done, refused = 0, []
     for member_id in selected:
         try:

@@ -148,6 +148,12 @@ def test_dialogs_with_the_keyboard_and_the_audit_view(page: tuple[Any, Problems]
     tab.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
     assert tab.evaluate("document.activeElement.textContent.trim()") == "More options"  # back on the row's menu
+    row.get_by_role("checkbox").check()
+    tab.get_by_role("button", name="Remove selected").click()
+    bulk = tab.get_by_role("dialog", name="Remove users?")
+    expect(bulk).to_contain_text("edsger.dijkstra@example.com")
+    bulk.get_by_role("button", name="Cancel").click()
+    expect(bulk).to_have_count(0)
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
     tab.wait_for_url("**/console/audit")
     tab.get_by_role("button", name="Verify chain").or_(tab.get_by_role("link", name="Verify chain")).click()

@@ -1,6 +1,6 @@
 """Bulk select on a Members tab over real HTTP against the sandbox: exempt the selected members
-with one reason (none given: refused, nothing changed), remove the selected ones (gone from the
-sandbox once their jobs complete); an unknown id in the selection is named in the message while
+with one reason (none given: refused, nothing changed), remove the selected ones after the Remove
+users? dialog (asking changes nothing; gone from the sandbox once their jobs complete); an unknown id in the selection is named in the message while
 the others are done, each through its own operation."""
 
 from __future__ import annotations
@@ -53,8 +53,14 @@ def test_bulk_exempt_and_remove(console: Console) -> None:
     exempted = _members(api, app_id, "exempted")
     assert {e["exempt_reason"] for e in exempted.values()} == {"Agency staff"} and len(exempted) == 2
 
-    removing = client.post(url, data={"csrf": csrf, "action": "remove", "state": "unmatched", "member": [grace]},
-                           follow_redirects=True)  # fmt: skip
+    asked = client.post(url, data={"csrf": csrf, "action": "remove", "state": "unmatched", "member": [grace, "gone"]},
+                        headers={"HX-Request": "true", "HX-Target": "dialog-host"})  # fmt: skip
+    assert asked.text.lstrip().startswith("<dialog") and "Remove users?" in asked.text and "grace.hopper" in asked.text
+    assert f'name="member" value="{grace}"' in asked.text and 'value="gone"' not in asked.text
+    assert _members(api, app_id, "unmatched")["grace.hopper@example.com"]["state"] == "unmatched"  # only asked
+    assert [j for j in api.get("/jobs", params={"app_id": app_id}).json()["items"] if j["kind"] == "remove"] == []
+    removing = client.post(url, data={"csrf": csrf, "action": "remove", "state": "unmatched", "member": [grace],
+                                      "confirmed": "yes"}, follow_redirects=True)  # fmt: skip
     assert "Removing 1 of 1 members." in removing.text
     jobs = api.get("/jobs", params={"app_id": app_id}).json()["items"]
     for job in jobs:
