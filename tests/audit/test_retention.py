@@ -133,3 +133,11 @@ def test_retention_over_http_and_cli(server: RunningServer, workspace: str,
     assert cli_main(["audit", "retention", "--workspace", workspace, "--days", "0"]) == 2
     assert cli_main(["audit", "expire", "--workspace", workspace]) == 0
     assert "expired through seq 0, 0 events deleted" in capsys.readouterr().out
+
+
+def test_nothing_may_be_deleted_before_any_expiry(db: Database) -> None:
+    ws = new_workspace(db, "never-expired")
+    add_events(db, ws, 3)
+    with pytest.raises(DBAPIError):
+        db.write_sync(lambda conn: conn.execute(text("DELETE FROM audit_events WHERE workspace_id = :ws AND seq = 1"),
+                                                {"ws": ws}))  # fmt: skip

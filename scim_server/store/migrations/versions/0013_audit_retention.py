@@ -21,8 +21,10 @@ down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_FLOOR = ("(SELECT max(k.seq) FROM audit_checkpoints k WHERE k.workspace_id = OLD.workspace_id "
-          "AND k.reason = 'retention')")  # fmt: skip
+# COALESCE: with no retention checkpoint the comparison must be false, not NULL (SQLite skips a
+# trigger whose WHEN is NULL, which would let the DELETE through)
+_FLOOR = ("COALESCE((SELECT max(k.seq) FROM audit_checkpoints k WHERE k.workspace_id = OLD.workspace_id "
+          "AND k.reason = 'retention'), 0)")  # fmt: skip
 _SQLITE_UP = [
     "DROP TRIGGER audit_events_no_delete",
     f"""CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
