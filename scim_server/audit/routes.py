@@ -18,7 +18,7 @@ from typing import Any
 
 import anyio.to_thread
 import orjson
-from pydantic import Field
+from pydantic import StrictFloat, StrictInt
 from sqlalchemy import Connection, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -181,7 +181,10 @@ async def access_review(request: Request) -> Response:
 
 
 class RetentionBody(Body):
-    days: int | None = Field(ge=1, le=retention.MAX_DAYS, strict=True)
+    days: StrictInt | StrictFloat | None  # a JSON integer may arrive as 30.0; set_days checks the rest
+
+    def whole_days(self) -> Any:
+        return int(self.days) if isinstance(self.days, float) and self.days.is_integer() else self.days
 
 
 def _retention_view(conn: Connection, ws: int) -> dict[str, Any]:
@@ -199,10 +202,13 @@ async def put_retention(request: Request) -> Response:
     body = await parse_body(request, RetentionBody)
 
     def unit(conn: Connection) -> dict[str, Any]:
-        retention.set_days(conn, call.ws, call.actor, body.days)
+        retention.set_days(conn, call.ws, call.actor, body.whole_days())
         return _retention_view(conn, call.ws)
 
-    return json_response(await call.services.db.write(unit))
+    try:
+        return json_response(await call.services.db.write(unit))
+    except retention.BadRetention as exc:
+        raise Invalid(str(exc), field="days") from None
 
 
 async def expire_now(request: Request) -> Response:
