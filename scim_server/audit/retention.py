@@ -5,7 +5,7 @@ breaking the chain.
 (``audit.expire``) and sealed, the last event to expire is found (the longest prefix of the
 chain older than the cutoff, so no younger event goes with it), and a ``retention`` checkpoint
 signing that event's seq and hash is stored: the chain's new start. Then the events up to it
-are deleted in batches (the append-only trigger allows exactly that, migration 0014); an
+are deleted in batches (the append-only trigger allows exactly that, migration 0015); an
 interrupted deletion simply resumes on the next run, and ``verify`` reads from the start the
 checkpoint names whether or not the rows below it are gone yet.
 """

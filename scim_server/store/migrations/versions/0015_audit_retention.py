@@ -5,8 +5,8 @@ workspace: expiry first signs a checkpoint naming the last expired event's seq a
 chain's new start, which ``verify`` checks against its signature), then deletes up to it. Every
 other DELETE and UPDATE is still refused as in 0005.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
