@@ -49,6 +49,16 @@ from mapping.diff import (
     member_sets,
     membership,
 )
+from mapping.incremental import (
+    MemorySource,
+    Slice,
+    SliceSource,
+    closure,
+    member_keys,
+    restrict,
+    unsettled,
+    user_keys,
+)
 from mapping.matching import Match, Matches, MatchReason, match
 from mapping.model import (
     Actual,
@@ -111,6 +121,7 @@ __all__ = [
     "MemberStatus",
     "Membership",
     "MembershipState",
+    "MemorySource",
     "Plan",
     "Reconciliation",
     "RemovalCause",
@@ -122,6 +133,8 @@ __all__ = [
     "RoleLike",
     "RoleVocabulary",
     "Sets",
+    "Slice",
+    "SliceSource",
     "Standing",
     "WithdrawalCause",
     "apply",
@@ -129,11 +142,13 @@ __all__ = [
     "bridge_role_of",
     "can",
     "capabilities_of",
+    "closure",
     "desired_state",
     "entitlement_of",
     "highest_bridge_role",
     "invited_member_id",
     "match",
+    "member_keys",
     "member_sets",
     "membership",
     "needed_capability",
@@ -143,4 +158,7 @@ __all__ = [
     "reconcile",
     "removal_of",
     "report_removals",
+    "restrict",
+    "unsettled",
+    "user_keys",
 ]

@@ -93,7 +93,11 @@ def test_the_typed_error_is_a_connector_error_with_a_plain_message() -> None:
 
 def test_each_app_action_needs_one_capability_and_bookkeeping_none() -> None:
     assert needed_capability(ChangeRole("m", "r", "a", "b")) == "change_role"
-    assert needed_capability(Grant("m", "r", "x", "p")) == needed_capability(Revoke("m", "r", "x")) == "grant_assets"
+    assert (
+        needed_capability(Grant("m", "r", "x", "p"))
+        == needed_capability(Revoke("m", "r", "x"))
+        == "grant_assets"
+    )
     assert needed_capability(Invite("u", "e@x", "member", "collaborator")) == "invite"
     assert needed_capability(Remove("m", "r", "u", (), "admin")) == "remove"
     assert needed_capability(ReportEntry("m", "r", "u", "deactivated")) == "remove"
@@ -113,7 +117,9 @@ def _calendly(**kw: object) -> AppPolicy:
 def test_a_role_calendly_cannot_change_is_a_conflict_naming_the_member_not_a_job() -> None:
     result = run([user("u1")], [member("m1", "u1@example.com", "user")], {"u1": {"admins"}}, (ADMINS,),
                  policy=_calendly())  # fmt: skip
-    assert result.plan.actions == (Adopt("m1", "u1"),)  # the rules manage it; the role is the admin's to change
+    assert result.plan.actions == (
+        Adopt("m1", "u1"),
+    )  # the rules manage it; the role is the admin's to change
     (conflict,) = result.plan.conflicts
     assert (conflict.kind, conflict.member_id, conflict.user_id, conflict.capability) == (
         "unsupported", "m1", "u1", "change_role")  # fmt: skip
@@ -133,7 +139,9 @@ def test_asana_grants_assets_but_its_role_change_is_a_conflict() -> None:
     rule = AssignmentRule("r", "eng", "owner", "admin", asset_grants({"p1": "editor"}))
     vocabulary = RoleVocabulary("asana", ("admin", "member"), frozenset({"admin"}), ("editor", "commenter"))
     policy = AppPolicy(vocabulary, capabilities=capabilities_of("asana"))
-    result = run([user("u1")], [member("m1", "u1@example.com", "member")], {"u1": {"eng"}}, (rule,), policy=policy)
+    result = run(
+        [user("u1")], [member("m1", "u1@example.com", "member")], {"u1": {"eng"}}, (rule,), policy=policy
+    )
     assert Grant("m1", "r-m1", "p1", "editor") in result.plan.actions
     assert not any(isinstance(a, ChangeRole) for a in result.plan.actions)
     assert [(c.member_id, c.capability) for c in result.plan.conflicts] == [("m1", "change_role")]
@@ -186,7 +194,9 @@ def _names(action: Action, conflict: Conflict) -> bool:
 
 @PROPERTY
 @given(scenarios(), capability_sets)
-def test_no_planned_action_needs_a_capability_the_kind_lacks(s: Scenario, able: frozenset[Capability]) -> None:
+def test_no_planned_action_needs_a_capability_the_kind_lacks(
+    s: Scenario, able: frozenset[Capability]
+) -> None:
     planned = _with(s, able).plan
     for action in _wanted(planned):
         needed = needed_capability(action)
@@ -198,19 +208,27 @@ def test_no_planned_action_needs_a_capability_the_kind_lacks(s: Scenario, able: 
 
 @PROPERTY
 @given(scenarios(), capability_sets)
-def test_each_change_the_kind_cannot_make_appears_as_a_conflict(s: Scenario, able: frozenset[Capability]) -> None:
+def test_each_change_the_kind_cannot_make_appears_as_a_conflict(
+    s: Scenario, able: frozenset[Capability]
+) -> None:
     everything, limited = _with(s, ALL_CAPABILITIES).plan, _with(s, able).plan
     unsupported = [c for c in limited.conflicts if c.kind == "unsupported"]
     for action in _wanted(everything):
         needed = needed_capability(action)
         if needed is not None and needed not in able:
-            assert any(c.capability == needed and _names(action, c) for c in unsupported), (action, unsupported)
+            assert any(c.capability == needed and _names(action, c) for c in unsupported), (
+                action,
+                unsupported,
+            )
     # and the conflicts are about nothing else: each names a change the capable plan would make, or
     # a removal already on the report (its entry is not planned again); an invitation may be a
     # conflict of its own there (e.g. no email: the capable plan never got that far)
     for conflict in unsupported:
         assert (
-            any(needed_capability(a) == conflict.capability and _names(a, conflict) for a in _wanted(everything))
+            any(
+                needed_capability(a) == conflict.capability and _names(a, conflict)
+                for a in _wanted(everything)
+            )
             or (conflict.capability == "remove" and conflict.member_id in s.actual.reported)
             or conflict.capability == "invite"
         ), conflict
