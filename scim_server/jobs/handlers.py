@@ -13,12 +13,13 @@ from sqlalchemy import Connection
 from connectors.base import GrantsAssets, ListsAssets, ListsMembers, Member, require
 from connectors.errors import ConnectorError, RetryableError
 from mapping import ChangeRole, Grant, Invite, Remove, Revoke, removal_of
-from scim_server import reconcile
+from scim_server import incremental, reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
 from scim_server.jobs.verify import still_present as _still_present
 from scim_server.jobs.worker import JobCancelled, JobContext
 from scim_server.store import apps as app_store
+from scim_server.store import feed
 from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
 from scim_server.store.apps import AppRecord
@@ -130,12 +131,15 @@ async def check(ctx: JobContext) -> dict[str, Any]:
 
 
 async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
-    """The outbox consumer: re-plan an app after a directory change or an admin action."""
+    """The outbox consumer: re-plan the slice of an app the directory changes since its cursor
+    can affect (``scim_server.incremental``)."""
     app = await _app(ctx)
+    # PostgreSQL: the feed's horizon is read (under its lock) in a transaction of its own
+    upto = await ctx.db.write(feed.horizon) if ctx.db.dialect == "postgresql" else None
 
     def unit(conn: Connection) -> dict[str, Any]:
         ctx.guard(conn)
-        return reconcile.persist(conn, app.workspace_id, reconcile.load(conn, app.workspace_id, app), ctx.job.id)
+        return incremental.catch_up(conn, app.workspace_id, app, upto, ctx.job.id)
 
     result = await ctx.db.write(unit)
     if result["jobs"]:

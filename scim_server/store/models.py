@@ -207,4 +207,5 @@ class AuditEvent(Base):
 from scim_server.store import (
     app_models,  # noqa: F401  (registers the app tables)
     console_models,  # noqa: F401  (registers the console tables)
+    feed_models,  # noqa: F401  (registers the directory change feed)
 )

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from scim_server.jobs import queue
-from scim_server.store import fastsql
+from scim_server.store import fastsql, feed
 from scim_server.store.app_models import App
 from scim_server.store.db import now
 
@@ -40,11 +40,15 @@ APPS_OF_WORKSPACE = fastsql.Statement(select(apps.c.id).where(apps.c.workspace_i
 
 
 def directory_changed(conn: Connection, workspace_id: int, actor: str, reason: str,
-                      debounce_seconds: float = 0.0) -> list[str]:  # fmt: skip
-    """Queue a reconcile of every app in the workspace; returns the job ids (often none)."""
+                      debounce_seconds: float = 0.0, *, user_id: str | None = None,
+                      group_id: str | None = None) -> list[str]:  # fmt: skip
+    """Queue a reconcile of every app in the workspace; returns the job ids (often none). The
+    user or group written goes on the change feed (``store/feed.py``): the job reconciles only
+    the slice of each app it can affect."""
     app_ids = [row[0] for row in fastsql.fetchall(conn, APPS_OF_WORKSPACE, {"ws": workspace_id})]
     if not app_ids:
         return []
+    feed.record(conn, workspace_id, user_id, group_id)
     due = now() + timedelta(seconds=debounce_seconds)
     return [
         queue.enqueue(conn, workspace_id, "reconcile", {"reason": reason}, app_id=app_id, run_after=due,
