@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Take the README's console screenshots (docs/console-apps.png, docs/console-members.png).
+"""Take the README's console screenshots (docs/console-apps.png, docs/console-members.png and
+docs/console-match.png, the Match user dialog).
 
 Serves scim-bridge with the demo sandbox on a loopback port (a fresh SQLite file in a temporary
 directory), connects the demo GitHub organization through the admin API, checks it for updates,
 pushes two directory users over SCIM, then signs in to the console in Debian's headless Chromium
-and photographs Apps and Members at 1280x800. Run it after changing the console's pages:
+and photographs Apps, Members and the Match user dialog at 1280x800. Run it after changing the
+console's pages:
 
     .venv/bin/python bench/console_screenshots.py
 """
@@ -73,9 +75,13 @@ def main() -> int:
                 page.screenshot(path=str(out / "console-apps.png"))
                 page.goto(f"/console/apps/{app_id}/members?state=matched")
                 page.screenshot(path=str(out / "console-members.png"))
+                page.goto(f"/console/apps/{app_id}/members?state=unmatched")
+                page.get_by_role("link", name="Match user").first.click()
+                page.get_by_role("dialog", name="Match user").wait_for()
+                page.screenshot(path=str(out / "console-match.png"))
                 browser.close()
         db.close()
-    print(f"wrote {out / 'console-apps.png'} and {out / 'console-members.png'}")
+    print(f"wrote {out / 'console-apps.png'}, {out / 'console-members.png'} and {out / 'console-match.png'}")
     return 0
 
 

@@ -15,6 +15,12 @@ async def catalog(request: Request) -> Response:
     return json_response({"items": apps.catalog()})
 
 
+async def automation_accounts(request: Request) -> Response:
+    call = await admin_call(request)
+    found = await apps.automation_accounts(call.services, call.principal, request.path_params["kind"])
+    return json_response({"items": found})
+
+
 async def connect(request: Request) -> Response:
     call = await admin_call(request)
     body = await parse_body(request, ConnectApp)

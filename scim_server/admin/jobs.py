@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from scim_server.admin.common import admin_call, json_response, page_request, parse_body
 from scim_server.services import jobs
+from scim_server.services.errors import Invalid
 from scim_server.services.schemas import ResolveJob
 
 
@@ -19,7 +20,12 @@ async def list_jobs(request: Request) -> Response:
 
 async def get_job(request: Request) -> Response:
     call = await admin_call(request)
-    return json_response(await jobs.get_job(call.services, call.principal, request.path_params["job_id"]))
+    raw = request.query_params.get("wait") or "0"
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise Invalid("wait must be a number of seconds.", field="wait") from None
+    return json_response(await jobs.get_job(call.services, call.principal, request.path_params["job_id"], wait))
 
 
 async def cancel_job(request: Request) -> Response:

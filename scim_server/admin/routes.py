@@ -8,6 +8,7 @@ from scim_server.admin import apps, directory, governance, jobs, members
 
 ROUTES = [
     Route("/catalog", apps.catalog, methods=["GET"]),
+    Route("/catalog/{kind}/automation-accounts", apps.automation_accounts, methods=["GET"]),
     Route("/apps", apps.list_apps, methods=["GET"]),
     Route("/apps", apps.connect, methods=["POST"]),
     Route("/apps/{app_id}", apps.get_app, methods=["GET"]),

@@ -1,4 +1,5 @@
-"""Access evidence: the user access review of an app, as it stands now.
+"""Access evidence: the user access review of an app, as it stands now (and the row shape the
+point-in-time report, ``history.py``, shares).
 
 One row per account the last import found in the app (closed accounts are left out): the app,
 the account, the directory user it is matched to with their manager and department, the app
@@ -6,9 +7,8 @@ role and asset permissions, the reconciliation state, who exempted it and why, w
 last saw it, and the decision columns of its latest deprovision entry (decided by, decided at,
 applied, verified at). Read in pages of members, so a large app streams at constant memory.
 
-Not here yet: the same report at a past instant (``?at=``). The member rows hold current state
-only, and imports do not record per-account changes in the trail, so a past state cannot be
-reconstructed faithfully; ``at`` is refused rather than answered with today's state.
+The same report at a past instant (``?at=``) is ``history.rows_at``: it replays the access
+history the database triggers keep, since the member rows hold the current state only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from sqlalchemy import Connection, and_, select
 from scim_server.audit.export import csv_cell
 from scim_server.store.app_models import App, AppMember, AppPermission, DeprovisionEntry, DeprovisionReport
 from scim_server.store.db import iso_utc
+from scim_server.store.fastsql import ts_out
 from scim_server.store.models import ScimUser
 
 apps = App.__table__
@@ -36,8 +38,8 @@ users = ScimUser.__table__
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 PAGE = 1000
 COLUMNS = ("app_id", "app", "account_id", "account_email", "account_name", "directory_user_id", "directory_user",
-           "manager", "department", "app_role", "assets", "state", "exempt_reason", "exempted_by", "exempted_at",
-           "last_seen", "decided_by", "decided_at", "applied", "verified_at")  # fmt: skip
+           "manager", "department", "app_role", "assets", "state", "match_source", "bridge_role", "exempt_reason",
+           "exempted_by", "exempted_at", "last_seen", "decided_by", "decided_at", "applied", "verified_at")  # fmt: skip
 
 
 class UnknownApp(LookupError):
@@ -67,6 +69,60 @@ def _directory(doc: str | None) -> tuple[str | None, str | None]:
     return (str(name) if name else None), ext.get("department")
 
 
+def _grants(conn: Connection, app_id: str, remote_ids: list[str]) -> dict[str, list[str]]:
+    grants: dict[str, list[str]] = {}
+    for remote_id, asset_id, permission in conn.execute(
+        select(permissions.c.remote_id, permissions.c.asset_id, permissions.c.permission)
+        .where(permissions.c.app_id == app_id, permissions.c.remote_id.in_(remote_ids))
+        .order_by(permissions.c.asset_id)
+    ):  # fmt: skip
+        grants.setdefault(remote_id, []).append(f"{asset_id}:{permission}")
+    return grants
+
+
+def decisions(conn: Connection, app_id: str, member_ids: list[str], at: datetime | None = None) -> dict[str, dict[str, Any]]:
+    """The decision columns of each member's latest deprovision entry (as they stood at ``at``:
+    an entry reported later is left out, a decision or an outcome recorded later is blank)."""
+    query = (
+        select(entries.c.member_id, entries.c.status, entries.c.updated, entries.c.decided_by, entries.c.decided_at,
+               entries.c.created, reports.c.applied_by, reports.c.applied)
+        .join(reports, and_(reports.c.id == entries.c.report_id), isouter=True)
+        .where(entries.c.app_id == app_id, entries.c.member_id.in_(member_ids))
+        .order_by(entries.c.created, entries.c.id)
+    )  # fmt: skip
+    if at is not None:
+        query = query.where(entries.c.created <= at)
+    out: dict[str, dict[str, Any]] = {}
+    for e in conn.execute(query):  # the latest entry per member wins
+        decided_at = e.decided_at or e.applied
+        known = at is None or (decided_at is not None and ts_out(decided_at) <= at)
+        settled = at is None or ts_out(e.updated) <= at
+        out[e.member_id] = {
+            "decided_by": (e.decided_by or e.applied_by) if known else None,
+            "decided_at": iso_utc(decided_at) if known else None,
+            "applied": e.status if settled else "pending",
+            "verified_at": iso_utc(e.updated) if settled and e.status == "removed" else None,
+        }
+    return out
+
+
+def review_row(app: AppRef, r: Any, member_id: str, grants: dict[str, list[str]],
+               decision: dict[str, Any] | None, last_seen: Any) -> dict[str, Any]:  # fmt: skip
+    """One row of the review from a member (or member history) row joined to its directory user."""
+    manager, department = _directory(r.doc)
+    decision = decision or {}
+    return {
+        "app_id": app.id, "app": app.label, "account_id": r.remote_id, "account_email": r.email,
+        "account_name": r.display_name or r.username, "directory_user_id": r.user_id, "directory_user": r.user_name,
+        "manager": manager, "department": department, "app_role": r.app_role,
+        "assets": grants.get(r.remote_id, []), "state": r.state, "match_source": r.match_source,
+        "bridge_role": r.bridge_role, "exempt_reason": r.exempt_reason, "exempted_by": r.exempted_by,
+        "exempted_at": iso_utc(r.exempted_at), "last_seen": iso_utc(last_seen),
+        "decided_by": decision.get("decided_by"), "decided_at": decision.get("decided_at"),
+        "applied": decision.get("applied"), "verified_at": decision.get("verified_at"), "member_id": member_id,
+    }  # fmt: skip
+
+
 def page(conn: Connection, app: AppRef, after: str | None, limit: int = PAGE) -> list[dict[str, Any]]:
     """Up to ``limit`` rows of the review, ordered by member id, after member ``after``."""
     query = (
@@ -81,43 +137,15 @@ def page(conn: Connection, app: AppRef, after: str | None, limit: int = PAGE) ->
     rows = conn.execute(query).all()
     if not rows:
         return []
-    remote_ids = [r.remote_id for r in rows]
-    grants: dict[str, list[str]] = {}
-    for remote_id, asset_id, permission in conn.execute(
-        select(permissions.c.remote_id, permissions.c.asset_id, permissions.c.permission)
-        .where(permissions.c.app_id == app.id, permissions.c.remote_id.in_(remote_ids))
-        .order_by(permissions.c.asset_id)
-    ):  # fmt: skip
-        grants.setdefault(remote_id, []).append(f"{asset_id}:{permission}")
-    decisions: dict[str, Any] = {}
-    for entry in conn.execute(
-        select(entries.c.member_id, entries.c.status, entries.c.updated, reports.c.applied_by, reports.c.applied)
-        .join(reports, and_(reports.c.id == entries.c.report_id), isouter=True)
-        .where(entries.c.app_id == app.id, entries.c.member_id.in_([r.id for r in rows]))
-        .order_by(entries.c.created)
-    ):  # fmt: skip
-        decisions[entry.member_id] = entry  # the latest entry per member wins
-    out = []
-    for r in rows:
-        manager, department = _directory(r.doc)
-        decision = decisions.get(r.id)
-        out.append({
-            "app_id": app.id, "app": app.label, "account_id": r.remote_id, "account_email": r.email,
-            "account_name": r.display_name or r.username, "directory_user_id": r.user_id, "directory_user": r.user_name,
-            "manager": manager, "department": department, "app_role": r.app_role,
-            "assets": grants.get(r.remote_id, []), "state": r.state, "exempt_reason": r.exempt_reason,
-            "exempted_by": r.exempted_by, "exempted_at": iso_utc(r.exempted_at), "last_seen": iso_utc(r.last_seen),
-            "decided_by": decision.applied_by if decision is not None else None,
-            "decided_at": iso_utc(decision.applied) if decision is not None else None,
-            "applied": decision.status if decision is not None else None,
-            "verified_at": iso_utc(decision.updated) if decision is not None and decision.status == "removed" else None,
-            "member_id": r.id,
-        })  # fmt: skip
-    return out
+    grants = _grants(conn, app.id, [r.remote_id for r in rows])
+    decided = decisions(conn, app.id, [r.id for r in rows])
+    return [review_row(app, r, r.id, grants, decided.get(r.id), r.last_seen) for r in rows]
 
 
-def rows(read: Callable[[Callable[[Connection], list[dict[str, Any]]]], list[dict[str, Any]]],
-         app: AppRef) -> Iterator[dict[str, Any]]:  # fmt: skip
+Read = Callable[[Callable[[Connection], Any]], Any]  # ``Database.read_sync``
+
+
+def rows(read: Read, app: AppRef) -> Iterator[dict[str, Any]]:
     """Every row of the review, one page in memory at a time."""
     after: str | None = None
     while True:

@@ -5,7 +5,7 @@
     GET /api/v1/audit/checkpoints/latest       the last signed checkpoint of the chain head
     GET /api/v1/audit/export?format=           the trail as CSV, JSON Lines or OCSF, streamed
     GET /api/v1/audit/exports/{id}/manifest    that export's signed manifest (JWS)
-    GET /api/v1/access?app_id=[&format=csv]    the user access review of an app, now
+    GET /api/v1/access?app_id=[&at=][&format=csv]  the user access review of an app, now or at ``at``
     GET /.well-known/jwks.json                 the public key(s) checkpoints and manifests verify with
 """
 
@@ -140,7 +140,7 @@ async def manifest(request: Request) -> Response:
 
 
 async def access_review(request: Request) -> Response:
-    """The user access review of one app, now (JSON, or CSV with ``format=csv``), streamed."""
+    """The user access review of one app, now or at ``at`` (JSON, or CSV with ``format=csv``), streamed."""
     services, principal = await _caller(request)
     app_id = request.query_params.get("app_id")
     fmt = request.query_params.get("format", "json")
@@ -148,29 +148,23 @@ async def access_review(request: Request) -> Response:
         raise Invalid("app_id is required.")
     if fmt not in ("json", "csv"):
         raise Invalid("format must be json or csv.")
-    if request.query_params.get("at"):
-        raise Invalid("at: a past instant is not supported yet; this report gives the access that holds now.",
-                      code="not_supported")  # fmt: skip
-    ws, db = principal.workspace_id, services.db
-
-    def start(conn: Connection) -> access.AppRef:
-        ref = access.app_ref(conn, ws, app_id)
-        append(conn, ws, principal.actor, "access.read", "App", app_id, app_id=app_id, detail={"format": fmt})
-        return ref
-
     try:
-        app = await db.write(start)
+        at = service.parse_time("at", request.query_params.get("at"))
+    except service.BadQuery as exc:
+        raise Invalid(str(exc)) from None
+    stamp = iso_utc(min(at, now()) if at is not None else now())
+    try:
+        app, items = await service.access_report(services.db, principal.workspace_id, principal.actor, app_id, fmt, at)
     except access.UnknownApp:
         raise NotFound(f"App {app_id} not found.") from None
 
     async def body() -> AsyncIterator[bytes]:
-        items = access.rows(db.read_sync, app)
         if fmt == "csv":
             chunks = access.csv_lines(items)
             while (data := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
                 yield data
             return
-        yield b'{"at":' + orjson.dumps(iso_utc(now())) + b',"items":['
+        yield b'{"at":' + orjson.dumps(stamp) + b',"app_id":' + orjson.dumps(app.id) + b',"items":['
         first = True
         while (item := await anyio.to_thread.run_sync(next, items, None)) is not None:
             item.pop("member_id", None)

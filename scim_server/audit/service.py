@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
@@ -21,12 +21,12 @@ import anyio.to_thread
 from sqlalchemy import Connection, Select, select
 
 from scim_server import cursor
-from scim_server.audit import chain
+from scim_server.audit import access, chain, history
 from scim_server.audit.events import COLUMNS, Event, audit_events
 from scim_server.audit.keys import Signer, load_or_create
 from scim_server.audit.log import OUTCOMES, append
 from scim_server.settings import Settings
-from scim_server.store.db import Database
+from scim_server.store.db import Database, iso_utc, now
 from scim_server.store.models import Workspace
 
 log = logging.getLogger("scim_bridge.audit")
@@ -54,6 +54,21 @@ async def run_thread(db: Database, fn: Callable[[Connection], T]) -> T:
     return await anyio.to_thread.run_sync(db.read_sync, fn)
 
 
+def parse_time(name: str, raw: str | None) -> datetime | None:
+    """An ISO 8601 date-time with a zone from a query parameter (``+`` may arrive as a space)."""
+    if not raw:
+        return None
+    if len(raw) > 64:
+        raise BadQuery(f"{name} must be an ISO 8601 date-time.")
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise BadQuery(f"{name} must be an ISO 8601 date-time.") from None
+    if value.tzinfo is None:
+        raise BadQuery(f"{name} must carry a time zone (e.g. Z).")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     since: datetime | None = None
@@ -69,16 +84,7 @@ class Filters:
     @classmethod
     def parse(cls, params: Any) -> Filters:
         def when(name: str) -> datetime | None:
-            raw = params.get(name)
-            if not raw:
-                return None
-            try:
-                value = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-            except ValueError:
-                raise BadQuery(f"{name} must be an ISO 8601 date-time.") from None
-            if value.tzinfo is None:
-                raise BadQuery(f"{name} must carry a time zone (e.g. Z).")
-            return value
+            return parse_time(name, params.get(name))
 
         def number(name: str) -> int | None:
             raw = params.get(name)
@@ -205,3 +211,22 @@ async def background(db: Database, settings: Settings, stop: asyncio.Event) -> N
             await asyncio.wait_for(stop.wait(), settings.audit_seal_seconds)
         except TimeoutError:
             pass
+
+
+async def access_report(db: Database, workspace_id: int, actor: str, app_id: str, fmt: str,
+                        at: datetime | None) -> tuple[access.AppRef, Iterator[dict[str, Any]]]:  # fmt: skip
+    """Open the access review of ``app_id`` (now, or as it stood at ``at``): records the read
+    and returns the app and its rows (a lazy iterator that reads a page at a time on ``db``).
+    An ``at`` not yet past is now (the route says which instant it answered for).
+    Raises ``access.UnknownApp`` (another workspace's app too)."""
+    if at is not None and at >= now():
+        at = None
+
+    def start(conn: Connection) -> access.AppRef:
+        ref = access.app_ref(conn, workspace_id, app_id)
+        append(conn, workspace_id, actor, "access.read", "App", app_id, app_id=app_id,
+               detail={"format": fmt, "at": iso_utc(at) if at is not None else None})  # fmt: skip
+        return ref
+
+    app = await db.write(start)
+    return app, (access.rows(db.read_sync, app) if at is None else history.rows_at(db.read_sync, app, at))

@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from scim_server.console import actions, connect, operations, pages, signin
+from scim_server.console import actions, audit, connect, operations, pages, signin
 from scim_server.console.security import SecurityHeaders
 from scim_server.console.web import HERE
 
@@ -36,7 +36,9 @@ def console_mount() -> Mount:
         Route("/reports", pages.reports, methods=["GET"]),
         Route("/directory", pages.directory, methods=["GET"]),
         Route("/directory/users/{user_id}", pages.directory_user, methods=["GET"]),
-        Route("/audit", pages.audit, methods=["GET"]),
+        Route("/audit", audit.audit, methods=["GET"]),
+        Route("/audit/chain", audit.chain_status, methods=["GET"]),
+        Route("/audit/export", audit.export, methods=["GET"]),
         Route("/settings", pages.settings, methods=["GET"]),
         Route("/settings/tokens", actions.create_token, methods=["POST"]),
         Route("/settings/tokens/{token_id}/revoke", actions.revoke_token, methods=["POST"]),

@@ -5,6 +5,8 @@ message box (post/redirect/get); a new token is the one secret a page shows, onc
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import Connection
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,8 +15,10 @@ from scim_server.audit.log import append as audit
 from scim_server.console.web import Admin, admin_page, form_of, message, redirect_with, render
 from scim_server.store import console as session_store
 from scim_server.store import tenancy
+from scim_server.store.db import iso_utc, now
 
 SCOPES = ("scim", "admin", "audit")
+EXPIRY_DAYS = ("7", "30", "90", "365")  # the Expires choices; none: never
 
 
 @admin_page
@@ -24,17 +28,22 @@ async def create_token(request: Request, admin: Admin) -> Response:
     if scope not in SCOPES:
         return await redirect_with(request, admin, "/console/settings", message("error", "Choose a scope for the token."))
     label = form.get("label", "").strip()[:200] or None
+    days = form.get("expires_in_days", "")
+    if days and days not in EXPIRY_DAYS:
+        return await redirect_with(request, admin, "/console/settings", message("error", "Choose when the token expires."))
+    expires = now() + timedelta(days=int(days)) if days else None
 
     def unit(conn: Connection) -> tuple[str, str]:
-        token_id, token = tenancy.create_token(conn, admin.session.workspace, scope, label)
-        audit(conn, admin.ws, admin.actor, "token.create", "ApiToken", token_id, detail={"scope": scope})
+        token_id, token = tenancy.create_token(conn, admin.session.workspace, scope, label, expires)
+        audit(conn, admin.ws, admin.actor, "token.create", "ApiToken", token_id,
+              detail={"scope": scope, "expires": iso_utc(expires)})  # fmt: skip
         return token_id, token
 
     token_id, token = await admin.services.db.write(unit)
     tokens = await admin.services.db.read(lambda conn: tenancy.list_tokens(conn, admin.session.workspace))
     from scim_server.console.pages import settings_context
 
-    context = settings_context(request, admin, tokens) | {"created": {"id": token_id, "token": token}}
+    context = settings_context(request, admin, tokens) | {"created": {"id": token_id, "token": token, "expires": expires}}
     return render(request, "settings.html", context, admin=admin)
 
 

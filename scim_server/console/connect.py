@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from connectors.base import Secret
 from connectors.errors import ConnectorError
-from scim_server.console.web import Admin, admin_page, form_of, message, redirect_with, render
+from scim_server.console.web import Admin, admin_page, form_of, message, redirect_with, render, render_dialog
 from scim_server.errors import ServiceError
 from scim_server.services import apps as app_ops
 from scim_server.services.schemas import ConnectApp
@@ -29,7 +29,7 @@ AUTHORIZING_KINDS = ("tiktok_business",)  # kinds whose token comes from the ven
 FIELD_LABELS = {
     "api_token": "API token", "username": "Username", "password": "Current password", "phone": "Phone number",
     "app_id": "App ID", "app_secret": "App secret", "private_key": "Private key", "key_id": "Key ID",
-    "issuer_id": "Issuer ID", "totp_seed": "One-time password seed",
+    "issuer_id": "Issuer ID", "totp_seed": "One-time password seed", "account_label": "Account label",
 }  # fmt: skip
 SECRET_FIELDS = ("api_token", "password", "app_secret", "private_key", "totp_seed")
 HINTS = {"tiktok_business": "In TikTok Business Center: Business Settings > Business Info > Business Center ID.",
@@ -52,7 +52,7 @@ def _sandbox_base(request: Request, admin: Admin) -> str:
 
 @admin_page
 async def intro(request: Request, admin: Admin) -> Response:
-    return render(request, "connect_intro.html", {}, admin=admin)
+    return render_dialog(request, "connect_intro.html", {"dialog_title": "Connect your apps"}, admin)
 
 
 @admin_page
@@ -138,8 +138,10 @@ async def account(request: Request, admin: Admin) -> Response:
     entry = _entry(kind)
     values = _details(dict(request.query_params))
     granted = await _granted(admin, kind) is not None
+    accounts = await app_ops.automation_accounts(admin.services, admin.principal, kind)
     context = {"entry": entry, "values": values, "fields": _account_fields(entry, granted), "labels": FIELD_LABELS,
-               "secret_fields": SECRET_FIELDS, "granted": granted, "errors": {}, "entered": {}}  # fmt: skip
+               "secret_fields": SECRET_FIELDS, "granted": granted, "errors": {}, "entered": {}, "accounts": accounts,
+               "chosen": "new"}  # fmt: skip
     return render(request, "connect_account.html", context, admin=admin)
 
 
@@ -152,22 +154,29 @@ async def connect(request: Request, admin: Admin) -> Response:
     sealed = await _granted(admin, kind)
     granted = admin.services.vault.open(sealed) if sealed else {}
     fields = _account_fields(entry, bool(granted))
-    account_values = {f: form.get(f, "").strip() for f in fields if form.get(f, "").strip()} | dict(granted)
-    entered = {f: form.get(f, "") for f in fields if f not in SECRET_FIELDS}
+    chosen = form.get("account", "new") or "new"
+    reuse = None if chosen == "new" else chosen  # an existing account: its app's id
+    typed = {} if reuse else {f: form.get(f, "").strip() for f in fields if form.get(f, "").strip()}
+    account_values = typed | dict(granted)
+    entered = {f: form.get(f, "") for f in (*fields, "account_label") if f not in SECRET_FIELDS}
+    accounts = await app_ops.automation_accounts(admin.services, admin.principal, kind)
     context = {"entry": entry, "values": values, "fields": fields, "labels": FIELD_LABELS, "secret_fields": SECRET_FIELDS,
-               "granted": bool(granted), "entered": entered}  # fmt: skip
+               "granted": bool(granted), "entered": entered, "accounts": accounts, "chosen": chosen}  # fmt: skip
     base = f"{_sandbox_base(request, admin)}/{kind}" if admin.services.settings.sandbox_url or _demo(request) else None
     try:
         body = ConnectApp(kind=kind, label=values["label"], business_id=values["business_id"] or None,
-                          login_method=values["login_method"] or None,
-                          automation_account=account_values, api_base_url=base)
+                          login_method=values["login_method"] or None, automation_account=account_values,
+                          account_label=None if reuse else (form.get("account_label", "").strip() or None),
+                          automation_account_of=reuse, api_base_url=base)  # fmt: skip
         app = await app_ops.connect(admin.services, admin.principal, body)
     except ValidationError as exc:
-        field = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else "label"
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"]).removeprefix("automation_account.") or "label"
         return render(request, "connect_account.html", context | {"errors": {field: exc.errors()[0]["msg"]}}, 400, admin)
     except ServiceError as exc:
         field = (exc.field or "automation_account").split(".")[-1]
-        if field == "automation_account" and fields:
+        if field == "automation_account_of" or (field == "automation_account" and reuse):
+            field = "account"
+        elif field == "automation_account" and fields and not reuse:
             field = next((f for f in fields if f in SECRET_FIELDS), fields[0])
         return render(request, "connect_account.html", context | {"errors": {field: exc.message}}, exc.status, admin)
     await admin.services.db.write(lambda conn: prefs.set_preference(conn, admin.ws, admin.actor, f"grant:{kind}", ""))

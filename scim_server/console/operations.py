@@ -12,7 +12,15 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from scim_server.console.web import Admin, admin_page, form_lists, form_of, message, redirect_with, render
+from scim_server.console.web import (
+    Admin,
+    admin_page,
+    form_lists,
+    form_of,
+    message,
+    redirect_with,
+    render_dialog,
+)
 from scim_server.errors import ServiceError
 from scim_server.services import apps as app_ops
 from scim_server.services import directory as directory_ops
@@ -77,7 +85,7 @@ async def configure(request: Request, admin: Admin) -> Response:
 async def remove_app_form(request: Request, admin: Admin) -> Response:
     app_id = request.path_params["app_id"]
     app = await app_ops.get_app(admin.services, admin.principal, app_id)
-    return render(request, "remove_app.html", {"app": app}, admin=admin)
+    return render_dialog(request, "remove_app.html", {"app": app, "dialog_title": "Remove app"}, admin)
 
 
 @admin_page
@@ -87,7 +95,8 @@ async def remove_app(request: Request, admin: Admin) -> Response:
     reason = form.get("reason", "").strip()
     if not reason:
         app = await app_ops.get_app(admin.services, admin.principal, app_id)
-        return render(request, "remove_app.html", {"app": app, "error": "Provide a reason."}, 400, admin)
+        return render_dialog(request, "remove_app.html", {"app": app, "dialog_title": "Remove app",
+                             "error": "Provide a reason."}, admin, 400)  # fmt: skip
     await app_ops.remove(admin.services, admin.principal, app_id, reason[:2000])
     return await redirect_with(request, admin, "/console/apps", message("success", "App removed."))
 
@@ -101,6 +110,13 @@ async def _member(admin: Admin, app_id: str, member_id: str) -> tuple[dict[str, 
     return app, member
 
 
+async def _member_or_none(admin: Admin, app_id: str, member_id: str) -> dict[str, Any] | None:
+    try:
+        return await member_ops.get_member(admin.services, admin.principal, app_id, member_id)
+    except ServiceError:
+        return None
+
+
 def _members_url(app_id: str, state: str = "matched") -> str:
     return f"/console/apps/{app_id}/members?state={state}"
 
@@ -112,14 +128,15 @@ async def match_form(request: Request, admin: Admin) -> Response:
     app, member = await _member(admin, app_id, member_id)
     query = request.query_params.get("q", "").strip()[:200]
     chosen = request.query_params.get("user_id")
-    context: dict[str, Any] = {"app": app, "member": member, "q": query, "step": "search", "users": []}
+    context: dict[str, Any] = {"app": app, "member": member, "q": query, "step": "search", "users": [],
+                               "dialog_title": "Match user"}  # fmt: skip
     if chosen:
         user = await directory_ops.get_user(admin.services, admin.principal, chosen)
         context |= {"step": "role", "user": user}
     else:
         found = await directory_ops.search_users(admin.services, admin.principal, query or None, PageRequest(None, 20))
         context["users"] = found["items"]
-    return render(request, "match.html", context, admin=admin)
+    return render_dialog(request, "match.html", context, admin)
 
 
 @admin_page
@@ -147,7 +164,9 @@ async def member_form(request: Request, admin: Admin) -> Response:
         raise LookupError(action)
     app, member = await _member(admin, app_id, member_id)
     roles = app_ops.catalog_entry(app["kind"]).get("roles", [])
-    return render(request, f"member_{action}.html", {"app": app, "member": member, "roles": roles}, admin=admin)
+    titles = {"remove": "Remove user", "exempt": "Exempt user", "unexempt": "Unexempt user", "role": "Change role"}
+    return render_dialog(request, f"member_{action}.html", {"app": app, "member": member, "roles": roles,
+                         "dialog_title": titles[action]}, admin)  # fmt: skip
 
 
 @admin_page
@@ -164,8 +183,8 @@ async def member_action(request: Request, admin: Admin) -> Response:
             body = ExemptBody(reason=form.get("reason", ""))
         except ValidationError:
             app, member = await _member(admin, app_id, member_id)
-            return render(request, "member_exempt.html", {"app": app, "member": member,
-                          "error": "Provide a reason."}, 400, admin)  # fmt: skip
+            return render_dialog(request, "member_exempt.html", {"app": app, "member": member, "dialog_title":
+                                 "Exempt user", "error": "Provide a reason."}, admin, 400)  # fmt: skip
         await member_ops.exempt(svc, who, app_id, member_id, body)
         box, state = message("success", "User exempted."), "exempted"
     elif action == "unexempt":
@@ -199,6 +218,11 @@ async def bulk(request: Request, admin: Admin) -> Response:
     if action == "exempt" and not reason:
         return await redirect_with(request, admin, _members_url(app_id, state),
                                    message("error", "Provide a reason to exempt the selected members."))  # fmt: skip
+    if action == "remove" and (form.get("confirmed") or [""])[0] != "yes":  # Remove users? first
+        found = [await _member_or_none(admin, app_id, m) for m in selected]
+        context = {"app": await app_ops.get_app(admin.services, admin.principal, app_id), "state": state,
+                   "members": [m for m in found if m is not None], "dialog_title": "Remove users"}  # fmt: skip
+        return render_dialog(request, "bulk_remove.html", context, admin)
     done, refused = 0, []
     for member_id in selected:
         try:

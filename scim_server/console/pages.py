@@ -5,22 +5,25 @@ from __future__ import annotations
 
 import csv
 import io
-from functools import partial
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from scim_server.console import oidc, reads
 from scim_server.console.web import Admin, admin_page, render, take_flash
+from scim_server.cursor import InvalidCursor
 from scim_server.services import directory as directory_ops
 from scim_server.services import jobs as job_ops
+from scim_server.services import members as member_ops
 from scim_server.services import reports as report_ops
 from scim_server.services.paging import PageRequest
 from scim_server.store import console as session_store
 from scim_server.store import tenancy
 
 PAGE_SIZE = 50
+CSV_PAGE = 500  # rows per service read while streaming a CSV download
 
 
 def _int(value: str | None, default: int = 0, maximum: int = 10_000_000) -> int:
@@ -51,53 +54,66 @@ async def app_settings(request: Request, admin: Admin) -> Response:
                   flash=await take_flash(admin))  # fmt: skip
 
 
-def _members_query(request: Request) -> tuple[str, str, str, int]:
-    state = request.query_params.get("state", "matched")
-    if state not in reads.STATES:
-        state = "matched"
-    return state, request.query_params.get("q", "").strip()[:200], request.query_params.get("sort", "email"), \
-        _int(request.query_params.get("offset"))
+def _members_query(request: Request) -> tuple[str, str, str, str | None, int]:
+    """state, search text, sort, cursor and page number (for the caption only) of a Members page."""
+    params = request.query_params
+    state = params.get("state", "matched")
+    state = state if state in reads.STATES else "matched"
+    sort = params.get("sort", "email")
+    sort = sort if sort in member_ops.SORTS else "email"
+    return state, params.get("q", "").strip()[:200], sort, params.get("cursor") or None, _int(params.get("page"), 1) or 1
 
 
 @admin_page
 async def app_members(request: Request, admin: Admin) -> Response:
+    """User overview: one tab, searched and sorted, paged by cursor through the service's read."""
     app_id = request.path_params["app_id"]
-    state, query, sort, offset = _members_query(request)
-
-    def unit(conn: Any) -> tuple[reads.AppCard, dict[str, Any]]:
-        card = reads.app_detail(conn, admin.ws, app_id)
-        known = card.counts.get(state, 0)
-        return card, reads.members_page(conn, admin.ws, app_id, state, query, sort, offset, PAGE_SIZE, known)
-
-    card, found = await admin.services.db.read(unit)
-    context = {"card": card, "tab": "members", "state": state, "q": query, "sort": sort, "offset": offset,
-               "page": found, "page_size": PAGE_SIZE, "tabs": reads.TAB_NAMES}  # fmt: skip
+    state, query, sort, position, number = _members_query(request)
+    try:
+        found = await member_ops.search_members(admin.services, admin.principal, app_id, state, query or None, sort,
+                                                PageRequest(position, PAGE_SIZE))  # fmt: skip
+    except InvalidCursor:
+        return RedirectResponse(f"/console/apps/{app_id}/members?state={state}", 303)  # a stale link: page 1
+    card = await admin.services.db.read(lambda conn: reads.app_detail(conn, admin.ws, app_id))
+    total = found["total"] if found["total"] is not None else card.counts.get(state, 0)
+    context = {"card": card, "tab": "members", "state": state, "q": query, "sort": sort, "page": found,
+               "total": total, "first": (number - 1) * PAGE_SIZE, "number": number, "tabs": reads.TAB_NAMES}  # fmt: skip
     return render(request, "app_members.html", context, admin=admin, flash=await take_flash(admin))
+
+
+CSV_COLUMNS = ["name", "email", "username", "app_role", "assets", "directory_user", "bridge_role", "matched_by", "state"]
 
 
 @admin_page
 async def members_csv(request: Request, admin: Admin) -> Response:
-    """Download CSV: the whole tab (searched as shown), streamed in pages of the same query."""
+    """Download CSV: the whole tab (searched and sorted as shown), read page by page through the
+    service and streamed, so a 50,000-member tab never sits in memory at once."""
     app_id = request.path_params["app_id"]
-    state, query, sort, _ = _members_query(request)
+    state, query, sort, _, _ = _members_query(request)
+    first = await member_ops.search_members(admin.services, admin.principal, app_id, state, query or None, sort,
+                                            PageRequest(None, CSV_PAGE))  # fmt: skip
+
+    async def rows() -> AsyncIterator[str]:
+        yield _csv_line(CSV_COLUMNS)
+        found = first
+        while True:
+            for m in found["items"]:
+                yield _csv_line([m["display_name"], m["email"], m["username"], m["app_role"], str(len(m["assets"])),
+                                 found["user_names"].get(m["user_id"] or ""), m["bridge_role"], m["match_source"],
+                                 m["state"]])  # fmt: skip
+            if found["next_cursor"] is None:
+                return
+            found = await member_ops.search_members(admin.services, admin.principal, app_id, state, query or None,
+                                                    sort, PageRequest(found["next_cursor"], CSV_PAGE))  # fmt: skip
+
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="members-{state}.csv"'})
+
+
+def _csv_line(values: Sequence[str | None]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "email", "username", "app_role", "assets", "directory_user", "bridge_role",
-                     "matched_by", "state"])  # fmt: skip
-    offset = 0
-    while True:
-        found = await admin.services.db.read(partial(reads.members_page, ws=admin.ws, app_id=app_id, state=state,
-                                                     query=query, sort=sort, offset=offset, limit=1000))
-        for item in found["items"]:
-            row = item["row"]
-            writer.writerow([_cell(row.display_name), _cell(row.email), _cell(row.username), _cell(row.app_role),
-                             len(item["assets"]), _cell(item["user_name"]), _cell(row.bridge_role),
-                             _cell(row.match_source), row.state])  # fmt: skip
-        if not found["more"]:
-            break
-        offset += 1000
-    return Response(out.getvalue(), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="members-{state}.csv"'})
+    csv.writer(out).writerow([_cell(v) for v in values])
+    return out.getvalue()
 
 
 def _cell(value: str | None) -> str:
@@ -153,12 +169,6 @@ async def directory(request: Request, admin: Admin) -> Response:
 async def directory_user(request: Request, admin: Admin) -> Response:
     user = await directory_ops.get_user(admin.services, admin.principal, request.path_params["user_id"])
     return render(request, "directory_user.html", {"user": user}, admin=admin)
-
-
-@admin_page
-async def audit(request: Request, admin: Admin) -> Response:
-    events = await admin.services.db.read(lambda conn: reads.audit_events(conn, admin.ws))
-    return render(request, "audit.html", {"events": events}, admin=admin)
 
 
 def settings_context(request: Request, admin: Admin, tokens: list[tenancy.TokenRecord]) -> dict[str, Any]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, select
 
-from connectors.registry import CATALOG, UnknownKind, capabilities, get_spec
+from connectors.registry import UnknownKind, get_spec
 from scim_server.jobs import queue
 from scim_server.store import apps as app_store
-from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
-from scim_server.store.app_models import AppMember
-from scim_server.store.models import AuditEvent, ScimGroup, ScimUser
+from scim_server.store.models import ScimGroup
 
 STATES = ("matched", "unmatched", "exempted", "disputed", "removed")
 TAB_NAMES = {"matched": "Onboarded users", "unmatched": "Unmatched users", "exempted": "Exempted users",
@@ -32,16 +30,6 @@ def kind_name(kind: str) -> str:
         return get_spec(kind).name
     except UnknownKind:
         return kind
-
-
-def catalog() -> list[dict[str, Any]]:
-    out = []
-    for kind in CATALOG:
-        spec = get_spec(kind)
-        out.append({"kind": kind, "name": spec.name, "capabilities": list(capabilities(spec.cls)),
-                    "needs_business_id": spec.needs_business_id, "business_id_label": spec.business_id_label,
-                    "login_methods": list(spec.login_methods), "account_fields": list(spec.account_fields)})  # fmt: skip
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,43 +66,6 @@ def app_detail(conn: Connection, ws: int, app_id: str) -> AppCard:
                    _pending_reports(conn, ws).get(app.id), "Connected" if app.last_check else "Never checked")  # fmt: skip
 
 
-def _user_names(conn: Connection, ws: int, user_ids: set[str]) -> dict[str, str]:
-    if not user_ids:
-        return {}
-    users = ScimUser.__table__
-    rows = conn.execute(select(users.c.id, users.c.user_name).where(users.c.workspace_id == ws, users.c.id.in_(user_ids)))
-    return {r.id: r.user_name for r in rows}
-
-
-SORTS = {"name": AppMember.__table__.c.display_name, "email": AppMember.__table__.c.email,
-         "role": AppMember.__table__.c.app_role}  # fmt: skip
-
-
-def members_page(conn: Connection, ws: int, app_id: str, state: str, query: str, sort: str, offset: int,
-                 limit: int, total: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """One page of a set, searched and sorted in SQL; the total is counted only for a search (the
-    tabs' counts are known), and asset permissions are read for the page's members only."""
-    app_store.get_app(conn, ws, app_id)
-    members = AppMember.__table__
-    where = [members.c.app_id == app_id]
-    where.append(members.c.state == state)
-    if state != "removed":
-        where.append(members.c.closed.is_(None))
-    if query:
-        like = f"%{query.lower()}%"
-        where.append(or_(func.lower(members.c.email).like(like), func.lower(members.c.display_name).like(like),
-                         func.lower(members.c.username).like(like)))  # fmt: skip
-    order = SORTS.get(sort, members.c.email)
-    rows = list(conn.execute(select(members).where(*where).order_by(order, members.c.id).offset(offset).limit(limit + 1)))
-    if total is None or query:
-        total = int(conn.execute(select(func.count()).select_from(members).where(*where)).scalar_one())
-    perms = member_store.permissions_of(conn, app_id, [r.remote_id for r in rows[:limit]]) if rows else {}
-    names = _user_names(conn, ws, {r.user_id for r in rows if r.user_id})
-    items = [{"row": r, "assets": perms.get(r.remote_id, []), "user_name": names.get(r.user_id or "")}
-             for r in rows[:limit]]  # fmt: skip
-    return {"items": items, "more": len(rows) > limit, "total": total}
-
-
 def app_labels(conn: Connection, ws: int) -> dict[str, str]:
     return {a.id: a.label for a in app_store.list_apps(conn, ws, None, 1000)}
 
@@ -122,8 +73,3 @@ def app_labels(conn: Connection, ws: int) -> dict[str, str]:
 def directory_groups(conn: Connection, ws: int, limit: int = 200) -> list[Any]:
     groups = ScimGroup.__table__
     return list(conn.execute(select(groups).where(groups.c.workspace_id == ws).order_by(groups.c.display_name).limit(limit)))
-
-
-def audit_events(conn: Connection, ws: int, limit: int = 200) -> list[Any]:
-    events = AuditEvent.__table__
-    return list(conn.execute(select(events).where(events.c.workspace_id == ws).order_by(events.c.id.desc()).limit(limit)))

@@ -142,6 +142,17 @@ def render(request: Request, name: str, context: Mapping[str, Any], status: int 
     return HTMLResponse(body, 200 if is_htmx(request) and status < 500 else status)
 
 
+DIALOG_HOST = "dialog-host"
+
+
+def render_dialog(request: Request, name: str, context: Mapping[str, Any], admin: Admin, status: int = 200) -> HTMLResponse:
+    """A dialog: the native ``<dialog>`` fragment when htmx asked for it into ``#dialog-host``,
+    else the same content as a page of its own (the no-JS fallback, and a link opened anew)."""
+    as_dialog = is_htmx(request) and request.headers.get("hx-target") == DIALOG_HOST
+    layout = "_dialog_fragment.html" if as_dialog else "_dialog_page.html"
+    return render(request, name, {**context, "layout": layout, "as_dialog": as_dialog}, status, admin)
+
+
 def message(kind: str, text: str, link: str | None = None, link_text: str | None = None) -> dict[str, Any]:
     """A message box: ``kind`` is success or error."""
     return {"kind": kind, "text": text, "link": link, "link_text": link_text}

@@ -205,6 +205,8 @@ class Worker:
     def _slot_freed(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._wake.set()
+        if self.services is not None:  # wake whoever waits on a job (GET /jobs/{id}?wait=)
+            self.services.jobs_ended.fire()
 
     async def _idle_for(self) -> float:
         """Seconds to sleep: until the next due time when it is sooner than the poll, else the

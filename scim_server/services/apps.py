@@ -99,18 +99,54 @@ def _refuse_duplicate(conn: Connection, ws: int, kind: str, business_id: str | N
                        code="already_connected", field="business_id")  # fmt: skip
 
 
+def account_view(record: AppRecord) -> dict[str, Any]:
+    """An automation account as pickers show it: which app uses it, its label, the names of its
+    fields and whom it signs in as; never a value."""
+    label = record.account_label or record.automation_email or f"The account of {record.label}"
+    return {"app_id": record.id, "app_label": record.label, "label": label, "fields": list(record.account_fields),
+            "email": record.automation_email}  # fmt: skip
+
+
+async def automation_accounts(svc: Services, who: Principal, kind: str) -> list[dict[str, Any]]:
+    """The automation accounts the workspace already uses for ``kind`` (one per app, oldest app
+    first), so a new app of that kind can reuse one (``ConnectApp.automation_account_of``)."""
+    _spec(kind)
+
+    def unit(conn: Connection) -> list[dict[str, Any]]:
+        return [account_view(r) for r in store.list_apps(conn, who.workspace_id, None, 1000) if r.kind == kind]
+
+    return await svc.db.read(unit)
+
+
+async def _reused_account(svc: Services, who: Principal, body: ConnectApp) -> tuple[dict[str, str], str | None]:
+    """The account to connect with, and its label: the body's fields, over those of the app named
+    by ``automation_account_of`` (same workspace, same kind; else a 400 on that field)."""
+    if body.automation_account_of is None:
+        return dict(body.automation_account), body.account_label
+    try:
+        source = await svc.db.read(lambda conn: store.get_app(conn, who.workspace_id, str(body.automation_account_of)))
+    except store.AppNotFound:
+        source = None
+    if source is None or source.kind != body.kind:
+        raise Invalid(f"No {get_spec(body.kind).name} automation account of app {body.automation_account_of!r} "
+                      "in this workspace.", field="automation_account_of")  # fmt: skip
+    opened = {k: str(v) for k, v in svc.vault.open(source.account_secret).items()}
+    return opened | dict(body.automation_account), body.account_label or source.account_label
+
+
 async def connect(svc: Services, who: Principal, body: ConnectApp) -> dict[str, Any]:
     spec = _spec(body.kind)
     method = _login_method(body.kind, body.login_method)
     if spec.needs_business_id and not body.business_id:
         raise Invalid(f"{spec.name} needs its {spec.business_id_label}.", field="business_id")
-    fields = _account_fields(body.kind, body.automation_account)
+    given, account_label = await _reused_account(svc, who, body)
+    fields = _account_fields(body.kind, given)
     await svc.db.read(lambda conn: _refuse_duplicate(conn, who.workspace_id, body.kind, body.business_id))
     base = str(body.api_base_url).rstrip("/") if body.api_base_url else None
     account = await _checked_account(body.kind, fields, base, body.business_id)
     values = {
         "kind": body.kind, "label": body.label, "business_id": body.business_id, "login_method": method,
-        "account_secret": svc.vault.seal(account), "account_fields": sorted(account),
+        "account_secret": svc.vault.seal(account), "account_fields": sorted(account), "account_label": account_label,
         "api_base_url": base, "deprovision_policy": body.deprovision_policy, "schedule": body.schedule,
         "mass_removal_count": body.mass_removal_guard.count, "mass_removal_percent": body.mass_removal_guard.percent,
         **_identity(body.automation_identity, account),
@@ -121,7 +157,8 @@ async def connect(svc: Services, who: Principal, body: ConnectApp) -> dict[str, 
         record = store.create_app_row(conn, who.workspace_id, values)
         audit(conn, who.workspace_id, who.actor, "app.connect", "App", record.id,
               detail={"kind": record.kind, "label": record.label, "login_method": method,
-                      "account_fields": list(record.account_fields)})  # fmt: skip
+                      "account_fields": list(record.account_fields), "account_label": account_label,
+                      "account_of": body.automation_account_of})  # fmt: skip
         return record.public()
 
     return await svc.db.write(unit)

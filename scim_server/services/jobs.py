@@ -3,6 +3,7 @@ the work in the app by hand; scim-bridge records who and what it means, e.g. the
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,6 +22,9 @@ from scim_server.store import reports as report_store
 from scim_server.store.db import iso_utc
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
+ENDED = frozenset({"completed", "failed", "cancelled"})
+MAX_WAIT_SECONDS = 60.0
+RECHECK_SECONDS = 1.0
 SCOPE = "jobs"
 
 
@@ -54,8 +58,23 @@ async def list_jobs(svc: Services, who: Principal, app_id: str | None, status: s
     return page_of(rows, page.limit, SCOPE, lambda j: (j.created, j.id), job_view)
 
 
-async def get_job(svc: Services, who: Principal, job_id: str) -> dict[str, Any]:
-    return job_view(await svc.db.read(lambda conn: queue.get(conn, who.workspace_id, job_id)))
+async def get_job(svc: Services, who: Principal, job_id: str, wait: float = 0.0) -> dict[str, Any]:
+    """The job; with ``wait`` > 0, held until the job has ended or ``wait`` seconds passed (a long
+    poll: callers that wait for a job ask once instead of re-asking on a timer). This process's
+    worker wakes the wait when it ends an attempt; a job run by another process is seen at the next
+    re-read, every ``RECHECK_SECONDS``."""
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise Invalid(f"wait must be between 0 and {MAX_WAIT_SECONDS:g} seconds.", field="wait")
+
+    def read(conn: Connection) -> JobRecord:
+        return queue.get(conn, who.workspace_id, job_id)
+
+    job = await svc.db.read(read)
+    deadline = time.monotonic() + wait
+    while job.status not in ENDED and (left := deadline - time.monotonic()) > 0:
+        await svc.jobs_ended.wait(min(left, RECHECK_SECONDS))
+        job = await svc.db.read(read)
+    return job_view(job)
 
 
 def _state_conflict(fn: Any) -> Any:

@@ -9,14 +9,15 @@ woken after the commit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 from sqlalchemy import Connection
 
 from connectors.registry import get_spec
 from mapping import ChangeRole, Invite, Remove
-from scim_server import reconcile
+from mapping.capabilities import Capability, can
+from scim_server import cursor, reconcile
 from scim_server.audit.log import append as audit
 from scim_server.auth import Principal
 from scim_server.jobs import queue
@@ -48,12 +49,8 @@ def member_view(row: Any, perms: list[tuple[str, str]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def can(kind: str, capability: str) -> bool:
-    """Whether connectors of ``kind`` implement ``capability`` (a protocol name of connectors.base)."""
-    return capability in get_spec(kind).capabilities
-
-
-def _require(app: AppRecord, capability: str, what: str) -> None:
+def _require(app: AppRecord, capability: Capability, what: str) -> None:
+    """Refuse up front what the app's kind cannot do (mapping.capabilities is the one table)."""
     if not can(app.kind, capability):
         raise Unprocessable(f"{get_spec(app.kind).name} cannot {what}; do it in the app.", code="unsupported")
 
@@ -133,6 +130,36 @@ async def list_members(svc: Services, who: Principal, app_id: str, state: str | 
         rows = member_store.members_page(conn, app_id, state, after, page.fetch)
         perms = member_store.permissions_of(conn, app_id, [r.remote_id for r in rows[: page.limit]])
         return page_of(rows, page.limit, MEMBERS, lambda r: (r.id,), lambda r: member_view(r, perms.get(r.remote_id, [])))
+
+    return await svc.db.read(unit)
+
+
+SORTS = ("email", "name", "role")
+
+
+async def search_members(svc: Services, who: Principal, app_id: str, state: str, text: str | None, sort: str,
+                         page: PageRequest) -> dict[str, Any]:  # fmt: skip
+    """One page of a set, searched (email, name or username contains ``text``) and sorted, paged on
+    (sort key, id): page N costs what page 1 costs at any size. Also ``total`` (counted only for a
+    search; else None: the set's count is known) and ``user_names`` (id -> userName) of the page's
+    directory users."""
+    if state not in STATES:
+        raise Invalid(f"state must be one of {', '.join(STATES)}.", field="state")
+    if sort not in SORTS:
+        raise Invalid(f"sort must be one of {', '.join(SORTS)}.", field="sort")
+    scope = f"{MEMBERS}:{sort}"
+    after = cast(tuple[str, str], cursor.decode(scope, page.cursor, str, str)) if page.cursor else None
+
+    def unit(conn: Connection) -> dict[str, Any]:
+        app_store.get_app(conn, who.workspace_id, app_id)
+        rows = member_store.search_page(conn, app_id, state, text, sort, after, page.fetch)
+        shown = rows[: page.limit]
+        perms = member_store.permissions_of(conn, app_id, [r.remote_id for r in shown])
+        out = page_of(rows, page.limit, scope, lambda r: (getattr(r, member_store.SORT_KEYS[sort].name) or "", r.id),
+                      lambda r: member_view(r, perms.get(r.remote_id, [])))  # fmt: skip
+        names = people.user_names(conn, who.workspace_id, {r.user_id for r in shown if r.user_id})
+        total = member_store.count_in_set(conn, app_id, state, text) if text else None
+        return out | {"total": total, "user_names": names}
 
     return await svc.db.read(unit)
 
@@ -228,7 +255,7 @@ async def remove(svc: Services, who: Principal, app_id: str, member_id: str) -> 
         app = app_store.get_app(conn, who.workspace_id, app_id)
         row = _member(conn, app, member_id, "removed")
         _not_automation(row, "removed")
-        _require(app, "RemovesMembers", "remove members")
+        _require(app, "remove", "remove members")
         if row.exempt_reason is not None:
             raise Conflict("Exempted members are never removed; unexempt it first.", code="member_exempted")
         perms = member_store.permissions_of(conn, app.id, [row.remote_id]).get(row.remote_id, [])
@@ -251,7 +278,7 @@ async def change_roles(svc: Services, who: Principal, app_id: str, member_id: st
         out: dict[str, Any] = {}
         if body.app_role is not None and body.app_role != row.app_role:
             _not_automation(row, "given another role")
-            _require(app, "ChangesRoles", "change a member's role")
+            _require(app, "change_role", "change a member's role")
             known = reconcile.vocabulary(app.kind).roles
             if body.app_role not in known:
                 raise Invalid(f"app_role must be one of {', '.join(known)}.", field="app_role")
@@ -275,7 +302,7 @@ async def invite(svc: Services, who: Principal, app_id: str, body: InviteBody) -
 
     def unit(conn: Connection) -> dict[str, Any]:
         app = app_store.get_app(conn, who.workspace_id, app_id)
-        _require(app, "InvitesMembers", "invite members")
+        _require(app, "invite", "invite members")
         user = _directory_user(conn, who.workspace_id, body.user_id)
         if not user.active:
             raise Conflict("A deactivated user cannot be invited.", code="user_inactive")

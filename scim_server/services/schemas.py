@@ -35,6 +35,8 @@ class ConnectApp(Body):
     business_id: str | None = Field(None, min_length=1, max_length=200)
     login_method: LoginMethod | None = None  # None: the kind's default (see the catalog)
     automation_account: dict[str, str]
+    account_label: str | None = Field(None, min_length=1, max_length=200)
+    automation_account_of: str | None = Field(None, min_length=1, max_length=64)  # reuse that app's account
     api_base_url: HttpUrl | None = None
     deprovision_policy: Policy = "report"
     schedule: str = Field("daily", pattern=SCHEDULE)

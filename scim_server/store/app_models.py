@@ -30,6 +30,7 @@ class App(Base):
     login_method: Mapped[str] = mapped_column(String(20))
     account_secret: Mapped[str] = mapped_column(Text)
     account_fields: Mapped[str] = mapped_column(Text)  # JSON list of the field names set (not values)
+    account_label: Mapped[str | None] = mapped_column(String(200))  # what an admin picks the account by
     api_base_url: Mapped[str | None] = mapped_column(String(500))
     deprovision_policy: Mapped[str] = mapped_column(String(20), default="report")
     schedule: Mapped[str] = mapped_column(String(40), default="daily")

@@ -43,12 +43,14 @@ class AppRecord:
     next_check: datetime | None
     created: datetime
     updated: datetime
+    account_label: str | None = None
 
     def public(self, counts: dict[str, int] | None = None) -> dict[str, Any]:
         """What the API returns: the account's field names, never their values."""
         return {
             "id": self.id, "kind": self.kind, "label": self.label, "business_id": self.business_id,
-            "login_method": self.login_method, "automation_account": {"fields": list(self.account_fields)},
+            "login_method": self.login_method, "automation_account": {"fields": list(self.account_fields),
+                                   **({"label": self.account_label} if self.account_label else {})},
             "api_base_url": self.api_base_url, "deprovision_policy": self.deprovision_policy,
             "schedule": self.schedule,
             "mass_removal_guard": {"count": self.mass_removal_count, "percent": self.mass_removal_percent},

@@ -62,3 +62,12 @@ def accounts_of(conn: Connection, workspace_id: int, user_id: str) -> list[Any]:
              .where(app_members.c.workspace_id == workspace_id, app_members.c.user_id == user_id)
              .order_by(apps.c.label, app_members.c.id))  # fmt: skip
     return list(conn.execute(query))
+
+
+def user_names(conn: Connection, workspace_id: int, user_ids: set[str]) -> dict[str, str]:
+    """id -> userName of a few directory users (a page's), in the workspace only."""
+    if not user_ids:
+        return {}
+    query = select(users.c.id, users.c.user_name).where(users.c.workspace_id == workspace_id,
+                                                        users.c.id.in_(sorted(user_ids)))  # fmt: skip
+    return {str(r.id): str(r.user_name) for r in conn.execute(query)}

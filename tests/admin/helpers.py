@@ -14,25 +14,28 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 
 def wait_job(admin: httpx.Client, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll the job until it ends (bounded); returns its final view."""
+    """The job's final view: asks the server to hold the answer until the job ends (``?wait=``),
+    so the test wakes on the job's end, not on a timer."""
     deadline = time.monotonic() + timeout
     while True:
-        job = admin.get(f"/jobs/{job_id}").json()
+        left = deadline - time.monotonic()
+        job = admin.get(f"/jobs/{job_id}", params={"wait": max(0.0, min(left, 30.0))}).json()
         if job["status"] in TERMINAL:
             return job
         assert time.monotonic() < deadline, f"job {job_id} still {job['status']}: {job}"
-        time.sleep(0.05)
 
 
 def wait_idle(admin: httpx.Client, app_id: str, timeout: float = 60.0) -> list[dict[str, Any]]:
-    """Wait until the app has no queued or running job; returns all its jobs."""
+    """Wait until the app has no queued or running job; returns all its jobs. Waits on each
+    unfinished job's end in turn (a job may queue another, so the list is read again after)."""
     deadline = time.monotonic() + timeout
     while True:
         jobs = admin.get("/jobs", params={"app_id": app_id, "limit": 500}).json()["items"]
-        if all(j["status"] in TERMINAL for j in jobs):
+        pending = [j for j in jobs if j["status"] not in TERMINAL]
+        if not pending:
             return jobs
-        assert time.monotonic() < deadline, f"jobs still running: {[j for j in jobs if j['status'] not in TERMINAL]}"
-        time.sleep(0.05)
+        assert time.monotonic() < deadline, f"jobs still running: {pending}"
+        wait_job(admin, pending[0]["id"], deadline - time.monotonic())
 
 
 def scim_user(scim: httpx.Client, email: str, active: bool = True) -> str:

@@ -1,12 +1,14 @@
 """The user access review over HTTP on both databases: every open account of an app with its
 directory user, manager, department, role, assets, state and exemption; as JSON and as CSV;
-the read is audited, another workspace's app is a 404, and a past ``at`` is refused (not yet
-reconstructed) rather than answered with today's state."""
+the read is audited, another workspace's app is a 404; with ``at`` the report is the access
+that held then (before the exemption: unmatched; before the import: nobody)."""
 
 from __future__ import annotations
 
 import csv
 import io
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -15,6 +17,15 @@ from connectors.sandbox import SandboxClient
 from tests.admin.conftest import admin, github, sandbox, scim_client  # noqa: F401  (fixtures)
 from tests.admin.helpers import check, connect, members
 from tests.servers import RunningServer
+
+
+def _instant() -> str:
+    """Now, as ISO 8601, once the clock has left this millisecond (SQLite stamps access history
+    in ms): a change made after this call is strictly later than the instant returned."""
+    at = datetime.now(UTC)
+    while datetime.now(UTC) < at.replace(microsecond=at.microsecond // 1000 * 1000) + timedelta(milliseconds=1):
+        time.sleep(0.0002)
+    return at.isoformat()
 
 
 def _manager_user(scim: httpx.Client) -> str:
@@ -32,8 +43,10 @@ def test_access_review(server: RunningServer, admin: httpx.Client, sandbox: Sand
                        github: dict[str, Any], scim_client: httpx.Client) -> None:  # noqa: F811  # fmt: skip
     grace = _manager_user(scim_client)
     app_id = connect(admin, sandbox, github)
+    before_import = _instant()
     check(admin, app_id)
     bot = members(admin, app_id, "unmatched")["bot@example.com"]
+    before_exempt = _instant()
     assert admin.post(f"/apps/{app_id}/members/{bot['id']}/exempt", json={"reason": "CI account"}).status_code == 200
 
     r = admin.get("/access", params={"app_id": app_id})
@@ -53,10 +66,23 @@ def test_access_review(server: RunningServer, admin: httpx.Client, sandbox: Sand
     assert {row["account_email"] for row in table} == set(rows)
     assert next(row for row in table if row["account_email"] == "grace@example.com")["department"] == "'=Finance"
 
-    assert admin.get("/access", params={"app_id": app_id, "at": "2026-01-01T00:00:00Z"}).status_code == 400
+    then = admin.get("/access", params={"app_id": app_id, "at": before_exempt}).json()
+    assert then["app_id"] == app_id and then["at"][:19] == before_exempt[:19]
+    earlier = {row["account_email"]: row for row in then["items"]}
+    assert set(earlier) == set(rows) and earlier["bot@example.com"]["state"] == "unmatched"
+    assert earlier["bot@example.com"]["exempt_reason"] is None
+    assert earlier["grace@example.com"] == {**rows["grace@example.com"], "last_seen": earlier["grace@example.com"]["last_seen"]}
+    assert admin.get("/access", params={"app_id": app_id, "at": before_import}).json()["items"] == []
+    now_report = admin.get("/access", params={"app_id": app_id, "at": _instant()}).json()["items"]
+    assert {r["account_email"]: r["state"] for r in now_report} == {k: v["state"] for k, v in rows.items()}
+    for bad in ("yesterday", "2026-01-01T00:00:00"):
+        assert admin.get("/access", params={"app_id": app_id, "at": bad}).status_code == 400, bad
+    future = admin.get("/access", params={"app_id": app_id, "at": "2999-01-01T00:00:00Z"}).json()
+    assert future["at"] < "2999" and {r["account_email"]: r["state"] for r in future["items"]} == {
+        k: v["state"] for k, v in rows.items()}  # not yet past: answered for now, and says so
     assert admin.get("/access", params={"app_id": "nope"}).status_code == 404
     other = server.token("another-" + app_id[:8], "admin")
     assert httpx.get(server.url + "/api/v1/access", params={"app_id": app_id},
                      headers={"Authorization": f"Bearer {other}"}).status_code == 404  # fmt: skip
     reads = admin.get("/audit", params={"action": "access.read"}).json()["items"]
-    assert len(reads) == 2 and reads[0]["app_id"] == app_id
+    assert len(reads) == 6 and reads[0]["app_id"] == app_id

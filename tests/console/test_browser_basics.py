@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from scim_server.store import tenancy
 from tests.console.browser import Problems, axe_serious, browser, needs_chromium
@@ -119,4 +120,46 @@ def test_sign_out_and_an_ended_session_go_to_sign_in(page: tuple[Any, Problems],
     tab.get_by_role("navigation", name="Main").get_by_role("link", name="Directory").click()  # an htmx request
     tab.wait_for_url("**/console/sign-in**")
     assert tab.get_by_label("Admin token").is_visible()
+    problems.assert_none()
+
+
+def test_dialogs_with_the_keyboard_and_the_audit_view(page: tuple[Any, Problems], console: Console) -> None:
+    """A row action's dialog opens from the keyboard as a modal, takes the focus, passes axe,
+    closes on Escape and gives the focus back; Audit verifies the chain in place and passes axe."""
+    tab, problems = page
+    _, admin = console.token()
+    app_id = httpx.get(f"{console.url}/api/v1/apps", headers={"Authorization": f"Bearer {admin}"}).json()["items"][0]["id"]
+    check = httpx.post(f"{console.url}/api/v1/apps/{app_id}/check", headers={"Authorization": f"Bearer {admin}"})
+    job = check.json()["job_id"]
+    httpx.get(f"{console.url}/api/v1/jobs/{job}", params={"wait": "30"}, headers={"Authorization": f"Bearer {admin}"},
+              timeout=40)  # fmt: skip
+    sign_in(tab, admin)
+    tab.goto(f"/console/apps/{app_id}/members?state=unmatched")
+    row = tab.get_by_role("row").filter(has_text="edsger.dijkstra@example.com")
+    row.get_by_text("More options").focus()
+    tab.keyboard.press("Enter")
+    row.get_by_role("link", name="Exempt user").focus()
+    tab.keyboard.press("Enter")
+    dialog = tab.get_by_role("dialog", name="Exempt user")
+    expect(dialog).to_be_visible()
+    assert tab.evaluate("document.querySelector('dialog').matches(':modal')")
+    assert tab.evaluate("document.activeElement.closest('dialog') !== null")
+    assert axe_serious(tab) == []
+    tab.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    assert tab.evaluate("document.activeElement.textContent.trim()") == "More options"  # back on the row's menu
+    row.get_by_role("checkbox").check()
+    tab.get_by_role("button", name="Remove selected").click()
+    bulk = tab.get_by_role("dialog", name="Remove users?")
+    expect(bulk).to_contain_text("edsger.dijkstra@example.com")
+    bulk.get_by_role("button", name="Cancel").click()
+    expect(bulk).to_have_count(0)
+    tab.get_by_role("navigation", name="Main").get_by_role("link", name="Audit").click()
+    tab.wait_for_url("**/console/audit")
+    tab.get_by_role("button", name="Verify chain").or_(tab.get_by_role("link", name="Verify chain")).click()
+    expect(tab.get_by_role("status").filter(has_text="The chain verifies")).to_be_visible()
+    tab.get_by_label("Action").fill("app.*")
+    tab.get_by_role("button", name="Filter").click()
+    expect(tab.get_by_role("cell", name="app.check.request").first).to_be_visible()
+    assert axe_serious(tab) == []
     problems.assert_none()

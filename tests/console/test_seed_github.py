@@ -59,6 +59,21 @@ def show_tab(page: Any, name: str) -> None:
     expect(tabs.get_by_role("link", name=name)).to_have_attribute("aria-current", "page")
 
 
+def match_in_dialog(page: Any, search: str, choice: str, role: str) -> None:
+    """The Match user dialog: Match with (search), pick the user, Next, Select role, Match user."""
+    dialog = page.get_by_role("dialog", name="Match user")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Match with").fill(search)
+    dialog.get_by_role("button", name="Search").click()
+    expect(dialog.get_by_role("radio")).to_have_count(1)  # the search answered (the first list had everyone)
+    dialog.get_by_label(choice).check()
+    dialog.get_by_role("button", name="Next").click()
+    expect(dialog.get_by_role("heading", name="Select role")).to_be_visible()
+    dialog.get_by_label("Role").select_option(label=role)
+    dialog.get_by_role("button", name="Match user").click()
+    expect(page.get_by_role("status").filter(has_text="User matched")).to_be_visible()
+
+
 def wait_for_jobs_done(page: Any) -> None:
     page.wait_for_load_state()  # the action's own redirect first, or the click lands on the page it leaves
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Automation", exact=True).click()
@@ -96,6 +111,7 @@ def test_github_seed_click_path(browser: Any, console: Console) -> None:
     page.get_by_label("Single sign-on (SSO)").check()
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("heading", name="Select automation account")).to_be_visible()
+    page.get_by_label("Account label").fill("GitHub bot")
     page.get_by_label("API token").fill("not-the-token")
     page.get_by_role("button", name="Connect app").click()
     expect(page.locator("#api_token-error")).to_be_visible()
@@ -128,42 +144,40 @@ def test_github_seed_click_path(browser: Any, console: Console) -> None:
     # Claim the Owner role for yourself with Match user
     show_tab(page, "Unmatched users")
     page.get_by_role("row").filter(has_text="ada.lovelace@example.com").get_by_role("link", name="Match user").click()
-    expect(page.get_by_role("dialog", name="Match user")).to_be_visible()
-    page.get_by_label("Match with").fill("Ada")
-    page.get_by_role("button", name="Search").click()
-    expect(page.get_by_role("radio")).to_have_count(1)  # the search answered (the old list had everyone)
-    page.get_by_label("Ada Lovelace · ada@corp.example").check()
-    page.get_by_role("button", name="Next").click()
-    page.get_by_label("Role").select_option(label="Owner")
-    page.get_by_role("button", name="Match user").click()
+    match_in_dialog(page, "Ada", "Ada Lovelace · ada@corp.example", "Owner")
     expect(page.get_by_role("status").filter(has_text="User matched")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="ada.lovelace@example.com")).to_contain_text("Owner")
 
     # Match another unmatched user as Collaborator
     show_tab(page, "Unmatched users")
     page.get_by_role("row").filter(has_text="alan.turing@example.com").get_by_role("link", name="Match user").click()
-    page.get_by_label("Match with").fill("alan@corp")
-    page.get_by_role("button", name="Search").click()
-    expect(page.get_by_role("radio")).to_have_count(1)  # the search answered (the old list had everyone)
-    page.get_by_label("Alan Turing · alan@corp.example").check()
-    page.get_by_role("button", name="Next").click()
-    page.get_by_label("Role").select_option(label="Collaborator")
-    page.get_by_role("button", name="Match user").click()
+    match_in_dialog(page, "alan@corp", "Alan Turing · alan@corp.example", "Collaborator")
     expect(page.get_by_role("row").filter(has_text="alan.turing@example.com")).to_contain_text("Collaborator")
 
     # Exempt one with a reason
     show_tab(page, "Unmatched users")
     open_row_menu(page, "edsger.dijkstra@example.com", "Exempt user")
-    page.get_by_label("Provide a reason").fill("Contractor until March")
-    page.get_by_role("button", name="Exempt member").click()
+    dialog = page.get_by_role("dialog", name="Exempt user")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Exempt member").click()  # no reason: the browser keeps the dialog open
+    expect(dialog).to_be_visible()
+    assert axe_serious(page) == []
+    dialog.get_by_label("Provide a reason").fill("Contractor until March")
+    dialog.get_by_role("button", name="Exempt member").click()
+    expect(page.get_by_role("status").filter(has_text="User exempted")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="edsger.dijkstra@example.com")).to_contain_text("Contractor until March")
 
     # Remove one: gone from the sandbox, with its asset grants
     assert granted(console, "grace.hopper@example.com")
     show_tab(page, "Onboarded users")
     open_row_menu(page, "grace.hopper@example.com", "Remove user")
-    expect(page.get_by_role("dialog", name="Remove user?")).to_be_visible()
-    page.get_by_role("button", name="Remove user").click()
+    dialog = page.get_by_role("dialog", name="Remove user?")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()  # Cancel closes it; nothing is done
+    expect(dialog).to_have_count(0)
+    assert granted(console, "grace.hopper@example.com")
+    open_row_menu(page, "grace.hopper@example.com", "Remove user")
+    page.get_by_role("dialog", name="Remove user?").get_by_role("button", name="Remove user").click()
     expect(page.get_by_role("status").filter(has_text="Removing the user")).to_be_visible()
     wait_for_jobs_done(page)
     assert "grace.hopper@example.com" not in sandbox_members(console)

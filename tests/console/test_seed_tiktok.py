@@ -16,7 +16,13 @@ from playwright.sync_api import expect
 from connectors.sandbox.tiktok_business_portal import PORTAL_PASSWORD
 from tests.console.browser import Problems, axe_serious, browser, needs_chromium
 from tests.console.conftest import Console, console_server
-from tests.console.test_seed_github import open_row_menu, scim_user, show_tab, wait_for_jobs_done
+from tests.console.test_seed_github import (
+    match_in_dialog,
+    open_row_menu,
+    scim_user,
+    show_tab,
+    wait_for_jobs_done,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 __all__ = ["browser"]
@@ -51,7 +57,9 @@ def test_tiktok_seed_click_path(browser: Any, console: Console) -> None:
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Connect app").click()
     # "Don't show this again" is remembered for this admin: Connect app then opens Select app
-    page.get_by_role("button", name="Don't show this again").click()
+    dialog = page.get_by_role("dialog", name="Connect your apps")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Don't show this again").click()
     expect(page.get_by_role("heading", name="Select app")).to_be_visible()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Apps").click()
     page.get_by_role("link", name="Connect app").click()
@@ -94,20 +102,14 @@ def test_tiktok_seed_click_path(browser: Any, console: Console) -> None:
     page.get_by_role("link", name="Paid social").click()
     show_tab(page, "Unmatched users")
     page.get_by_role("row").filter(has_text=OWNER).get_by_role("link", name="Match user").click()
-    page.get_by_label("Match with").fill("ada@corp")
-    page.get_by_role("button", name="Search").click()
-    expect(page.get_by_role("radio")).to_have_count(1)  # the search answered (the old list had everyone)
-    page.get_by_label("Ada Lovelace · ada@corp.example").check()
-    page.get_by_role("button", name="Next").click()
-    page.get_by_label("Role").select_option(label="Owner")
-    page.get_by_role("button", name="Match user").click()
+    match_in_dialog(page, "ada@corp", "Ada Lovelace · ada@corp.example", "Owner")
     expect(page.get_by_role("row").filter(has_text=OWNER)).to_contain_text("Owner")
 
     # Remove a member with asset access: gone from the business center and its assets
     assert "grace.hopper@example.com" in members(console)
     show_tab(page, "Onboarded users")
     open_row_menu(page, "grace.hopper@example.com", "Remove user")
-    page.get_by_role("button", name="Remove user").click()
+    page.get_by_role("dialog", name="Remove user?").get_by_role("button", name="Remove user").click()
     expect(page.get_by_role("status").filter(has_text="Removing the user")).to_be_visible()
     wait_for_jobs_done(page)
     jobs = httpx.get(f"{console.url}/api/v1/jobs", headers={"Authorization": f"Bearer {admin}"}).json()["items"]

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from connectors.sandbox import SandboxClient
+from tests.admin.helpers import wait_job
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-TERMINAL = {"completed", "failed", "cancelled"}
 TOO_BIG = "x" * 1_100_000  # above the default max_payload_size (1 MiB)
-
-
-def wait_job(admin: httpx.Client, job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while (job := admin.get(f"/jobs/{job_id}").json())["status"] not in TERMINAL:
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-    return dict(job)
 
 
 def ok(response: httpx.Response, status: int) -> Any:

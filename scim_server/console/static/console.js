@@ -19,6 +19,33 @@
     var next = document.getElementById("grant-next");
     if (next && event.data.ok) { next.removeAttribute("hidden"); next.focus(); }
   });
+  // Dialogs: a link with hx-target="#dialog-host" loads a <dialog data-dialog> fragment there;
+  // it opens as a native modal (focus moves in, Escape closes), Cancel closes it, and focus goes
+  // back to the link that opened it. Without JavaScript the same link opens the dialog as a page.
+  var opener = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var target = event.detail.target;
+    if (target && target.id === "dialog-host" && !target.contains(event.detail.elt)) { opener = event.detail.elt; }
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var host = event.detail.target;
+    if (!host || host.id !== "dialog-host") { return; }
+    var dialog = host.querySelector("dialog[data-dialog]");
+    if (!dialog) { return; }
+    document.querySelectorAll("details.menu[open]").forEach(function (menu) { menu.removeAttribute("open"); });
+    dialog.addEventListener("close", function () {
+      if (dialog.parentNode === host) { host.textContent = ""; }
+      if (!opener || !document.body.contains(opener)) { return; }
+      var menu = opener.closest("details");  // a row menu closed when the dialog opened: its summary
+      (menu && !menu.open ? menu.querySelector("summary") : opener).focus();
+    });
+    if (!dialog.open) { dialog.showModal(); }
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-close-dialog]");
+    var dialog = button && button.closest("dialog");
+    if (dialog) { dialog.close(); }
+  });
   function finishPopup() {
     var done = document.querySelector("[data-authorization-result]");
     if (!done || !window.opener) { return; }
