@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -20,93 +21,176 @@ class Settings(BaseSettings):
     # SCIM_BRIDGE_SECRETS_DIR (e.g. /run/secrets, as docker-compose.yml sets): a file there named
     # like a variable (scim_bridge_database_url ...) gives that setting, so secrets stay out of
     # the environment. Read when this module is imported.
+    # Each field's docstring is its description: the README's table is made from them (``markdown``).
     model_config = SettingsConfigDict(env_prefix="SCIM_BRIDGE_", env_file=None, extra="ignore",
-                                      secrets_dir=os.environ.get("SCIM_BRIDGE_SECRETS_DIR") or None)
+                                      secrets_dir=os.environ.get("SCIM_BRIDGE_SECRETS_DIR") or None,
+                                      use_attribute_docstrings=True)
 
     database_url: str = "sqlite:///./scim-bridge.db"
+    """SQLite file (the embedded default) or PostgreSQL (`postgresql+psycopg://user@host/db`)."""
+    database_pool_size: int = Field(32, ge=4)
+    """PostgreSQL connections this process keeps: half for writes, a quarter for reads, the rest for
+    background and CLI work (twice that in bursts)."""
     host: str = "127.0.0.1"
+    """Address `serve` listens on."""
     port: int = 8000
+    """Port `serve` listens on."""
     public_base_url: str | None = None
+    """The URL clients reach this server at (behind a proxy); default: the request's Host."""
     log_level: str = "INFO"
+    """Python log level of the JSON log lines."""
     access_log: bool = True
+    """One log line per request."""
 
     # SCIM protocol limits, announced in /ServiceProviderConfig.
     max_payload_size: int = 1_048_576
+    """Largest request body, bytes (413 above; `bulk.maxPayloadSize`)."""
     bulk_max_operations: int = 1000
+    """Most operations in one Bulk request (413 above; `bulk.maxOperations`)."""
     filter_max_results: int = 1000
+    """Most resources in one page (`filter.maxResults`)."""
     default_page_size: int = 100
+    """Page size when a list request names no `count`."""
     # Filters larger than these are refused (400 invalidFilter) before they are parsed; the RFC has
     # no place for them in /ServiceProviderConfig, so the README and openapi.yaml tell them
     # (scim/filter_limits.py; the upper bounds are its CEILING).
     filter_max_length: int = Field(2048, ge=1, le=16_384)
+    """Longest filter, characters (400 `invalidFilter` above)."""
     filter_max_depth: int = Field(8, ge=1, le=32)
+    """Deepest nesting of a filter (parentheses, value-path brackets)."""
     filter_max_terms: int = Field(16, ge=1, le=200)
-    # Attributes no schema defines are dropped and logged (Okta/Entra custom mappings); true
-    # refuses them with a 400 instead (scim/attributes.py).
+    """Most comparisons in a filter."""
     scim_strict_attributes: bool = False
+    """Refuse attributes no schema defines with a 400, instead of dropping and logging them."""
 
-    # Tokens: how long a verified token may be served from memory before the store is asked again,
-    # and how stale this process's view of revocations by other processes may be (auth.py).
+    # Tokens (auth.py).
     token_cache_seconds: float = 5.0
+    """How long a verified token is served from memory before the store is asked again."""
     token_revocation_check_seconds: float = 0.5
+    """How stale this process's view of revocations by other processes may be."""
 
     # JWT bearer tokens (as Entra ID can send); off unless an issuer is configured.
     jwt_issuer: str | None = None
+    """Issuer of accepted JWT bearer tokens; JWTs are refused unless set."""
     jwt_audience: str | None = None
+    """Audience a JWT must name."""
     jwt_jwks_file: Path | None = None
+    """JWKS file of the issuer's keys."""
     jwt_public_key_file: Path | None = None
+    """PEM public key of the issuer (instead of a JWKS)."""
     jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    """Accepted JWT signature algorithms (a JSON list)."""
     jwt_workspace_claim: str = "tid"
-    jwt_workspace: str | None = None  # a fixed workspace name for every valid JWT, instead of the claim
+    """The claim naming the workspace."""
+    jwt_workspace: str | None = None
+    """A fixed workspace for every valid JWT, instead of the claim."""
 
-    # Secrets at rest (automation-account credentials): a Fernet key, or a file holding one.
     secret_key: str | None = None
+    """Fernet key that encrypts automation-account credentials at rest."""
     secret_key_file: Path = Path("./scim-bridge.key")
+    """File holding that key, created 0600 on first use when no key is given."""
 
     # Background work in this process (``serve``): a job worker and the scheduler.
     run_worker: bool = True
+    """Run a job worker, the scheduler and the audit sealer inside `serve` (false: API only)."""
     worker_lease_seconds: float = 30.0
-    worker_poll_seconds: float = 1.0  # only bounds the wait for jobs queued by other processes
-    worker_concurrency: int = 8  # jobs in flight per worker process
-    worker_per_app: int = 2  # jobs in flight per app, across all processes
-    job_retention_seconds: float | None = 7 * 86400.0  # completed jobs are pruned after this
+    """How long a claimed job is a worker's before another may take it over."""
+    worker_poll_seconds: float = 1.0
+    """Longest wait for jobs queued by other processes."""
+    worker_concurrency: int = 8
+    """Jobs in flight per worker process."""
+    worker_per_app: int = 2
+    """Jobs in flight per app, across all processes."""
+    job_retention_seconds: float | None = 7 * 86400.0
+    """Completed jobs are pruned after this."""
     scheduler_tick_seconds: float = 30.0
+    """How often the scheduler leader looks for due checks."""
     retry_base_seconds: float = 1.0
-    # 0: a lone deactivation goes out at once; the guard's sliding window holds bursts (reconcile.py)
+    """First retry delay of a failed job (doubling after)."""
     outbox_debounce_seconds: float = 0.0
-    sandbox_url: str | None = None  # where `serve --demo` serves the sandbox apps
+    """Delay of the reconcile a directory change queues (0: at once; the guard window holds bursts)."""
+    sandbox_url: str | None = None
+    """Where `serve --demo` serves the sandbox apps."""
 
     # The web console (scim_server/console): session limits, and OpenID Connect sign-in against the
     # workspace's own IdP (off unless an issuer and client id are set). Admins are the allowed
     # emails, or the members of an allowed group (the groups claim of the ID token).
     console_idle_seconds: float = Field(1800.0, gt=0)
+    """A console session ends after this long without a request."""
     console_absolute_seconds: float = Field(43_200.0, gt=0)
+    """A console session ends this long after sign-in, whatever its use."""
     console_oidc_issuer: str | None = None
+    """OpenID Connect issuer for console sign-in (off unless set, with a client id)."""
     console_oidc_client_id: str | None = None
+    """The console's OIDC client id."""
     console_oidc_client_secret: str | None = None
+    """The console's OIDC client secret."""
     console_oidc_workspace: str = "default"
+    """Workspace an OIDC sign-in administers."""
     console_oidc_allowed_emails: list[str] = Field(default_factory=list)
+    """Emails allowed to sign in (a JSON list)."""
     console_oidc_allowed_groups: list[str] = Field(default_factory=list)
+    """Groups whose members may sign in (a JSON list)."""
     console_oidc_groups_claim: str = "groups"
+    """The ID token claim listing groups."""
 
-    # The audit trail (scim_server/audit/): the key that signs checkpoints and export manifests (a
-    # PEM, or a file generated 0600 when absent), how soon after commit events join the hash chain,
-    # and how often the chain's head gets a signed checkpoint (when it moved).
+    # The audit trail (scim_server/audit/).
     audit_signing_key: str | None = None
+    """PEM private key that signs checkpoints and export manifests."""
     audit_signing_key_file: Path = Path("./scim-bridge-audit-key.pem")
+    """File holding that key, generated 0600 when absent."""
     audit_seal_seconds: float = 1.0
+    """How often the sealer looks for events to put in the hash chain."""
+    audit_seal_quiet_seconds: float = Field(0.2, ge=0)
+    """The sealer waits for this long without a database read or write (audit/sealer.py)."""
+    audit_seal_max_seconds: float = Field(30.0, ge=0)
+    """...but seals an event at the latest this long after it first sees it, busy or not."""
     audit_checkpoint_seconds: float = 300.0
+    """How often the chain's head gets a signed checkpoint (when it moved)."""
 
     # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period
     # while requests are still served (the balancer's health check takes the process out), then
     # the requests in flight get up to the timeout to finish, and running jobs are handed back.
     shutdown_drain_seconds: float = Field(0.0, ge=0)
+    """On SIGTERM, `/readyz` answers 503 this long while requests are still served."""
     shutdown_timeout_seconds: float = Field(30.0, gt=0)
+    """Then requests in flight get this long to finish."""
 
-    # SQLite durability: FULL fsyncs every commit (group commit keeps it fast).
     sqlite_synchronous: str = "FULL"
+    """SQLite durability: FULL fsyncs every commit (group commit keeps it fast)."""
     write_batch_max: int = 256
+    """Most SQLite write units committed in one transaction (group commit)."""
 
     @cached_property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+PREFIX = "SCIM_BRIDGE_"
+
+
+def _default(name: str) -> str:
+    field = Settings.model_fields[name]
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "(unset)"
+    if isinstance(value, Path):
+        return f"`{value}`"
+    return f"`{json.dumps(value) if isinstance(value, list | bool) else value}`"
+
+
+def markdown() -> str:
+    """The README's settings table, made from ``Settings`` itself (``scripts/settings-table``)."""
+    lines = ["| variable | default | what it sets |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        description = " ".join((field.description or "").split()).replace("|", "\\|")
+        lines.append(f"| `{PREFIX}{name.upper()}` | {_default(name)} | {description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m scim_server.settings --markdown")
+    sys.stdout.write(markdown())

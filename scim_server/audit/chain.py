@@ -27,6 +27,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
 from scim_server.audit.events import COLUMNS, GENESIS, Event, audit_events, iterate, sealed
 from scim_server.audit.keys import BadSignature, Signer, verify_jws
+from scim_server.store import fastsql
 from scim_server.store.db import iso_utc, now
 from scim_server.store.fastsql import ts_out
 from scim_server.store.models import AuditCheckpoint, Workspace
@@ -43,6 +44,17 @@ SEAL_BATCH = 20_000
 
 _SEAL = update(audit_events).where(c.id == bindparam("b_id"), c.seq.is_(None)).values(
     seq=bindparam("b_seq"), prev_hash=bindparam("b_prev"), hash=bindparam("b_hash"))  # fmt: skip
+# The hot statements of ``seal``, run on the DBAPI cursor (fastsql): through SQLAlchemy's
+# execution layer, binding and fetching cost more than the hashing (~20 µs an event).
+_UNSEALED = fastsql.Statement(select(*COLUMNS).where(c.workspace_id == bindparam("ws"), c.seq.is_(None))
+                              .order_by(c.id).limit(bindparam("limit")).offset(bindparam("offset")))  # fmt: skip
+_SEAL_ROW = fastsql.Statement(_SEAL)
+# PostgreSQL: one UPDATE over arrays instead of a pipeline of one per event.
+_SEAL_ARRAYS = fastsql.Statement(text(
+    "UPDATE audit_events AS a SET seq = t.seq, prev_hash = t.prev, hash = t.hash "
+    "FROM unnest(CAST(:b_id AS BIGINT[]), CAST(:b_seq AS BIGINT[]), CAST(:b_prev AS VARCHAR[]), "
+    "CAST(:b_hash AS VARCHAR[])) AS t(id, seq, prev, hash) WHERE a.id = t.id AND a.seq IS NULL"
+))
 
 
 def head(conn: Connection, workspace_id: int) -> tuple[int, str]:
@@ -52,28 +64,64 @@ def head(conn: Connection, workspace_id: int) -> tuple[int, str]:
     return (int(row[0]), str(row[1])) if row is not None else (0, GENESIS)
 
 
+_NEXT_PENDING = fastsql.Statement(select(c.workspace_id).where(c.seq.is_(None), c.workspace_id > bindparam("after"))
+                                  .order_by(c.workspace_id).limit(bindparam("limit")).offset(bindparam("offset")))  # fmt: skip
+
+
 def pending_workspaces(conn: Connection) -> list[int]:
-    return [int(r[0]) for r in conn.execute(select(c.workspace_id).where(c.seq.is_(None)).distinct())]
+    """The workspaces with unsealed events, one index probe each (the sealer asks every
+    second; a DISTINCT read the whole backlog's index entries)."""
+    found: list[int] = []
+    while row := fastsql.fetchone(conn, _NEXT_PENDING, {"after": found[-1] if found else -1, "limit": 1, "offset": 0}):
+        found.append(int(row[0]))
+    return found
+
+
+def time_text(stored: Any) -> str:
+    """``iso_utc(ts_out(stored))``, the text an event's hash covers for its ``at``, without the
+    datetime round trip for SQLite's storage format (``YYYY-MM-DD HH:MM:SS.ffffff``, as
+    ``fastsql.ts_in`` writes it): a third of the sealing CPU went there."""
+    if isinstance(stored, str) and len(stored) == 26 and stored[10] == " " and stored[19] == ".":
+        whole, fraction = stored[:10] + "T" + stored[11:19], stored[20:]
+        if fraction.isdigit():
+            return f"{whole}Z" if fraction == "000000" else f"{whole}.{fraction}Z"
+    return iso_utc(ts_out(stored)) or ""
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    """A raw ``COLUMNS`` row as an Event (``Event.from_row``, with ``time_text``)."""
+    return Event(*row[:3], ts_out(row[3]), *row[4:], time=time_text(row[3]))  # type: ignore[misc,call-arg]  # a row of COLUMNS
 
 
 def seal(conn: Connection, workspace_id: int | None = None, limit: int = SEAL_BATCH) -> int:
     """Seal up to ``limit`` unsealed events of ``workspace_id`` (None: of every workspace) into
     their chains, in ``conn``'s transaction; returns how many were sealed."""
     total = 0
+    postgres = conn.dialect.name == "postgresql"
     for ws in pending_workspaces(conn) if workspace_id is None else [workspace_id]:
-        if conn.dialect.name == "postgresql":
+        if postgres:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k, :ws)"), {"k": _LOCK_CLASS, "ws": ws})
         seq, prev = head(conn, ws)
-        rows = conn.execute(select(*COLUMNS).where(c.workspace_id == ws, c.seq.is_(None)).order_by(c.id).limit(limit))
-        updates = []
-        for event in map(Event.from_row, rows):
+        ids: list[int] = []
+        seqs: list[int] = []
+        prevs: list[str] = []
+        hashes: list[str] = []
+        for row in fastsql.fetchall(conn, _UNSEALED, {"ws": ws, "limit": limit, "offset": 0}):
             seq += 1
-            digest = event.compute_hash(seq, prev)
-            updates.append({"b_id": event.id, "b_seq": seq, "b_prev": prev, "b_hash": digest})
+            digest = _event(row).compute_hash(seq, prev)
+            ids.append(row[0])
+            seqs.append(seq)
+            prevs.append(prev)
+            hashes.append(digest)
             prev = digest
-        if updates:
-            conn.execute(_SEAL, updates)
-        total += len(updates)
+        if not ids:
+            continue
+        if postgres:
+            fastsql.execute(conn, _SEAL_ARRAYS, {"b_id": ids, "b_seq": seqs, "b_prev": prevs, "b_hash": hashes})
+        else:
+            fastsql.executemany(conn, _SEAL_ROW, [{"b_id": i, "b_seq": s, "b_prev": p, "b_hash": h}
+                                                  for i, s, p, h in zip(ids, seqs, prevs, hashes)])  # fmt: skip
+        total += len(ids)
     return total
 
 

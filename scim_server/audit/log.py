@@ -117,4 +117,4 @@ def append(
         "app_id": app_id,
         "changes": _json(changes),
     }
-    fastsql.execute(conn, fastsql.INSERT_AUDIT, row)
+    fastsql.defer(conn, fastsql.INSERT_AUDIT, row)  # with the change's next round trip (PostgreSQL)

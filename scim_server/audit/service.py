@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +24,7 @@ from scim_server.audit import access, chain, history
 from scim_server.audit.events import COLUMNS, Event, audit_events
 from scim_server.audit.keys import Signer, load_or_create
 from scim_server.audit.log import OUTCOMES, append
+from scim_server.audit.sealer import Sealer
 from scim_server.settings import Settings
 from scim_server.store.db import Database, iso_utc, now
 from scim_server.store.models import Workspace
@@ -194,23 +194,9 @@ def verify_sync(db: Database, settings: Settings, workspace: str | None) -> list
 
 
 async def background(db: Database, settings: Settings, stop: asyncio.Event) -> None:
-    """Seal committed events every ``audit_seal_seconds``; sign each moved head every
-    ``audit_checkpoint_seconds``. Errors are logged and retried on the next tick."""
-    next_checkpoint = time.monotonic() + settings.audit_checkpoint_seconds
-    while not stop.is_set():
-        try:
-            if await db.read(chain.pending_workspaces):
-                await db.write(chain.seal)
-            if time.monotonic() >= next_checkpoint:
-                next_checkpoint = time.monotonic() + settings.audit_checkpoint_seconds
-                signer = signer_for(settings)
-                await db.write(partial(chain.checkpoint_workspaces, signer=signer))
-        except Exception:
-            log.exception("audit sealing failed; retrying")
-        try:
-            await asyncio.wait_for(stop.wait(), settings.audit_seal_seconds)
-        except TimeoutError:
-            pass
+    """Seal committed events when the store is quiet (``sealer.Sealer``); sign each moved head
+    every ``audit_checkpoint_seconds``. Errors are logged and retried on the next tick."""
+    await Sealer(db, settings).run(stop, signer_for)
 
 
 async def access_report(db: Database, workspace_id: int, actor: str, app_id: str, fmt: str,

@@ -38,6 +38,7 @@ from scim_server.scim.context import ScimCall, schemas_of
 from scim_server.scim.results import Unit, Written
 from scim_server.scim.service import RESOURCE_TYPES, ResourceType
 from scim_server.store import fastsql as sql
+from scim_server.store.db import pending
 
 __all__ = ["BULK_REQUEST", "BULK_RESPONSE", "CHUNK", "run"]
 
@@ -193,16 +194,22 @@ def _unit(call: ScimCall, op: _Op, target: str | None, data: Any) -> Unit[Writte
 
 
 def _in_savepoint(conn: Connection, unit: Unit[Written]) -> Written:
-    """Run ``unit`` so that, if it raises, what it did is undone and the transaction goes on."""
-    cur = sql.cursor(conn)
-    cur.execute("SAVEPOINT bulk_op")
+    """Run ``unit`` so that, if it raises, what it did is undone and the transaction goes on.
+
+    On PostgreSQL the statements a unit defers (``fastsql.defer``) are still queued when it
+    returns or raises: the savepoint is set after those of the operations before, and a failed
+    unit's queued statements are dropped (never sent: undone like the rest of it)."""
+    sql.command(conn, "SAVEPOINT bulk_op")
     try:
         written = unit(conn)
     except BaseException:
-        cur.execute("ROLLBACK TO SAVEPOINT bulk_op")
-        cur.execute("RELEASE SAVEPOINT bulk_op")
+        queued = pending(conn)
+        if queued is not None:
+            queued.clear()
+        sql.command(conn, "ROLLBACK TO SAVEPOINT bulk_op")
+        sql.command(conn, "RELEASE SAVEPOINT bulk_op")
         raise
-    cur.execute("RELEASE SAVEPOINT bulk_op")
+    sql.command(conn, "RELEASE SAVEPOINT bulk_op", later=True)
     return written
 
 

@@ -37,6 +37,7 @@ from scim_server.settings import Settings
 from scim_server.store.checkpoint import Checkpointer
 
 T = TypeVar("T")
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -106,7 +107,10 @@ def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
     """
     url = settings.database_url
     if not settings.is_sqlite:
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        size = settings.database_pool_size
+        engine = create_engine(url, pool_size=size, max_overflow=size, pool_pre_ping=True)
+        event.listen(engine, "before_cursor_execute", _flush_before)
+        return engine
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": 10},
@@ -416,6 +420,9 @@ class Database:
         self._reader = _InlineReader(self.read_engine) if settings.is_sqlite else None
         self._pg_readers: _ThreadConnections | None = None
         self._pg_writers: _ThreadConnections | None = None
+        # Reads and writes begun through ``read``/``write``: the audit sealer waits for a
+        # moment when this stands still (audit/sealer.py).
+        self.calls = 0
 
     @property
     def dialect(self) -> str:
@@ -433,9 +440,11 @@ class Database:
             self._writer = _GroupCommitWriter(self.engine, self.settings.write_batch_max, self._checkpointer)
             self._writer.start()
         if not self.settings.is_sqlite and self._pg_writers is None:
-            # The engine's pool holds 30: 8 readers and 16 writers keep 6 for *_sync callers.
-            self._pg_readers = _ThreadConnections(self.engine, 8, "pg-read", autocommit=True)
-            self._pg_writers = _ThreadConnections(self.engine, 16, "pg-write", autocommit=False)
+            # Of the pool (SCIM_BRIDGE_DATABASE_POOL_SIZE): a quarter for readers and half for
+            # writers, each thread keeping its connection; the rest for *_sync callers.
+            size = self.settings.database_pool_size
+            self._pg_readers = _ThreadConnections(self.engine, size // 4, "pg-read", autocommit=True)
+            self._pg_writers = _ThreadConnections(self.engine, size // 2, "pg-write", autocommit=True)  # _write_on
 
     def close(self) -> None:
         if self._writer is not None:
@@ -455,6 +464,7 @@ class Database:
             self.read_engine.dispose()
 
     async def write(self, fn: Callable[[Connection], T]) -> T:
+        self.calls += 1
         if self._writer is not None:
             loop = asyncio.get_running_loop()
             future: asyncio.Future[T] = loop.create_future()
@@ -466,6 +476,7 @@ class Database:
         return await anyio.to_thread.run_sync(self.write_sync, fn)
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
+        self.calls += 1
         if self._reader is not None:
             done, value = self._reader.try_run(fn)
             return value if done else self.read_sync(fn)  # type: ignore[return-value]
@@ -505,12 +516,74 @@ def _read_on(readers: _ThreadConnections, fn: Callable[[Connection], T]) -> T:
 
 
 def _write_on(writers: _ThreadConnections, fn: Callable[[Connection], T]) -> T:
-    """``fn`` in a transaction on this thread's connection, committed before returning."""
+    """``fn`` in a transaction on this thread's connection, committed before returning.
+
+    The connection is in autocommit mode and the transaction is ours: ``BEGIN`` is queued
+    (psycopg's own BEGIN is a round trip of its own, even in pipeline mode) and goes with the
+    unit's first statement; the statements ``fn`` deferred go with ``COMMIT`` (``pipeline``).
+    SQLAlchemy's transaction on an autocommit connection only keeps its own state."""
     conn = writers.connection()
+    raw = driver_connection(conn)
+    conn.info[PENDING] = [("BEGIN", None)]
     try:
         with conn.begin():
-            return fn(conn)
-    except Exception:
+            result = fn(conn)
+            if conn.info[PENDING] != [("BEGIN", None)]:  # else the unit sent nothing: nothing to commit
+                pipeline(conn, "COMMIT")
+            return result
+    except BaseException:
+        conn.info[PENDING] = None
+        if not _broken(conn) and raw.info.transaction_status != _IDLE:
+            raw.execute("ROLLBACK")
+        raise
+    finally:
         if _broken(conn):
             writers.discard(conn)
-        raise
+        conn.info.pop(PENDING, None)
+
+
+# ---------------------------------------------------------------------------- PostgreSQL round trips
+# A SCIM write on PostgreSQL used to cost 5-6 round trips (BEGIN, read, write, audit, outbox,
+# COMMIT), each a wake-up of this process and of the server. Inside a ``Database.write`` unit,
+# a statement whose result nobody reads (the audit event, the outbox, value rows, an UPDATE of a
+# row the unit holds locked) is queued instead (``fastsql.defer``) and sent in pipeline mode
+# with the unit's next statement that needs an answer, or with its COMMIT: a PATCH is then the
+# locking read (with BEGIN) and one more round trip. The statements still run in program order
+# in the transaction; only an error of a queued one is raised later, by the statement it went
+# with, so only statements that cannot fail on anything a client sends are deferred.
+
+PENDING = "scim_bridge.pending"  # Connection.info key of the queued (sql, params) of the unit
+
+
+def pending(conn: Connection) -> list[tuple[str, Any]] | None:
+    """The statements queued on ``conn`` (PostgreSQL, inside a ``Database.write`` unit); None
+    where statements run at once (SQLite, ``write_sync``, reads)."""
+    queued: list[tuple[str, Any]] | None = conn.info.get(PENDING)
+    return queued
+
+
+def pipeline(conn: Connection, sql: str | None = None, params: Any = None, cursor: Any = None) -> None:
+    """Run the queued statements and then ``sql`` (on ``cursor``, whose results the caller
+    then fetches), all in one round trip; with nothing queued, a plain execute (entering
+    pipeline mode costs CPU)."""
+    queued = conn.info.get(PENDING)
+    raw = driver_connection(conn)
+    cursor = cursor if cursor is not None else raw.cursor()
+    if not queued:
+        if sql is not None:
+            cursor.execute(sql, params)
+        return
+    with raw.pipeline():
+        if queued:
+            side = raw.cursor()  # the caller's cursor keeps ``sql``'s results alone
+            for text, values in queued:
+                side.execute(text, values)
+            queued.clear()
+        if sql is not None:
+            cursor.execute(sql, params)
+
+
+def _flush_before(conn: Connection, *_: Any) -> None:
+    """SQLAlchemy is about to run a statement: the queued ones go first (program order)."""
+    if conn.info.get(PENDING):
+        pipeline(conn)

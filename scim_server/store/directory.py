@@ -107,7 +107,7 @@ def _reindex_user(
     if not fresh:
         if old is not None and _indexed(old) == _indexed(doc):
             return
-        sql.execute(conn, sql.DELETE_VALUES_OF_USER, {"id": user_id})
+        sql.defer(conn, sql.DELETE_VALUES_OF_USER, {"id": user_id})
     sql.insert_values(conn, user_value_rows(user_id, workspace_id, doc))
 
 
@@ -152,9 +152,15 @@ def get_user_and_groups(conn: Connection, workspace_id: int, user_id: str) -> tu
     return stored(rows[0]), memberships
 
 
-def _update_user(conn: Connection, values: dict[str, Any], fields: UserFields, renamed: bool) -> tuple[Any, ...] | None:
+def _update_user(conn: Connection, values: dict[str, Any], fields: UserFields, renamed: bool,
+                 current: StoredResource | None) -> tuple[Any, ...] | None:  # fmt: skip
     stmt = sql.UPDATE_USER if fields.password_hash is None else sql.UPDATE_USER_PASSWORD
-    if not renamed:  # the unique userName key is unchanged: no conflict is possible
+    if not renamed and current is not None:
+        # The unique userName key is unchanged (no conflict is possible) and the caller holds
+        # the row locked at ``expected``: the UPDATE cannot miss, and goes with the next round trip.
+        sql.defer(conn, stmt, values)
+        return (current.created,)
+    if not renamed:
         return sql.fetchone(conn, stmt, values)
     try:
         return sql.fetchone(conn, stmt, values)
@@ -176,8 +182,9 @@ def replace_user(
 ) -> StoredResource:
     """Write a new document over the user; ``expected_version`` guards lost updates.
 
-    ``current`` (the row the caller read) lets a write that keeps the userName skip the
-    uniqueness handling. A failed write raises and the caller's transaction rolls back.
+    ``current`` (the row the caller read *and locked*, ``get_user_and_groups``) lets a write
+    that keeps the userName skip the uniqueness handling, and on PostgreSQL send the UPDATE
+    with the unit's next round trip. A failed write raises and the caller's transaction rolls back.
     """
     at = now()
     values = _user_row_values(fields) | {
@@ -191,7 +198,7 @@ def replace_user(
         values["password_hash"] = fields.password_hash
     old_name = current.doc.get("userName") if current is not None else None
     renamed = not isinstance(old_name, str) or comparison_key(old_name) != values["user_name_ci"]
-    row = _update_user(conn, values, fields, renamed)
+    row = _update_user(conn, values, fields, renamed, current)
     if row is None:
         raise PreconditionFailedException(detail="The resource changed while it was being written.")
     _reindex_user(conn, workspace_id, user_id, fields.doc, fresh=False, old=current.doc if current else None)
@@ -211,8 +218,8 @@ def delete_user(
     key = {"ws": workspace_id, "id": user_id}
     dialect = conn.dialect.name
     at = sql.ts_in(dialect, now())
-    if dialect == sql.POSTGRESQL:
-        sql.execute(conn, sql.DELETE_USER_EVERYWHERE, key | {"at": at})
+    if dialect == sql.POSTGRESQL:  # the user's row is locked: it cannot fail, and goes with the COMMIT
+        sql.defer(conn, sql.DELETE_USER_EVERYWHERE, key | {"at": at})
         return found
     sql.execute(conn, sql.BUMP_GROUPS_OF_MEMBER, key | {"at": at})
     sql.execute(conn, sql.DELETE_MEMBERSHIPS_OF, key)

@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
 
-from scim_server.store.db import driver_connection
+from scim_server.store.db import driver_connection, pending, pipeline
 from scim_server.store.models import (
     ApiToken,
     AuditEvent,
@@ -101,17 +101,49 @@ def cursor(conn: Connection) -> Any:
     return driver_connection(conn).cursor()
 
 
-def fetchone(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+def _run(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> Any:
+    """A cursor that ran ``stmt``: on PostgreSQL in a write unit, with the statements queued
+    before it and the transaction's BEGIN in the same round trip (``db.pipeline``)."""
     cur = cursor(conn)
-    cur.execute(stmt.sql(conn.dialect.name), params)
+    if pending(conn) is None:
+        cur.execute(stmt.sql(conn.dialect.name), params)
+    else:
+        pipeline(conn, stmt.sql(POSTGRESQL), params, cur)
+    return cur
+
+
+def command(conn: Connection, text: str, *, later: bool = False) -> None:
+    """A transaction-control statement (``SAVEPOINT``...): after the queued statements, so it
+    takes effect where the program issues it; ``later`` queues it (``defer``)."""
+    queued = pending(conn)
+    if queued is None:
+        cursor(conn).execute(text)
+    elif later:
+        queued.append((text, None))
+    else:
+        pipeline(conn, text)
+
+
+def defer(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> None:
+    """Run a write whose result nobody reads and that nothing a client sends can make fail:
+    on PostgreSQL inside a ``Database.write`` unit it goes with the unit's next round trip (see
+    ``db.pipeline``), elsewhere it runs now."""
+    queued = pending(conn)
+    if queued is None:
+        execute(conn, stmt, params)
+    else:
+        queued.append((stmt.sql(POSTGRESQL), params))
+
+
+def fetchone(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    cur = _run(conn, stmt, params)
     row: tuple[Any, ...] | None = cur.fetchone()
     cur.close()
     return row
 
 
 def fetchall(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    cur = cursor(conn)
-    cur.execute(stmt.sql(conn.dialect.name), params)
+    cur = _run(conn, stmt, params)
     rows: list[tuple[Any, ...]] = cur.fetchall()
     cur.close()
     return rows
@@ -119,8 +151,7 @@ def fetchall(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> li
 
 def execute(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> int:
     """Run a write; returns the number of rows it touched."""
-    cur = cursor(conn)
-    cur.execute(stmt.sql(conn.dialect.name), params)
+    cur = _run(conn, stmt, params)
     count = cur.rowcount
     cur.close()
     return int(count)
@@ -129,6 +160,8 @@ def execute(conn: Connection, stmt: Statement, params: Mapping[str, Any]) -> int
 def executemany(conn: Connection, stmt: Statement, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
+    if pending(conn):
+        pipeline(conn)
     cur = cursor(conn)
     cur.executemany(stmt.sql(conn.dialect.name), rows)
     cur.close()
@@ -169,17 +202,19 @@ def insert_values(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     if conn.dialect.name == POSTGRESQL:
-        execute(conn, _VALUE_ARRAYS, _arrays(rows, ("user_id", "workspace_id")))
+        defer(conn, _VALUE_ARRAYS, _arrays(rows, ("user_id", "workspace_id")))
     else:
         executemany(conn, INSERT_VALUE, rows)
 
 
 def insert_members(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Member rows of one group (``INSERT_MEMBER``'s columns); existing members are kept."""
+    """Member rows of one group (``INSERT_MEMBER``'s columns); existing members are kept. On
+    PostgreSQL deferred: a foreign-key error (the group is gone) is raised by the unit's next
+    statement (``groups.patch_group`` catches it around the version bump)."""
     if not rows:
         return
     if conn.dialect.name == POSTGRESQL:
-        execute(conn, _MEMBER_ARRAYS, _arrays(rows, ("group_id", "workspace_id")))
+        defer(conn, _MEMBER_ARRAYS, _arrays(rows, ("group_id", "workspace_id")))
     else:
         executemany(conn, INSERT_MEMBER, rows)
 
@@ -188,7 +223,7 @@ def delete_members(conn: Connection, group_id: str, member_ids: Sequence[str]) -
     if not member_ids:
         return
     if conn.dialect.name == POSTGRESQL:
-        execute(conn, _DELETE_MEMBER_ARRAY, {"id": group_id, "member_id": list(member_ids)})
+        defer(conn, _DELETE_MEMBER_ARRAY, {"id": group_id, "member_id": list(member_ids)})
     else:
         executemany(conn, DELETE_MEMBER, [{"id": group_id, "member_id": i} for i in member_ids])
 

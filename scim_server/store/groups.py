@@ -178,12 +178,14 @@ def patch_group(
             _remove_members(conn, group_id, change.remove)
         if change.add:
             _add_members(conn, workspace_id, group_id, change.add)
+        # On PostgreSQL the member rows go with the bump (``fastsql.defer``): a foreign-key
+        # error of theirs is raised by it.
+        return _bump(conn, workspace_id, group_id, if_match, fields, current)
     except sql.integrity_error(conn) as exc:  # the group is gone: a member row's only foreign key
         text = str(exc).lower()
         if "fk_scim_group_members_group_id" not in text and "foreign key" not in text:
             raise
         raise NotFoundException(detail=f"Group {group_id} not found.") from None
-    return _bump(conn, workspace_id, group_id, if_match, fields, current)
 
 
 def delete_group(

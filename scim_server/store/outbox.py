@@ -15,14 +15,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+import orjson
+from sqlalchemy import Connection, text
 
-from scim_server.jobs import queue
 from scim_server.store import fastsql, feed
-from scim_server.store.app_models import App
 from scim_server.store.db import now
 
-apps = App.__table__
 # What reconciliation reads of a user (``reconcile.load_directory``): whether it is active, its
 # userName and its emails (matching), and its id; group memberships come through group writes.
 RECONCILED_USER_ATTRIBUTES = frozenset({"userName", "active", "emails"})
@@ -36,22 +34,43 @@ def affects_apps(action: str, detail: dict[str, Any] | None) -> bool:
     if action not in USER_UPDATES or detail is None:
         return True
     return bool(set(detail.get("changed") or ()) & RECONCILED_USER_ATTRIBUTES)
-APPS_OF_WORKSPACE = fastsql.Statement(select(apps.c.id).where(apps.c.workspace_id == bindparam("ws")))
+
+MAX_ATTEMPTS = 8  # as ``jobs.queue.enqueue`` gives a job by default
+
+# One statement queues the reconcile of every app of the workspace, skipping an app whose
+# reconcile is already queued (issue 13/14: one statement per SCIM write, whatever the number
+# of apps; a workspace with none pays one index probe). A job id is a random UUID made by the
+# database: PostgreSQL's gen_random_uuid(); on SQLite random bytes laid out as a version-4 UUID
+# (the derived table is flattened, so each piece draws its own random bytes: random all the same).
+_COLUMNS = "id, workspace_id, app_id, kind, status, payload, dedupe_key, created_by, max_attempts, attempts, " \
+    "progress_done, run_after, created"
+_SELECT = (
+    " a.workspace_id, a.id, 'reconcile', 'queued', :payload, a.id || '\\:reconcile', :actor, :max_attempts, 0, 0,"
+    " :due, :at FROM apps AS a WHERE a.workspace_id = :ws AND NOT EXISTS (SELECT 1 FROM jobs AS j"
+    " WHERE j.workspace_id = :ws AND j.dedupe_key = a.id || '\\:reconcile' AND j.status = 'queued')"
+)
+_SQLITE_UUID = (
+    "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-'"
+    " || substr('89ab', 1 + abs(random() % 4), 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+)
+ENQUEUE_RECONCILES = fastsql.Statement(
+    text(f"INSERT INTO jobs ({_COLUMNS}) SELECT {_SQLITE_UUID},{_SELECT}"),
+    text(f"INSERT INTO jobs ({_COLUMNS}) SELECT CAST(gen_random_uuid() AS VARCHAR),{_SELECT}"),
+)
 
 
 def directory_changed(conn: Connection, workspace_id: int, actor: str, reason: str,
                       debounce_seconds: float = 0.0, *, user_id: str | None = None,
-                      group_id: str | None = None) -> list[str]:  # fmt: skip
-    """Queue a reconcile of every app in the workspace; returns the job ids (often none). The
-    user or group written goes on the change feed (``store/feed.py``): the job reconciles only
-    the slice of each app it can affect."""
-    app_ids = [row[0] for row in fastsql.fetchall(conn, APPS_OF_WORKSPACE, {"ws": workspace_id})]
-    if not app_ids:
-        return []
+                      group_id: str | None = None) -> None:  # fmt: skip
+    """Queue a reconcile of every app in the workspace (deduplicated while queued), in one
+    statement sent with the unit's next round trip (``fastsql.defer``). The user or group
+    written goes on the change feed (``store/feed.py``, one more such statement): each job
+    reconciles only the slice of its app the change can affect."""
     feed.record(conn, workspace_id, user_id, group_id)
-    due = now() + timedelta(seconds=debounce_seconds)
-    return [
-        queue.enqueue(conn, workspace_id, "reconcile", {"reason": reason}, app_id=app_id, run_after=due,
-                      dedupe_key=f"{app_id}:reconcile", created_by=actor, dedupe_statuses=("queued",))
-        for app_id in app_ids
-    ]  # fmt: skip
+    at = now()
+    dialect = conn.dialect.name
+    fastsql.defer(conn, ENQUEUE_RECONCILES, {
+        "ws": workspace_id, "payload": orjson.dumps({"reason": reason}).decode(), "actor": actor[:100],
+        "max_attempts": MAX_ATTEMPTS, "due": fastsql.ts_in(dialect, at + timedelta(seconds=debounce_seconds)),
+        "at": fastsql.ts_in(dialect, at),
+    })  # fmt: skip

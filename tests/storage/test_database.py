@@ -128,5 +128,5 @@ def test_start_compiles_every_hot_statement(db_url: str) -> None:
         statements = list(fastsql._EVERY_STATEMENT)
     finally:
         db.close()
-    assert fastsql.GROUP_BY_ID in statements and outbox.APPS_OF_WORKSPACE in statements
+    assert fastsql.GROUP_BY_ID in statements and outbox.ENQUEUE_RECONCILES in statements
     assert len(statements) >= 30 and all(db.dialect in s._sql for s in statements)
