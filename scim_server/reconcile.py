@@ -67,6 +67,7 @@ APP_ACTIONS: dict[str, type] = {"invite": Invite, "remove": Remove, "change_role
                                 "grant": Grant, "revoke": Revoke}  # fmt: skip
 JOB_OF = {cls: kind for kind, cls in APP_ACTIONS.items()}
 GUARD_WINDOW = timedelta(minutes=5)
+MEMBER_SETS = ("state", "user_id", "bridge_role", "match_source", "conflicts")
 
 
 def vocabulary(kind: str) -> RoleVocabulary:
@@ -269,12 +270,15 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
     """Store the sets and the bookkeeping, queue the app actions; returns a summary."""
     app, result = loaded.app, loaded.result
     conflicts = _conflicts_by_member(result)
+    changed: list[dict[str, Any]] = []
     for row in loaded.rows:
         view = result.membership(loaded.members[row.id])
         values = {"state": view.state, "user_id": view.user_id, "bridge_role": view.bridge_role,
                   "match_source": _match_source(row.match_source, view), "conflicts": conflicts.get(row.id)}  # fmt: skip
         if (row.state, row.user_id, row.bridge_role, row.match_source, row.conflicts) != tuple(values.values()):
-            member_store.set_member(conn, row.id, **values)
+            changed.append({"id": row.id, **values})
+    member_store.set_members(conn, changed, MEMBER_SETS)
+    adopted: list[dict[str, Any]] = []
     queued: list[str] = []
     for action in result.plan.actions:
         if isinstance(action, ReportEntry):
@@ -283,10 +287,11 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
         elif isinstance(action, ReportWithdrawal):
             report_store.withdraw(conn, app.id, action.member_id)
         elif isinstance(action, Adopt):
-            member_store.set_member(conn, action.member_id, managed_user_id=action.user_id)
+            adopted.append({"id": action.member_id, "managed_user_id": action.user_id})
         elif enqueue:
             queued.append(queue.enqueue(conn, ws, JOB_OF[type(action)], action_payload(action), app_id=app.id,
                                         dedupe_key=":".join((app.id, *action.key)), created_by=actor))  # fmt: skip
+    member_store.set_members(conn, adopted, ("managed_user_id",))
     _settle(conn, ws, loaded)
     for held in result.plan.held:
         report_store.add_entry(conn, ws, app.id, loaded.members[held.action.member_id], held.action.user_id,
