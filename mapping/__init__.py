@@ -34,10 +34,13 @@ from mapping.actions import (
 from mapping.capabilities import (
     ALL_CAPABILITIES,
     KIND_CAPABILITIES,
+    KIND_READS,
     Capability,
+    Read,
     can,
     capabilities_of,
     needed_capability,
+    reads_of,
 )
 from mapping.desired import Desired, Entitlement, Standing, desired_state, entitlement_of
 from mapping.diff import (
@@ -89,6 +92,7 @@ __all__ = [
     "ALL_CAPABILITIES",
     "AUTOMATION_REASON",
     "KIND_CAPABILITIES",
+    "KIND_READS",
     "Action",
     "ActionKey",
     "Actual",
@@ -123,6 +127,7 @@ __all__ = [
     "MembershipState",
     "MemorySource",
     "Plan",
+    "Read",
     "Reconciliation",
     "RemovalCause",
     "RemovalGuard",
@@ -155,6 +160,7 @@ __all__ = [
     "normalize_email",
     "normalize_username",
     "plan",
+    "reads_of",
     "reconcile",
     "removal_of",
     "report_removals",

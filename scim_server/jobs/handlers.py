@@ -189,7 +189,7 @@ async def _record_removals(ctx: JobContext, app: AppRecord, connector: Any, done
     cancel too: they happened). ``ctx.partial`` names the members removed, still present, or,
     when the re-read itself fails, removed but unverified."""
     ctx.partial["unverified"] = [r.member_id for r in done]  # what a failing re-read leaves known
-    left = await _still_present(connector, done) if done else {}
+    left = await _still_present(connector, done, app.kind) if done else {}
     verified = [r for r in done if r.member_id not in left]
     del ctx.partial["unverified"]
     ctx.partial["removed"] = [r.member_id for r in verified]
@@ -348,7 +348,7 @@ async def _record_report(ctx: JobContext, app: AppRecord, connector: Any, report
     members already gone marked removed, failures (``failed``, and any still present: added to it)
     recorded with their reason, and the report settled from its entries."""
     try:
-        left = await _still_present(connector, done) if done else {}
+        left = await _still_present(connector, done, app.kind) if done else {}
     except ConnectorError as exc:
         left = {r.member_id: [f"could not verify: {exc}"] for r in done}
     failed |= {m: "still present after removal: " + ", ".join(what) for m, what in left.items()}

@@ -114,20 +114,19 @@ def _write(conn: Connection, ws: int, ids: dict[str, str], group_id: str, change
     the kinds of entries made (``user``, ``group``)."""
     made: set[str] = set()
     for user, what, emails in changes:
-        made.add("group" if what == "group" else "user")
         uid = ids.get(user)
         if uid is None or what == "create":
             if uid is None:
                 ids[user] = directory.create_user(conn, ws, _fields(f"user-{user}", emails, True)).id
                 feed.record(conn, ws, ids[user])
-            else:
-                made.discard("user")  # a user already there is not created again
+                made.add("user")
             continue
         if what == "group":
             inside = {m["value"] for m in groups.members_of(conn, [group_id])[group_id]}
             change = MemberChange(remove=(uid,)) if uid in inside else MemberChange(add=(uid,))
             groups.patch_group(conn, ws, group_id, None, change, None)
             feed.record(conn, ws, None, group_id)
+            made.add("group")
             continue
         current = directory.get_user(conn, ws, uid)
         doc = dict(current.doc)
@@ -144,6 +143,7 @@ def _write(conn: Connection, ws: int, ids: dict[str, str], group_id: str, change
             fields = UserFields(doc["userName"], None, None, bool(doc.get("active", True)), doc)
             directory.replace_user(conn, ws, uid, fields, expected_version=current.version, current=current)
         feed.record(conn, ws, uid)
+        made.add("user")
     return made
 
 

@@ -10,12 +10,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base import CAPABILITIES, CAPABILITY_PROTOCOLS, CapabilityName, UnsupportedCapability, require
+from connectors.base import (
+    CAPABILITIES,
+    CAPABILITY_PROTOCOLS,
+    CapabilityName,
+    ReadsMember,
+    ReadsPermission,
+    UnsupportedCapability,
+    require,
+)
 from connectors.errors import ConnectorError, RetryableError
 from connectors.registry import CATALOG, capabilities, get_spec
 from mapping import (
     ALL_CAPABILITIES,
     KIND_CAPABILITIES,
+    KIND_READS,
     Action,
     Actual,
     Adopt,
@@ -37,6 +46,7 @@ from mapping import (
     can,
     capabilities_of,
     needed_capability,
+    reads_of,
     reconcile,
 )
 from tests.mapping.strategies import PROPERTY, Scenario, scenarios
@@ -255,3 +265,13 @@ def test_replanning_after_applying_plans_nothing_and_keeps_the_conflicts(
     assert second.plan.actions == ()
     role_conflicts = {c for c in first.plan.conflicts if c.capability == "change_role"}
     assert role_conflicts <= set(second.plan.conflicts)  # the wanted role change is still shown
+
+
+@pytest.mark.parametrize("kind", sorted(CATALOG))
+def test_the_targeted_reads_are_what_the_connector_class_implements(kind: str) -> None:
+    """``KIND_READS`` (how a removal is verified) agrees with the connector's read protocols."""
+    cls = get_spec(kind).cls
+    implemented = {name for name, protocol in (("read_member", ReadsMember), ("read_permission", ReadsPermission))
+                   if issubclass(cls, protocol)}  # fmt: skip
+    assert set(KIND_READS) == set(CATALOG)
+    assert set(reads_of(kind)) == implemented
