@@ -20,6 +20,8 @@ from scim_server.console import console_mount
 from scim_server.console import root as console_root
 from scim_server.errors import ERROR_HANDLERS
 from scim_server.lifecycle import Readiness, readyz
+from scim_server.notify.loop import background as notify_background
+from scim_server.notify.routes import ROUTES as NOTIFY_ROUTES
 from scim_server.nul_guard import NulGuard
 from scim_server.observability import Metrics, ObservabilityMiddleware
 from scim_server.scim.discovery import build_discovery
@@ -49,6 +51,7 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
     tasks.append(asyncio.create_task(audit_background(services.db, settings, stop)))  # seals and checkpoints
+    tasks.append(asyncio.create_task(notify_background(services, stop)))  # notifications, SIEM streaming
     if scheduler:
         leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds,
                            retention_seconds=settings.job_retention_seconds)
@@ -89,7 +92,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             Route("/metrics", metrics.endpoint, methods=["GET"]),
             Mount("/scim/v2", routes=SCIM_ROUTES),
             *AUDIT_ROUTES,  # before /api/v1's mount, which would take /api/v1/audit
-            Mount("/api/v1", routes=ADMIN_ROUTES),
+            Mount("/api/v1", routes=[*ADMIN_ROUTES, *NOTIFY_ROUTES]),
             console_mount(),
             *(extra_routes or []),
         ],

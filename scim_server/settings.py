@@ -148,6 +148,53 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: float = 300.0
     """How often the chain's head gets a signed checkpoint (when it moved)."""
 
+    # Notifications (scim_server/notify/) and SIEM streaming of the audit trail.
+    smtp_host: str | None = None
+    """SMTP server notification emails go through; unset: no email (webhooks still go)."""
+    smtp_port: int = 25
+    """Its port."""
+    smtp_from: str = "scim-bridge@localhost"
+    """The emails' From address."""
+    smtp_username: str | None = None
+    """SMTP login, when the server needs one."""
+    smtp_password: str | None = None
+    """SMTP password (never logged or shown)."""
+    smtp_starttls: bool = False
+    """Upgrade the SMTP connection with STARTTLS before logging in."""
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    """How long one SMTP conversation may take."""
+    notify_emails: list[str] = Field(default_factory=list)
+    """Addresses every workspace's notifications go to (JSON list), beside the workspace's own (API)
+    and the app's owners."""
+    notify_poll_seconds: float = Field(1.0, gt=0)
+    """How often the notifier looks for notifications to dispatch and deliveries due."""
+    notify_coalesce_seconds: float = Field(10.0, ge=0)
+    """A report's changes this close together make one message (a burst names everyone once)."""
+    notify_retry_base_seconds: float = Field(30.0, gt=0)
+    """First retry of a failed delivery after this long, doubling each time..."""
+    notify_retry_max_seconds: float = Field(3600.0, gt=0)
+    """...up to this long between attempts."""
+    notify_max_attempts: int = Field(12, ge=1)
+    """A delivery is given up (`failed`) after this many attempts."""
+    notify_webhook_timeout_seconds: float = Field(10.0, gt=0)
+    """How long a webhook receiver has to answer."""
+    notify_reminder_after_seconds: list[float] = Field(default_factory=lambda: [86400.0, 3 * 86400.0])
+    """Reminders while a report stays pending: this long after it opened (JSON list; default 1 and 3 days)..."""
+    notify_reminder_every_seconds: float = Field(7 * 86400.0, gt=0)
+    """...then one every this long (default weekly)."""
+    siem_splunk_url: str | None = None
+    """Splunk HTTP Event Collector endpoint the audit trail streams to (`.../services/collector/event`)."""
+    siem_splunk_token: str | None = None
+    """Its HEC token, sent as `Authorization: Splunk <token>` (never logged)."""
+    siem_syslog_host: str | None = None
+    """Syslog collector the audit trail streams to: RFC 5424 over TCP, octet-counted (RFC 6587)."""
+    siem_syslog_port: int = 601
+    """Its TCP port."""
+    siem_batch: int = Field(500, ge=1, le=10_000)
+    """Events per batch sent to a SIEM sink; the sink's position moves after each batch."""
+    siem_poll_seconds: float = Field(2.0, gt=0)
+    """How often the streamer looks for new sealed events."""
+
     # Graceful shutdown (lifecycle.py): on SIGTERM ``/readyz`` answers 503 for the drain period
     # while requests are still served (the balancer's health check takes the process out), then
     # the requests in flight get up to the timeout to finish, and running jobs are handed back.

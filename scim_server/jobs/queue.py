@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
 
+from scim_server import notify
 from scim_server.store import paging
 from scim_server.store.app_models import Job
 from scim_server.store.db import new_id, now
@@ -236,6 +237,8 @@ def fail(conn: Connection, job_id: str, worker: str, error: str, retry_at: datet
     else:
         values |= {"status": "failed", "finished": now()}
     conn.execute(update(jobs).where(_owned(job_id, worker)).values(values))
+    if retry_at is None:
+        notify.job_failed(conn, job_id)  # failed for good: tell the owners and webhooks (after commit)
     return str(values["status"])
 
 

@@ -204,6 +204,7 @@ class AuditEvent(Base):
     hash: Mapped[str | None] = mapped_column(String(64))
 
 
+from scim_server.notify import tables as notify_tables  # noqa: F401  (registers the notification tables)
 from scim_server.store import (
     app_models,  # noqa: F401  (registers the app tables)
     console_models,  # noqa: F401  (registers the console tables)

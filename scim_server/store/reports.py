@@ -16,6 +16,7 @@ import orjson
 from sqlalchemy import Connection, func, select, update
 
 from mapping import DeprovisionReason
+from scim_server import notify
 from scim_server.store import paging
 from scim_server.store.app_models import DeprovisionEntry, DeprovisionReport
 from scim_server.store.db import new_id, now
@@ -49,11 +50,13 @@ def add_entry(conn: Connection, ws: int, app_id: str, member: Any, user_id: str 
     if existing is not None:
         return
     assets = [{"asset_id": a, "permission": p} for a, p in member.assets]
+    report_id = pending_report(conn, ws, app_id)
     conn.execute(entries.insert().values(
-        id=new_id(), workspace_id=ws, app_id=app_id, report_id=pending_report(conn, ws, app_id),
+        id=new_id(), workspace_id=ws, app_id=app_id, report_id=report_id,
         member_id=member.id, user_id=user_id, reason=reason, status=status, email=member.email,
         display_name=member.display_name or member.username, app_role=member.app_role or None,
         assets=orjson.dumps(assets).decode(), created=now(), updated=now()))  # fmt: skip
+    notify.report_entry(conn, report_id, member.id)  # tell the app's owners and webhooks (after commit)
 
 
 def withdraw(conn: Connection, app_id: str, member_id: str) -> None:
@@ -65,6 +68,7 @@ def hold(conn: Connection, app_id: str, reason: str) -> None:
     """Say on the app's pending report why the mass-removal guard held its removals."""
     conn.execute(update(reports).where(reports.c.app_id == app_id, reports.c.status == "pending")
                  .values(held_reason=reason))  # fmt: skip
+    notify.guard_held(conn, app_id, reason)
 
 
 def reported(conn: Connection, app_id: str) -> dict[str, DeprovisionReason]:

@@ -111,11 +111,14 @@ def test_github_seed_click_path(browser: Any, console: Console) -> None:
     page.get_by_label("Single sign-on (SSO)").check()
     page.get_by_role("button", name="Next").click()
     expect(page.get_by_role("heading", name="Select automation account")).to_be_visible()
+    assert axe_serious(page) == []
     page.get_by_label("Account label").fill("GitHub bot")
     page.get_by_label("API token").fill("not-the-token")
     page.get_by_role("button", name="Connect app").click()
     expect(page.locator("#api_token-error")).to_be_visible()
     expect(page.get_by_label("API token")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Account label")).to_have_value("GitHub bot")  # kept; the token is not
+    assert axe_serious(page) == []
     assert "not-the-token" not in page.content()
     apps = httpx.get(f"{console.url}/api/v1/apps", headers={"Authorization": f"Bearer {admin}"}).json()["items"]
     assert apps == []  # nothing saved
