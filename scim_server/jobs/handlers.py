@@ -134,8 +134,11 @@ async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
     """The outbox consumer: re-plan the slice of an app the directory changes since its cursor
     can affect (``scim_server.incremental``)."""
     app = await _app(ctx)
-    # PostgreSQL: the feed's horizon is read (under its lock) in a transaction of its own
-    upto = await ctx.db.write(feed.horizon) if ctx.db.dialect == "postgresql" else None
+    upto = None  # SQLite: the horizon is read in the unit (one writer at a time)
+    if ctx.db.dialect == "postgresql":  # under the feed lock, in a transaction of its own
+        upto = await ctx.db.write(feed.horizon)
+        if upto is None:  # writers in flight all along: the jobs they queue catch up
+            return {"jobs": [], "reconciled": "later"}
 
     def unit(conn: Connection) -> dict[str, Any]:
         ctx.guard(conn)

@@ -11,12 +11,13 @@ can never be skipped by a cursor that moved past it before it committed:
 
 - SQLite: one writer at a time, so inside a write transaction every smaller number is committed;
 - PostgreSQL: numbers are taken in one order and committed in another. Writers hold a shared
-  advisory lock until they commit; ``horizon`` takes it exclusively (waiting for the writers in
-  flight, a few milliseconds) in its own transaction before reading the maximum.
+  advisory lock from their entry until they commit; ``horizon`` takes it exclusively (tried until
+  no writer is in flight, a few milliseconds) in its own transaction before reading the maximum.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -43,11 +44,21 @@ def record(
                                           created=now()))  # fmt: skip
 
 
-def horizon(conn: Connection) -> int:
-    """The feed's horizon (module docstring). On PostgreSQL call it in a transaction of its own,
-    committed before the changes are read (it holds the feed lock until then)."""
+def horizon(conn: Connection) -> int | None:
+    """The feed's horizon (module docstring); ``None`` when PostgreSQL writers kept the feed lock
+    for a whole second (the caller reads nothing now: those writers queue a job that will). On
+    PostgreSQL call it in a transaction of its own, committed before the changes are read.
+
+    The lock is *tried*, never waited for: a waiting exclusive request would queue every new
+    writer behind it, and a writer that already holds a row lock another writer needs could close
+    a cycle (a deadlock)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FEED_LOCK})
+        deadline, pause = time.monotonic() + 1.0, 0.002
+        while not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FEED_LOCK}).scalar():
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
     return int(conn.execute(select(func.max(changes_t.c.seq))).scalar() or 0)
 
 
