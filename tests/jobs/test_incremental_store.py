@@ -213,3 +213,21 @@ def test_a_deactivation_reconciles_its_member_only(engine: Engine) -> None:
         assert len(jobs) == 1 and '"remote_id":"r7"' in jobs[0]
         again = incremental.catch_up(conn, ws, app, None, "test")  # the cursor moved: nothing to do
         assert again["reconciled"] == "nothing"
+
+
+def test_the_feed_is_pruned_once_every_app_has_read_it(engine: Engine) -> None:
+    world = {"users": {"u1": (["p1@x.io"], True)}, "members": [("r1", "p1@x.io", "member", "active")],
+             "manual": {}, "exempt": set(), "in_group": set(), "rule": None, "policy": "automatic"}  # fmt: skip
+    with engine.begin() as conn:
+        ws, app, ids, _ = _settle(conn, world)
+        lonely = tenancy.ensure_workspace(conn, f"inc-{uuid.uuid4().hex[:10]}")  # no app: nobody reads
+        feed.record(conn, ws, ids["u1"])
+        conn.execute(feed.changes_t.insert().values(workspace_id=lonely, user_id="x", created=now()))
+    mine = select(feed.changes_t.c.seq).where(feed.changes_t.c.workspace_id.in_([ws, lonely]))
+    with engine.begin() as conn:
+        feed.prune(conn)
+        assert len(conn.execute(mine).all()) == 1  # the app has not read its change yet
+        incremental.catch_up(conn, ws, app, None, "test")
+    with engine.begin() as conn:
+        feed.prune(conn)
+        assert conn.execute(mine).all() == []
