@@ -6,6 +6,7 @@ the group phases).
 
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/scim_load.py [--users 2000] [--db sqlite postgres sqlite:noseal] [--runs 3]
+    .venv/bin/python bench/scim_load.py --tree before=/tmp/main-checkout --db postgres postgres@before
 
 ``sqlite:noseal`` (or ``postgres:noseal``) is the store with the audit sealer all but off
 (``SCIM_BRIDGE_AUDIT_SEAL_SECONDS=3600``): the same-run reference for the sealer's cost. Rounds
@@ -110,12 +111,18 @@ def _database(kind: str, tmp: Path) -> tuple[str, str | None]:
 VARIANTS = {"": {}, "noseal": {"SCIM_BRIDGE_AUDIT_SEAL_SECONDS": "3600"}}
 
 
+TREES: dict[str, str] = {}  # --tree NAME=DIR: ``store@NAME`` runs the server from another checkout
+
+
 def scim_bridge(kind: str, users: int, results: Path, run: int = 0) -> dict:
+    kind, _, tree = kind.partition("@")
     store, _, variant = kind.partition(":")
     tmp = Path(tempfile.mkdtemp())
     url, pg_name = _database(store, tmp)
     env = os.environ | {"SCIM_BRIDGE_DATABASE_URL": url, "SCIM_BRIDGE_ACCESS_LOG": "false",
                         "SCIM_BRIDGE_LOG_LEVEL": "WARNING"} | VARIANTS[variant]  # fmt: skip
+    if tree:
+        env["PYTHONPATH"] = TREES[tree]
     port = _free_port()
     proc = subprocess.Popen(_taskset(0) + [PY, "-m", "scim_server.cli", "serve", "--port", str(port)],
                             env=env, stdout=subprocess.PIPE, text=True)  # fmt: skip
@@ -128,7 +135,7 @@ def scim_bridge(kind: str, users: int, results: Path, run: int = 0) -> dict:
             if line.startswith("SCIM token"):
                 token = line.rsplit(" ", 1)[1].strip()
         _wait(f"http://127.0.0.1:{port}/healthz", proc)
-        return _load(f"http://127.0.0.1:{port}/scim/v2", proc.pid, results / f"scim-bridge-{kind.replace(':', '-')}-{run}.json",
+        return _load(f"http://127.0.0.1:{port}/scim/v2", proc.pid, results / f"scim-bridge-{kind.replace(':', '-')}{'-' + tree if tree else ''}-{run}.json",
                      ["--token", token, "--users", str(users)])  # fmt: skip
     finally:
         proc.terminate()
@@ -184,9 +191,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=2000)
     parser.add_argument("--db", nargs="+", default=["sqlite", "postgres"],
-                        choices=["sqlite", "postgres", "sqlite:noseal", "postgres:noseal"])
+                        help="sqlite, postgres, STORE:noseal, STORE@TREE (a --tree)")
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=DIR",
+                        help="another checkout to run the server from, e.g. before=/tmp/main (the same-run 'before')")
     parser.add_argument("--runs", type=int, default=3, help="fresh server and database per run")
     args = parser.parse_args()
+    TREES.update(tree.split("=", 1) for tree in args.tree)
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     ceiling_ops = ceiling(results)

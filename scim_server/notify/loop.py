@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 import httpx
@@ -25,6 +26,7 @@ from scim_server.store.db import now
 from scim_server.vault import VaultError
 
 log = logging.getLogger("scim_bridge.notify")
+REMINDER_SCAN_SECONDS = 60.0
 
 
 def base_url(services: Services) -> str:
@@ -38,6 +40,7 @@ class Notifier:
 
     services: Services
     client: httpx.AsyncClient = field(init=False)
+    _next_reminders: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         timeout = self.services.settings.notify_webhook_timeout_seconds
@@ -51,8 +54,10 @@ class Notifier:
     async def tick(self) -> int:
         """Dispatch, remind, send what is due; returns how many deliveries were attempted."""
         s, db = self.services.settings, self.services.db
-        ladder = reminders.Ladder.from_settings(s)
-        await db.write(lambda conn: reminders.queue_due(conn, now(), ladder))
+        if time.monotonic() >= self._next_reminders:  # a scan of pending reports: once a minute is plenty
+            self._next_reminders = time.monotonic() + REMINDER_SCAN_SECONDS
+            ladder = reminders.Ladder.from_settings(s)
+            await db.write(lambda conn: reminders.queue_due(conn, now(), ladder))
         await db.write(lambda conn: store.dispatch(conn, now(), s.notify_coalesce_seconds, s.smtp_host is not None))
         claimed = await db.write(lambda conn: store.claim(conn, now()))
         await asyncio.gather(*(self._deliver(c) for c in claimed))

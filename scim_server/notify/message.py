@@ -61,7 +61,7 @@ def _person(p: dict[str, Any]) -> str:
 
 def subject(notice: Notice) -> str:
     app = notice.data.get("app_label") or notice.data.get("app_id") or "scim-bridge"
-    count = len(notice.data.get("people", []))
+    count = int(notice.data.get("people_total", len(notice.data.get("people", []))))
     tail = f": {count} {'person' if count == 1 else 'people'}" if count else ""
     return f"[scim-bridge] {_TITLES.get(notice.kind, notice.kind)} in {app}{tail}"
 
@@ -82,5 +82,8 @@ def text(notice: Notice, base_url: str) -> str:
     people = d.get("people") or []
     if people:
         lines += ["", "People concerned:", *(_person(p) for p in people)]
+        more = int(d.get("people_total", len(people))) - len(people)
+        if more > 0:
+            lines.append(f"  ... and {more} more (see the report)")
     lines += ["", f"Review and apply: {link(base_url, notice)}", ""]
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from scim_server.store.app_models import App, AppMember, DeprovisionEntry, Depro
 from scim_server.store.db import new_id, now
 
 events = NotifyEvent.__table__
+MAX_LISTED = 200  # people named in one message; the console lists them all
 KINDS = ("report.opened", "report.updated", "guard.held", "job.failed", "report.reminder")
 _reports, _entries, _jobs, _apps = DeprovisionReport.__table__, DeprovisionEntry.__table__, Job.__table__, App.__table__
 _members = AppMember.__table__
@@ -50,10 +51,17 @@ def enqueue(conn: Connection, workspace_id: int, kind: str, data: dict[str, Any]
 
 
 def _merge(old: dict[str, Any], new: dict[str, Any], lists: tuple[str, ...]) -> dict[str, Any]:
+    """``new`` over ``old``; the ``lists`` concatenated without repeats, each kept to ``MAX_LISTED``
+    items (``<key>_total`` counts them all: a message names the first ones and says how many)."""
     out = old | {k: v for k, v in new.items() if k not in lists and v is not None}
     for key in lists:
-        seen = {orjson.dumps(v) for v in old.get(key, [])}
-        out[key] = list(old.get(key, [])) + [v for v in new.get(key, []) if orjson.dumps(v) not in seen]
+        kept, added = list(old.get(key, [])), list(new.get(key, []))
+        total = int(old.get(f"{key}_total", len(kept)))
+        if len(kept) < MAX_LISTED:
+            seen = {orjson.dumps(v) for v in kept}
+            added = [v for v in added if orjson.dumps(v) not in seen]
+            kept += added[: MAX_LISTED - len(kept)]
+        out[key], out[f"{key}_total"] = kept, total + len(added)
     out["opened"] = bool(old.get("opened") or new.get("opened"))
     return out
 

@@ -2,6 +2,7 @@
 
     GET  /api/v1/notifications/settings             the workspace's addresses (and the instance's)
     PUT  /api/v1/notifications/settings             replace the workspace's addresses
+    GET  /api/v1/notifications/deliveries?channel=  every delivery (email, webhooks), newest first
     GET  /api/v1/webhooks                           webhooks (no secrets)
     POST /api/v1/webhooks                           register one; the secret is in this answer only
     DELETE /api/v1/webhooks/{webhook_id}            remove one (its pending deliveries are cancelled)
@@ -46,6 +47,12 @@ async def delete_webhook(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def all_deliveries(request: Request) -> Response:
+    call = await admin_call(request)
+    return json_response(await service.list_deliveries(call.services, call.principal, None, page_request(request),
+                                                       request.query_params.get("channel") or None))  # fmt: skip
+
+
 async def list_deliveries(request: Request) -> Response:
     call = await admin_call(request)
     return json_response(await service.list_deliveries(call.services, call.principal, request.path_params["webhook_id"],
@@ -55,6 +62,7 @@ async def list_deliveries(request: Request) -> Response:
 ROUTES = [
     Route("/notifications/settings", get_settings, methods=["GET"]),
     Route("/notifications/settings", put_settings, methods=["PUT"]),
+    Route("/notifications/deliveries", all_deliveries, methods=["GET"]),
     Route("/webhooks", list_webhooks, methods=["GET"]),
     Route("/webhooks", create_webhook, methods=["POST"]),
     Route("/webhooks/{webhook_id}", delete_webhook, methods=["DELETE"]),

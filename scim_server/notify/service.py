@@ -180,14 +180,25 @@ def delivery_view(row: Any) -> dict[str, Any]:
             "created": iso_utc(row.created), "delivered": iso_utc(row.delivered)}  # fmt: skip
 
 
-async def list_deliveries(svc: Services, who: Principal, hook_id: str, page: PageRequest) -> dict[str, Any]:
-    """A webhook's deliveries, newest first, with their status."""
+CHANNELS = ("email", "webhook")
+
+
+async def list_deliveries(svc: Services, who: Principal, hook_id: str | None, page: PageRequest,
+                          channel: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Deliveries newest first, with their status: a webhook's, or the workspace's (``channel``
+    ``email`` or ``webhook``, or both)."""
+    if channel is not None and channel not in CHANNELS:
+        raise Invalid(f"channel must be one of {', '.join(CHANNELS)}.", field="channel")
     after = page.after_created_id("deliveries")
 
     def unit(conn: Connection) -> dict[str, Any]:
-        _get_webhook(conn, who.workspace_id, hook_id)
         query = (select(deliveries, events.c.kind).join(events, events.c.id == deliveries.c.event_id)
-                 .where(deliveries.c.workspace_id == who.workspace_id, deliveries.c.webhook_id == hook_id))  # fmt: skip
+                 .where(deliveries.c.workspace_id == who.workspace_id))  # fmt: skip
+        if hook_id is not None:
+            _get_webhook(conn, who.workspace_id, hook_id)
+            query = query.where(deliveries.c.webhook_id == hook_id)
+        if channel is not None:
+            query = query.where(deliveries.c.channel == channel)
         key = (deliveries.c.created, deliveries.c.id)
         rows = list(conn.execute(paging.window(query, key, after, page.fetch, descending=True)))
         return page_of(rows, page.limit, "deliveries", lambda r: (r.created, r.id), delivery_view)

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, literal_column, select, text, update
+from sqlalchemy import Connection, bindparam, case, delete, func, insert, literal_column, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.elements import BindParameter
@@ -33,6 +33,7 @@ from scim_server.store.models import (
     ApiToken,
     AuditEvent,
     ScimGroup,
+    ScimGroupBump,
     ScimGroupMember,
     ScimUser,
     ScimUserValue,
@@ -43,6 +44,7 @@ from scim_server.store.models import (
 users = ScimUser.__table__
 user_values = ScimUserValue.__table__
 groups = ScimGroup.__table__
+bumps = ScimGroupBump.__table__
 members = ScimGroupMember.__table__
 tokens = ApiToken.__table__
 token_epoch = TokenEpoch.__table__
@@ -388,16 +390,14 @@ DELETE_USER = Statement(delete(users).where(*_user_where))
 
 
 def _delete_user_everywhere() -> ClauseElement:
-    """PostgreSQL: the four statements of a user delete as one (data-modifying CTEs), so the
-    rows of the user's groups are locked by one statement, not held across four round trips."""
+    """PostgreSQL: the four statements of a user delete as one (data-modifying CTEs). The
+    user's groups get a bump row each (``scim_group_bumps``) rather than an UPDATE: an UPDATE
+    held each group's row lock until the commit, so deletes of members of one group ran one
+    at a time, each through its commit's WAL flush."""
     gone = delete(members).where(members.c.workspace_id == _WS, members.c.member_id == _ID)
     gone_cte = gone.returning(members.c.group_id).cte("gone")
-    bumped = (
-        update(groups)
-        .where(groups.c.id.in_(select(gone_cte.c.group_id)))
-        .values(version=groups.c.version + literal_column("1"), last_modified=bindparam("at"))
-        .cte("bumped")
-    )
+    at: BindParameter[Any] = bindparam("at", type_=bumps.c.at.type)
+    bumped = insert(bumps).from_select(["group_id", "at"], select(gone_cte.c.group_id, at)).cte("bumped")
     values_gone = delete(user_values).where(user_values.c.user_id == _ID).cte("values_gone")
     return delete(users).where(*_user_where).add_cte(bumped).add_cte(values_gone)
 
@@ -406,7 +406,14 @@ DELETE_USER_EVERYWHERE = Statement(_delete_user_everywhere())
 
 # ------------------------------------------------------------------------------ groups
 
-GROUP_COLUMNS = (groups.c.id, groups.c.doc, groups.c.version, groups.c.created, groups.c.last_modified)
+# A group's version and lastModified count its bump rows (PostgreSQL user deletes, above) until
+# its next own write folds them in (BUMP_GROUP): one snapshot sees the row and its bumps, so
+# every committed change moves the version by one. SQLite never has bump rows.
+_bump_count = select(func.count()).where(bumps.c.group_id == groups.c.id).scalar_subquery()
+_last_bump = select(func.max(bumps.c.at)).where(bumps.c.group_id == groups.c.id).scalar_subquery()
+GROUP_VERSION = (groups.c.version + _bump_count).label("version")
+GROUP_LAST_MODIFIED = case((_last_bump > groups.c.last_modified, _last_bump), else_=groups.c.last_modified)
+GROUP_COLUMNS = (groups.c.id, groups.c.doc, GROUP_VERSION, groups.c.created, GROUP_LAST_MODIFIED.label("last_modified"))
 _group_where = (groups.c.workspace_id == _WS, groups.c.id == _ID)
 GROUP_BY_ID = Statement(select(*GROUP_COLUMNS).where(*_group_where))
 _by_display = (groups.c.workspace_id == _WS, groups.c.display_name_ci == bindparam("v"))
@@ -452,13 +459,22 @@ INSERT_GROUP = Statement(
 )
 _bump = {"version": groups.c.version + literal_column("1"), "last_modified": bindparam("at")}
 _bumped = (groups.c.version, groups.c.created, groups.c.doc)
-BUMP_GROUP = Statement(update(groups).where(*_group_where).values(_bump).returning(*_bumped))
-BUMP_GROUP_FIELDS = Statement(
-    update(groups)
-    .where(*_group_where)
-    .values(_bump | {c: bindparam(c) for c in _GROUP_FIELDS})
-    .returning(*_bumped)
-)
+
+
+def _bump_group(values: dict[str, Any]) -> Statement:
+    """The group's own write: its version + 1; on PostgreSQL with its bump rows folded in (the
+    rows it deletes are the ones it counts, in one snapshot; a bump committed meanwhile stays
+    for the next read or write to count)."""
+    folded = delete(bumps).where(bumps.c.group_id == _ID).returning(bumps.c.id).cte("folded")
+    fold = {"version": groups.c.version + literal_column("1") + select(func.count()).select_from(folded).scalar_subquery()}
+    return Statement(
+        update(groups).where(*_group_where).values(values).returning(*_bumped),
+        update(groups).where(*_group_where).values(values | fold).returning(*_bumped).add_cte(folded),
+    )
+
+
+BUMP_GROUP = _bump_group(_bump)
+BUMP_GROUP_FIELDS = _bump_group(_bump | {c: bindparam(c) for c in _GROUP_FIELDS})
 _member_row: dict[str, BindParameter[Any]] = {c: bindparam(c) for c in ("group_id", "member_id", "workspace_id", "member_type")}
 INSERT_MEMBER = Statement(
     sqlite.insert(members).values(_member_row).on_conflict_do_nothing(),

@@ -124,6 +124,18 @@ class ScimGroup(Base):
     last_modified: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class ScimGroupBump(Base):
+    """A version bump of a group that takes no lock on its row (migration 0014): PostgreSQL user
+    deletes insert one per group; the group's next own write folds them into its version."""
+
+    __tablename__ = "scim_group_bumps"
+    __table_args__ = (Index("ix_scim_group_bumps_group", "group_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True)
+    group_id: Mapped[str] = mapped_column(ForeignKey("scim_groups.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class ScimGroupMember(Base):
     """One member of a group. On SQLite a WITHOUT ROWID table: the rows live in the primary
     key's b-tree, so adding or removing a member writes one b-tree (plus the member index,

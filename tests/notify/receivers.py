@@ -123,17 +123,25 @@ class _MailHandler:
 
 
 class MailSink:
-    def __init__(self) -> None:
+    """An SMTP server (aiosmtpd) on a fixed port; ``options`` go to its ``Controller`` (e.g. an
+    ``authenticator``). It can be stopped and started again."""
+
+    def __init__(self, **options: Any) -> None:
         self.port = free_port()
         self.lock = threading.Lock()
         self.messages: list[tuple[list[str], EmailMessage]] = []
-        self.controller = Controller(_MailHandler(self), hostname="127.0.0.1", port=self.port)
+        self.options = options
+        self.controller: Controller | None = None
 
     def start(self) -> None:
+        self.controller = Controller(_MailHandler(self), hostname="127.0.0.1", port=self.port,
+                                     **self.options)  # fmt: skip
         self.controller.start()
 
     def stop(self) -> None:
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
 
 
 class SyslogReceiver:

@@ -26,9 +26,10 @@ from scim_server.jobs import queue
 from scim_server.scim import users
 from scim_server.scim.context import ScimCall
 from scim_server.settings import Settings
-from scim_server.store import migrate, tenancy
+from scim_server.store import directory, fastsql, groups, migrate, tenancy
 from scim_server.store.app_models import App
 from scim_server.store.db import Database, driver_connection, new_id
+from scim_server.store.directory import GroupFields, UserFields
 from scim_server.store.outbox import directory_changed
 
 T = TypeVar("T")
@@ -138,3 +139,41 @@ def test_a_scim_write_is_at_most_two_round_trips(db: Database, db_kind: str) -> 
         assert wire.round_trips <= 2, wire.statements
         assert wire.inserts_into("audit_events") == 1 and wire.inserts_into("jobs") <= 1, wire.statements
     assert _reconciles(db, ws) == 3  # queued once per app, deduplicated while queued
+
+
+def test_deletes_of_members_of_one_group_do_not_queue(db: Database, db_kind: str) -> None:
+    """A user delete holds no lock another member's delete waits for (PostgreSQL: the group's
+    version moves by bump rows, not an UPDATE of its row); the version still counts each
+    change once, and the group's next own write folds the bumps in."""
+    if db_kind != "postgres":
+        pytest.skip("SQLite has one writer: its deletes queue by design")
+    ws = db.write_sync(lambda conn: tenancy.ensure_workspace(conn, "w"))
+
+    def user(name: str) -> str:
+        fields = UserFields(name, None, None, True, {"schemas": [USER], "userName": name})
+        return db.write_sync(lambda conn: directory.create_user(conn, ws, fields)).id
+
+    a, b = user("a@example.com"), user("b@example.com")
+    group = db.write_sync(lambda conn: groups.create_group(conn, ws, GroupFields("g", None, {"displayName": "g"}), [a, b]))
+
+    def version() -> int:
+        return db.read_sync(lambda conn: groups.get_group(conn, ws, group.id).version)
+
+    assert version() == 1
+    first, second = db.engine.connect(), db.engine.connect()
+    try:
+        with first.begin():
+            directory.delete_user(first, ws, a)  # not committed yet: whatever it locks stays locked
+            with second.begin():
+                second.exec_driver_sql("SET LOCAL lock_timeout = '2s'")  # waiting would fail the test
+                directory.delete_user(second, ws, b)
+            assert version() == 2
+        assert version() == 3
+    finally:
+        first.close()
+        second.close()
+    assert db.read_sync(lambda conn: groups.members_of(conn, [group.id]))[group.id] == []
+    change = groups.MemberChange(add=(), remove=(), replace=None, remove_all=False)
+    written = db.write_sync(lambda conn: groups.patch_group(conn, ws, group.id, None, change, '"3"'))
+    assert written.version == 4 == version()  # If-Match "3" held: the bumps were counted, then folded
+    assert db.read_sync(lambda conn: conn.execute(select(func.count()).select_from(fastsql.bumps)).scalar()) == 0
