@@ -54,7 +54,7 @@ class AppMember(Base):
         Index("ix_app_members_app_state", "app_id", "state", "id"),
         Index("ix_app_members_user", "workspace_id", "user_id"),
         Index("ix_app_members_email", "app_id", "email_ci"),
-        # the Members tabs' sort orders (store.members.sort_key), one index each: see migration 0016
+        # the Members tabs' sort orders (store.members.sort_key), one index each: see migration 0017
         *(Index(f"ix_app_members_sort_{name}", "app_id", "state", text(f"coalesce({column}, '')"), "id")
           for name, column in (("email", "email_ci"), ("name", "display_name"))),
     )

@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, literal_column, or_, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from scim_server.store import paging
 from scim_server.store.app_models import AppAsset, AppMember, AppPermission
@@ -111,6 +124,29 @@ def set_member(conn: Connection, member_id: str, **values: Any) -> None:
     conn.execute(update(app_members).where(app_members.c.id == member_id).values(**values))
 
 
+BULK_CHUNK = 5000
+
+
+def set_members(conn: Connection, changes: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:
+    """Many members' ``fields`` (string columns) at once, each change a dict with ``id`` and the
+    fields: PostgreSQL one ``UPDATE ... FROM unnest(...)`` per 5,000 members; SQLite one prepared
+    UPDATE run over them all (``executemany``), never a statement per member from Python."""
+    if not changes:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = ", ".join(f"{f} = v.{f}" for f in fields)
+        arrays = ", ".join(f"CAST(:{f} AS text[])" for f in ("id", *fields))
+        statement = text(f"UPDATE app_members AS m SET {columns} FROM unnest({arrays}) AS v(id, {', '.join(fields)})"
+                         " WHERE m.id = v.id")  # fmt: skip
+        for start in range(0, len(changes), BULK_CHUNK):
+            chunk = changes[start : start + BULK_CHUNK]
+            conn.execute(statement, {f: [c[f] for c in chunk] for f in ("id", *fields)})
+        return
+    many = update(app_members).where(app_members.c.id == bindparam("_id")).values(
+        {f: bindparam(f"_{f}") for f in fields})  # fmt: skip
+    conn.execute(many, [{f"_{k}": v for k, v in c.items()} for c in changes])
+
+
 def grant_permission(conn: Connection, workspace_id: int, app_id: str, asset_id: str, remote_id: str, permission: str) -> None:
     revoke_permission(conn, app_id, asset_id, remote_id)
     conn.execute(insert(app_permissions).values(app_id=app_id, workspace_id=workspace_id, asset_id=asset_id,
@@ -179,14 +215,14 @@ def grants_on(conn: Connection, app_id: str, asset_ids: Iterable[str]) -> dict[s
 SORT_KEYS = {"email": app_members.c.email_ci, "name": app_members.c.display_name, "role": app_members.c.app_role}
 
 
-def _in_set(query: Any, app_id: str, state: str, text: str | None) -> Any:
+def _in_set(query: Any, app_id: str, state: str, search: str | None) -> Any:
     """``query`` narrowed to the open members of ``state`` (or the removed ones) whose email,
-    display name or username contains ``text`` (case-insensitive; LIKE wildcards are literal)."""
+    display name or username contains ``search`` (case-insensitive; LIKE wildcards are literal)."""
     query = query.where(app_members.c.app_id == app_id, app_members.c.state == state)
     if state != "removed":
         query = query.where(OPEN)
-    if text:
-        like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if search:
+        like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(*(func.lower(col).like(like, escape="\\") for col in
                                   (app_members.c.email, app_members.c.display_name, app_members.c.username))))  # fmt: skip
     return query
@@ -198,16 +234,16 @@ def sort_key(sort: str) -> tuple[Any, Any]:
     return func.coalesce(SORT_KEYS[sort], literal_column("''")), app_members.c.id
 
 
-def search_page(conn: Connection, app_id: str, state: str, text: str | None, sort: str,
+def search_page(conn: Connection, app_id: str, state: str, search: str | None, sort: str,
                 after: tuple[str, str] | None, limit: int) -> list[Any]:  # fmt: skip
     """Up to ``limit`` members of a set, searched, ordered on ``sort_key(sort)``, strictly after the
     position ``after`` (keyset: a deep page reads what the first page reads, not the rows before)."""
     key = sort_key(sort)
-    query = _in_set(select(app_members), app_id, state, text)
+    query = _in_set(select(app_members), app_id, state, search)
     if after is not None:  # a row value: an index range on both databases (an OR of terms is not, on PostgreSQL)
         query = query.where(tuple_(*key) > tuple_(*after))
     return list(conn.execute(query.order_by(*key).limit(limit)))
 
 
-def count_in_set(conn: Connection, app_id: str, state: str, text: str | None) -> int:
-    return int(conn.execute(_in_set(select(func.count()).select_from(app_members), app_id, state, text)).scalar_one())
+def count_in_set(conn: Connection, app_id: str, state: str, search: str | None) -> int:
+    return int(conn.execute(_in_set(select(func.count()).select_from(app_members), app_id, state, search)).scalar_one())
