@@ -22,8 +22,9 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
 
+from scim_server.store import fastsql
 from scim_server.store.app_models import App
 from scim_server.store.db import now
 from scim_server.store.feed_models import AppReconcileState, DirectoryChange
@@ -32,16 +33,23 @@ FEED_LOCK = 0x5C1B_0003
 changes_t = DirectoryChange.__table__
 state_t = AppReconcileState.__table__
 apps_t = App.__table__
+_LOCK_SHARED = fastsql.Statement(text("SELECT pg_advisory_xact_lock_shared(:k)"))
+_RECORD = fastsql.Statement(insert(changes_t).values(
+    workspace_id=bindparam("ws"), user_id=bindparam("user_id"), group_id=bindparam("group_id"),
+    created=bindparam("created")))  # fmt: skip
 
 
 def record(
     conn: Connection, workspace_id: int, user_id: str | None = None, group_id: str | None = None
 ) -> None:
-    """Append one change (a user or a group written) in the writer's transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FEED_LOCK})
-    conn.execute(insert(changes_t).values(workspace_id=workspace_id, user_id=user_id, group_id=group_id,
-                                          created=now()))  # fmt: skip
+    """Append one change (a user or a group written) in the writer's transaction. Both statements
+    go with the write's next round trip on PostgreSQL (``fastsql.defer``), in this order: the
+    shared lock is held before the row takes its number, and until the commit either way."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        fastsql.defer(conn, _LOCK_SHARED, {"k": FEED_LOCK})
+    fastsql.defer(conn, _RECORD, {"ws": workspace_id, "user_id": user_id, "group_id": group_id,
+                                  "created": fastsql.ts_in(dialect, now())})  # fmt: skip
 
 
 def horizon(conn: Connection) -> int | None:
