@@ -22,7 +22,9 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from scim_server.store import fastsql
 from scim_server.store.app_models import App
@@ -33,23 +35,25 @@ FEED_LOCK = 0x5C1B_0003
 changes_t = DirectoryChange.__table__
 state_t = AppReconcileState.__table__
 apps_t = App.__table__
-_LOCK_SHARED = fastsql.Statement(text("SELECT pg_advisory_xact_lock_shared(:k)"))
-_RECORD = fastsql.Statement(insert(changes_t).values(
-    workspace_id=bindparam("ws"), user_id=bindparam("user_id"), group_id=bindparam("group_id"),
-    created=bindparam("created")))  # fmt: skip
 
 
-def record(
-    conn: Connection, workspace_id: int, user_id: str | None = None, group_id: str | None = None
-) -> None:
-    """Append one change (a user or a group written) in the writer's transaction. Both statements
-    go with the write's next round trip on PostgreSQL (``fastsql.defer``), in this order: the
-    shared lock is held before the row takes its number, and until the commit either way."""
+# One statement, deferred with the unit's next round trip (``fastsql.defer``): nothing when the
+# workspace has no app; on PostgreSQL it takes the feed lock (shared) before the row gets its number.
+_RECORD = (
+    "INSERT INTO directory_changes (workspace_id, user_id, group_id, created) SELECT :ws, :user_id, :group_id, :at"
+    " {source} WHERE EXISTS (SELECT 1 FROM apps WHERE apps.workspace_id = :ws)"
+)
+RECORD = fastsql.Statement(
+    text(_RECORD.format(source="")),
+    text("WITH feed_lock AS (SELECT pg_advisory_xact_lock_shared(:lock)) " + _RECORD.format(source="FROM feed_lock")),
+)
+
+
+def record(conn: Connection, workspace_id: int, user_id: str | None = None, group_id: str | None = None) -> None:
+    """Append one change (a user or a group written) in the writer's transaction."""
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        fastsql.defer(conn, _LOCK_SHARED, {"k": FEED_LOCK})
-    fastsql.defer(conn, _RECORD, {"ws": workspace_id, "user_id": user_id, "group_id": group_id,
-                                  "created": fastsql.ts_in(dialect, now())})  # fmt: skip
+    params = {"ws": workspace_id, "user_id": user_id, "group_id": group_id, "at": fastsql.ts_in(dialect, now())}
+    fastsql.defer(conn, RECORD, params | ({"lock": FEED_LOCK} if dialect == "postgresql" else {}))
 
 
 def horizon(conn: Connection) -> int | None:
@@ -105,19 +109,19 @@ def state(conn: Connection, app_id: str) -> AppState:
 
 def save(conn: Connection, workspace_id: int, app_id: str, current: AppState, cursor: int | None,
          unsettled: Iterable[str]) -> None:  # fmt: skip
-    """Store the app's cursor (``None``: unchanged; it never moves back) and unsettled users."""
+    """Store the app's cursor (``None``: unchanged; it never moves back) and unsettled users, in
+    one upsert (two first reconciliations of an app racing both write, neither fails)."""
     users = frozenset(unsettled)
     moved = cursor is not None and cursor > current.cursor
     if current.exists and not moved and users == current.unsettled:
         return
-    values = {"unsettled": orjson.dumps(sorted(users)).decode()}
-    if not current.exists:
-        conn.execute(insert(state_t).values(app_id=app_id, workspace_id=workspace_id,
-                                            cursor=cursor if moved else 0, **values))  # fmt: skip
-        return
-    if moved:
-        values["cursor"] = cursor  # type: ignore[assignment]
-    conn.execute(update(state_t).where(state_t.c.app_id == app_id).values(**values))
+    text_users = orjson.dumps(sorted(users)).decode()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(state_t).values(app_id=app_id, workspace_id=workspace_id,
+                                          cursor=cursor if moved else current.cursor, unsettled=text_users)  # fmt: skip
+    highest = func.greatest if conn.dialect.name == "postgresql" else func.max
+    conn.execute(stmt.on_conflict_do_update(index_elements=[state_t.c.app_id], set_={
+        "unsettled": stmt.excluded.unsettled, "cursor": highest(state_t.c.cursor, stmt.excluded.cursor)}))  # fmt: skip
 
 
 def prune(conn: Connection) -> int:
