@@ -13,8 +13,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from scim_server.admin.routes import ROUTES as ADMIN_ROUTES
+from scim_server.audit import retention as audit_retention
 from scim_server.audit.routes import ROUTES as AUDIT_ROUTES
 from scim_server.audit.service import background as audit_background
+from scim_server.audit.service import signer_for as audit_signer
 from scim_server.auth import Authenticator
 from scim_server.console import console_mount
 from scim_server.console import root as console_root
@@ -51,6 +53,7 @@ def start_background(services: Services, stop: asyncio.Event, *, scheduler: bool
     services.worker = worker
     tasks = [asyncio.create_task(worker.run(stop))]
     tasks.append(asyncio.create_task(audit_background(services.db, settings, stop)))  # seals and checkpoints
+    tasks.append(asyncio.create_task(audit_retention.loop(services.db, audit_signer(settings), stop)))  # expiry
     tasks.append(asyncio.create_task(notify_background(services, stop)))  # notifications, SIEM streaming
     if scheduler:
         leader = Scheduler(services.db, tick_seconds=settings.scheduler_tick_seconds,

@@ -156,9 +156,16 @@ def checkpoint(conn: Connection, signer: Signer, workspace_id: int, reason: str,
     last = latest_checkpoint(conn, workspace_id)
     if last is not None and last.seq == seq and not force:
         return last
+    return sign_checkpoint(conn, signer, workspace_id, seq, digest, reason)
+
+
+def sign_checkpoint(conn: Connection, signer: Signer, workspace_id: int, seq: int, digest: str,
+                    reason: str) -> Checkpoint:  # fmt: skip
+    """Sign and store that the chain had ``digest`` at ``seq``. The reason is signed too: a
+    ``retention`` checkpoint marks where an expired chain starts, and only a signed one counts."""
     at = now()
     token = signer.sign({"iss": "scim-bridge", "workspace_id": workspace_id, "seq": seq, "hash": digest,
-                         "at": iso_utc(at)}, CHECKPOINT_TYP)  # fmt: skip
+                         "at": iso_utc(at), "reason": reason}, CHECKPOINT_TYP)  # fmt: skip
     conn.execute(insert(checkpoints).values(workspace_id=workspace_id, seq=seq, hash=digest, at=at, reason=reason,
                                             jws=token))  # fmt: skip
     return Checkpoint(workspace_id, seq, digest, at, reason, token)
@@ -194,10 +201,12 @@ class Verification:
     checkpoints: int
     first_bad_seq: int | None = None
     problem: str | None = None
+    starts_after: int = 0  # the seq of the signed retention checkpoint the chain starts from (0: genesis)
 
     def view(self) -> dict[str, Any]:
         return {"ok": self.ok, "events": self.events, "head": {"seq": self.head_seq, "hash": self.head_hash},
-                "checkpoints": self.checkpoints, "first_bad_seq": self.first_bad_seq, "problem": self.problem}  # fmt: skip
+                "checkpoints": self.checkpoints, "first_bad_seq": self.first_bad_seq, "problem": self.problem,
+                "starts_after": self.starts_after}  # fmt: skip
 
 
 def verify(read: Read[Any], workspace_id: int, jwks: dict[str, Any]) -> Verification:
@@ -208,11 +217,13 @@ def verify(read: Read[Any], workspace_id: int, jwks: dict[str, Any]) -> Verifica
     repeated ``seq`` (a deleted, inserted or reordered row), a ``prev_hash`` or ``hash`` that
     does not match (an edited row), a checkpoint whose signature fails or whose hash the chain
     no longer has (a recomputed chain), or a chain that ends before its last checkpoint (a
-    truncated tail).
+    truncated tail). A chain whose old events expired starts after its latest validly signed
+    ``retention`` checkpoint, from the hash that checkpoint signed.
     """
     rows = read(lambda conn: conn.execute(select(checkpoints).where(checkpoints.c.workspace_id == workspace_id)
                                           .order_by(checkpoints.c.seq, checkpoints.c.id)).all())  # fmt: skip
     signed: dict[int, str] = {}
+    start: tuple[int, str] = (0, GENESIS)
     for row in rows:
         cp = _checkpoint(row)
         try:
@@ -224,12 +235,14 @@ def verify(read: Read[Any], workspace_id: int, jwks: dict[str, Any]) -> Verifica
             return Verification(workspace_id, False, 0, 0, GENESIS, len(rows), cp.seq,
                                 f"the checkpoint at seq {cp.seq} is signed for another chain")  # fmt: skip
         signed[int(claims["seq"])] = str(claims.get("hash"))
+        if claims.get("reason") == "retention":  # expiry: the chain starts after this event
+            start = max(start, (int(claims["seq"]), str(claims.get("hash"))))
 
     def bad(seq: int, problem: str) -> Verification:
-        return Verification(workspace_id, False, count, expected - 1, prev, len(rows), seq, problem)
+        return Verification(workspace_id, False, count, expected - 1, prev, len(rows), seq, problem, start[0])
 
-    expected, prev, count, last_good_checkpoint = 1, GENESIS, 0, 0
-    for event in iterate(read, sealed(workspace_id)):
+    expected, prev, count, last_good_checkpoint = start[0] + 1, start[1], 0, start[0]
+    for event in iterate(read, sealed(workspace_id).where(c.seq > start[0])):
         seq = int(event.seq or 0)
         if seq < expected:
             return bad(seq, f"seq {seq} appears twice or out of order (an inserted or reordered row)")
@@ -250,7 +263,7 @@ def verify(read: Read[Any], workspace_id: int, jwks: dict[str, Any]) -> Verifica
     if signed and max(signed) >= expected:
         return bad(expected, f"the trail ends at seq {expected - 1} but a checkpoint signed seq {max(signed)} "
                              "(a truncated tail)")  # fmt: skip
-    return Verification(workspace_id, True, count, expected - 1, prev, len(rows))
+    return Verification(workspace_id, True, count, expected - 1, prev, len(rows), starts_after=start[0])
 
 
 def unsealed_count(conn: Connection, workspace_id: int) -> int:

@@ -4,6 +4,8 @@
     scim-bridge audit export --workspace W --format F --out FILE [--since T] [--until T]
     scim-bridge audit verify-export FILE MANIFEST [--jwks FILE|URL]   needs no database
     scim-bridge audit jwks                                   the public key(s), as served
+    scim-bridge audit retention --workspace W [--days N|--forever]   show or set the retention period
+    scim-bridge audit expire [--workspace W]                 expire events older than the period now
 """
 
 from __future__ import annotations
@@ -126,6 +128,62 @@ def cmd_jwks(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _open(settings: Settings) -> Any:
+    from scim_server.store import migrate
+    from scim_server.store.db import Database
+
+    migrate.upgrade(settings.database_url)
+    return Database(settings)
+
+
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    from scim_server.audit import retention
+
+    db = _open(settings)
+    try:
+        ws = db.read_sync(lambda conn: retention.workspace_id_of(conn, args.workspace))
+        if ws is None:
+            print(f"no workspace {args.workspace!r}", file=sys.stderr)
+            return 2
+        if args.days is not None or args.forever:
+            try:
+                db.write_sync(lambda conn: retention.set_days(conn, ws, "cli", None if args.forever else args.days))
+            except retention.BadRetention as exc:
+                print(str(exc), file=sys.stderr)
+                return 2
+        days = db.read_sync(lambda conn: retention.get_days(conn, ws))
+        through = db.read_sync(lambda conn: retention.floor(conn, ws))
+    finally:
+        db.close()
+    print(f"{args.workspace}: {'kept for ever' if days is None else f'{days} days'}; expired through seq {through}")
+    return 0
+
+
+def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import select
+
+    from scim_server.audit import retention
+    from scim_server.audit.service import signer_for
+    from scim_server.store.models import Workspace
+
+    table = Workspace.__table__
+    db = _open(settings)
+    try:
+        query = select(table.c.id, table.c.name).order_by(table.c.name)
+        if args.workspace is not None:
+            query = query.where(table.c.name == args.workspace)
+        found = db.read_sync(lambda conn: conn.execute(query).all())
+        for ws, name in found:
+            result = retention.expire_sync(db, signer_for(settings), int(ws), "cli")
+            print(f"{name}: expired through seq {result.through_seq}, {result.deleted} events deleted")
+    finally:
+        db.close()
+    if not found:
+        print(f"no workspace {args.workspace!r}" if args.workspace else "no workspaces", file=sys.stderr)
+        return 2
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add ``audit`` and its subcommands to the ``scim-bridge`` parser's subparsers."""
     audit = sub.add_parser("audit", help="verify and export the audit trail")
@@ -146,5 +204,13 @@ def register(sub: Any) -> None:
     check.add_argument("manifest")
     check.add_argument("--jwks", help="a JWKS file or URL (default: this installation's key)")
     check.set_defaults(func=cmd_verify_export)
+    keep = asub.add_parser("retention", help="show or set how long the workspace keeps its events")
+    keep.add_argument("--workspace", default="default")
+    keep.add_argument("--days", type=int)
+    keep.add_argument("--forever", action="store_true", help="keep events for ever (no expiry)")
+    keep.set_defaults(func=cmd_retention)
+    expire = asub.add_parser("expire", help="expire events older than the retention period now")
+    expire.add_argument("--workspace")
+    expire.set_defaults(func=cmd_expire)
     keys = asub.add_parser("jwks", help="print the public keys checkpoints and manifests verify with")
     keys.set_defaults(func=cmd_jwks)

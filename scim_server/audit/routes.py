@@ -6,6 +6,8 @@
     GET /api/v1/audit/export?format=           the trail as CSV, JSON Lines or OCSF, streamed
     GET /api/v1/audit/exports/{id}/manifest    that export's signed manifest (JWS)
     GET /api/v1/access?app_id=[&at=][&format=csv]  the user access review of an app, now or at ``at``
+    GET|PUT /api/v1/audit/retention           the retention period in days (PUT: admin scope)
+    POST /api/v1/audit/retention/expire        expire older events now (admin scope)
     GET /.well-known/jwks.json                 the public key(s) checkpoints and manifests verify with
 """
 
@@ -16,20 +18,22 @@ from typing import Any
 
 import anyio.to_thread
 import orjson
+from pydantic import StrictFloat, StrictInt
 from sqlalchemy import Connection, insert, select, update
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from scim_server import cursor
-from scim_server.admin.common import json_response, page_request
-from scim_server.audit import access, chain, service
+from scim_server.admin.common import admin_call, json_response, page_request, parse_body
+from scim_server.audit import access, chain, retention, service
 from scim_server.audit.events import audit_events
 from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
 from scim_server.audit.log import append
 from scim_server.auth import Principal, ScopeDenied
 from scim_server.errors import Invalid, NotFound
 from scim_server.services import Services
+from scim_server.services.schemas import Body
 from scim_server.store.db import iso_utc, new_id, now
 from scim_server.store.models import AuditExport
 
@@ -176,6 +180,46 @@ async def access_review(request: Request) -> Response:
     return StreamingResponse(body(), media_type=media)
 
 
+class RetentionBody(Body):
+    days: StrictInt | StrictFloat | None  # a JSON integer may arrive as 30.0; set_days checks the rest
+
+    def whole_days(self) -> Any:
+        return int(self.days) if isinstance(self.days, float) and self.days.is_integer() else self.days
+
+
+def _retention_view(conn: Connection, ws: int) -> dict[str, Any]:
+    return {"days": retention.get_days(conn, ws), "expired_through_seq": retention.floor(conn, ws)}
+
+
+async def get_retention(request: Request) -> Response:
+    services, principal = await _caller(request)
+    return json_response(await services.db.read(lambda conn: _retention_view(conn, principal.workspace_id)))
+
+
+async def put_retention(request: Request) -> Response:
+    """Set how long events are kept (``admin`` scope); takes effect at the next expiry run."""
+    call = await admin_call(request)
+    body = await parse_body(request, RetentionBody)
+
+    def unit(conn: Connection) -> dict[str, Any]:
+        retention.set_days(conn, call.ws, call.actor, body.whole_days())
+        return _retention_view(conn, call.ws)
+
+    try:
+        return json_response(await call.services.db.write(unit))
+    except retention.BadRetention as exc:
+        raise Invalid(str(exc), field="days") from None
+
+
+async def expire_now(request: Request) -> Response:
+    """Expire the events older than the retention period now (``admin`` scope)."""
+    call = await admin_call(request)
+    signer = service.signer_for(call.services.settings)
+    result = await anyio.to_thread.run_sync(
+        lambda: retention.expire_sync(call.services.db, signer, call.ws, call.actor))
+    return json_response(result.view())
+
+
 async def jwks(request: Request) -> Response:
     services: Services = request.app.state.services
     return json_response(service.signer_for(services.settings).jwks())
@@ -188,5 +232,8 @@ ROUTES: list[BaseRoute] = [
     Route("/api/v1/audit/export", export, methods=["GET"]),
     Route("/api/v1/audit/exports/{export_id}/manifest", manifest, methods=["GET"]),
     Route("/api/v1/access", access_review, methods=["GET"]),
+    Route("/api/v1/audit/retention", get_retention, methods=["GET"]),
+    Route("/api/v1/audit/retention", put_retention, methods=["PUT"]),
+    Route("/api/v1/audit/retention/expire", expire_now, methods=["POST"]),
     Route("/.well-known/jwks.json", jwks, methods=["GET"]),
 ]

@@ -65,3 +65,15 @@ class PermissionHistory(Base):
     asset_id: Mapped[str] = mapped_column(String(200))
     remote_id: Mapped[str] = mapped_column(String(300))
     permission: Mapped[str | None] = mapped_column(String(100))
+
+
+class AuditRetention(Base):
+    """How long a workspace keeps its audit events (``days`` None: for ever); expiry signs a
+    ``retention`` checkpoint that becomes the chain's start (scim_server/audit/retention.py)."""
+
+    __tablename__ = "audit_retention"
+
+    workspace_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    days: Mapped[int | None] = mapped_column(Integer)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str | None] = mapped_column(String(100))
