@@ -42,9 +42,18 @@ class Process:
         return out.stdout.strip().splitlines()[-1]
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(CLI + ["serve", "--port", str(self.port)], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        deadline = time.monotonic() + 30
+        """Start ``serve`` and return once it answers: first wait on its banner (printed after the
+        migration, the slow part of a cold start on a loaded machine: no deadline to guess), then
+        on ``/healthz`` (the listener comes up right after)."""
+        self.proc = subprocess.Popen(CLI + ["serve", "--port", str(self.port)], env=self.env, text=True,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("SCIM base URL"):
+                break
+        else:
+            raise AssertionError(f"serve exited ({self.proc.wait()}) before printing its base URL")
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:

@@ -4,38 +4,16 @@ outlives the process; the fixtures of ``tests/admin/test_crash.py``)."""
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from connectors.sandbox import SandboxClient
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique
-from tests.admin.test_crash import CLI, PATCH, _clients, _wait
-from tests.admin.test_crash import Process as CrashProcess
+from tests.admin.test_crash import PATCH, Process, _clients, _wait
 
 APPS = 3
-
-
-class Process(CrashProcess):
-    """The crash tests' process, given longer to start on a loaded machine (three apps' worth of
-    imports and a migration on a cold start can outlast 30 s when the cores are shared)."""
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(CLI + ["serve", "--port", str(self.port)], env=self.env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{self.port}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and self.proc.poll() is None, "server did not start"
-            time.sleep(0.1)
 
 
 @pytest.fixture
