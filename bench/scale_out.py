@@ -37,7 +37,10 @@ from scim_server.store.db import Database
 from tests.db import postgres_database
 from tests.topology.cluster import Cluster
 
-SHARED = Path(os.environ.get("SCIM_BRIDGE_SHARED_BENCH", ROOT.parent / "shared" / "bench"))
+# ../shared/bench beside the checkout (or beside the worktrees' folder, for a worktree)
+SHARED = Path(os.environ.get("SCIM_BRIDGE_SHARED_BENCH") or next(
+    (p for p in (ROOT.parent / "shared" / "bench", ROOT.parent.parent / "shared" / "bench") if p.is_dir()),
+    ROOT.parent / "shared" / "bench"))  # fmt: skip
 PHASES = ("create", "get", "filter", "patch_entra", "patch_okta", "list", "group_remove", "group_add",
           "group_get", "delete")  # fmt: skip
 

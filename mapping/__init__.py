@@ -34,10 +34,13 @@ from mapping.actions import (
 from mapping.capabilities import (
     ALL_CAPABILITIES,
     KIND_CAPABILITIES,
+    KIND_READS,
     Capability,
+    Read,
     can,
     capabilities_of,
     needed_capability,
+    reads_of,
 )
 from mapping.desired import Desired, Entitlement, Standing, desired_state, entitlement_of
 from mapping.diff import (
@@ -48,6 +51,16 @@ from mapping.diff import (
     bridge_role_of,
     member_sets,
     membership,
+)
+from mapping.incremental import (
+    MemorySource,
+    Slice,
+    SliceSource,
+    closure,
+    member_keys,
+    restrict,
+    unsettled,
+    user_keys,
 )
 from mapping.matching import Match, Matches, MatchReason, match
 from mapping.model import (
@@ -79,6 +92,7 @@ __all__ = [
     "ALL_CAPABILITIES",
     "AUTOMATION_REASON",
     "KIND_CAPABILITIES",
+    "KIND_READS",
     "Action",
     "ActionKey",
     "Actual",
@@ -111,7 +125,9 @@ __all__ = [
     "MemberStatus",
     "Membership",
     "MembershipState",
+    "MemorySource",
     "Plan",
+    "Read",
     "Reconciliation",
     "RemovalCause",
     "RemovalGuard",
@@ -122,6 +138,8 @@ __all__ = [
     "RoleLike",
     "RoleVocabulary",
     "Sets",
+    "Slice",
+    "SliceSource",
     "Standing",
     "WithdrawalCause",
     "apply",
@@ -129,18 +147,24 @@ __all__ = [
     "bridge_role_of",
     "can",
     "capabilities_of",
+    "closure",
     "desired_state",
     "entitlement_of",
     "highest_bridge_role",
     "invited_member_id",
     "match",
+    "member_keys",
     "member_sets",
     "membership",
     "needed_capability",
     "normalize_email",
     "normalize_username",
     "plan",
+    "reads_of",
     "reconcile",
     "removal_of",
     "report_removals",
+    "restrict",
+    "unsettled",
+    "user_keys",
 ]

@@ -36,10 +36,13 @@ from mapping.actions import Action, ChangeRole, Grant, Invite, Remove, ReportEnt
 __all__ = [
     "ALL_CAPABILITIES",
     "KIND_CAPABILITIES",
+    "KIND_READS",
     "Capability",
+    "Read",
     "can",
     "capabilities_of",
     "needed_capability",
+    "reads_of",
 ]
 
 Capability = Literal[
@@ -69,6 +72,29 @@ KIND_CAPABILITIES: Mapping[str, frozenset[Capability]] = MappingProxyType({
     "apple": _LIST | {"invite", "remove", "change_role"},
 })  # fmt: skip
 """Catalog kind -> what its connector implements (kept equal to the connector classes by a test)."""
+
+Read = Literal["read_member", "read_permission"]
+"""Targeted reads a kind's API offers (``connectors.base.ReadsMember`` / ``ReadsPermission``): a
+removal is verified by reading that member (and each revoked permission) rather than by listing
+the whole app. They change no plan, so they are not ``Capability`` values (nor in the catalog)."""
+
+KIND_READS: Mapping[str, frozenset[Read]] = MappingProxyType({
+    "tiktok_business": frozenset(),  # bc/member/get filters by name or email only, not by user id
+    "meta_business": frozenset({"read_member"}),  # GET /{business user or request id}
+    "github": frozenset({"read_member", "read_permission"}),  # memberships/{login}, collaborators/{login}
+    "slack": frozenset({"read_member"}),  # users.info
+    "atlassian": frozenset({"read_member"}),  # v2 directories/-/users/{accountId}
+    "asana": frozenset({"read_member", "read_permission"}),  # workspace_memberships?user=, memberships?member=
+    "calendly": frozenset({"read_member"}),  # organization_memberships/{uuid}, invitations/{uuid}
+    "apple": frozenset(),  # users are looked up by username only
+})  # fmt: skip
+"""Catalog kind -> its targeted reads (kept equal to the connector classes by a test)."""
+
+
+def reads_of(kind: str) -> frozenset[Read]:
+    """The targeted reads of ``kind`` (none for a kind the table does not know: verify by listing)."""
+    return KIND_READS.get(kind, frozenset())
+
 
 _NEEDS: Mapping[type, Capability] = MappingProxyType({
     Invite: "invite",

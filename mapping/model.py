@@ -181,8 +181,18 @@ class Actual:
     :param managed: members the assignment rules manage: member id -> the user id they are managed
         for. A managed member whose user leaves every rule's group is removed; an unmanaged one is
         left to the admin. Entries for members that no longer exist are ignored.
+    :param population: the app's active members when ``members`` is a slice of the app
+        (``incremental``), so the mass-removal guard counts against the whole app; ``None``: count
+        ``members``.
     """
 
     members: tuple[AppMember, ...]
     reported: Mapping[str, DeprovisionReason] = field(default_factory=lambda: MappingProxyType({}))
     managed: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    population: int | None = None
+
+    def active_count(self) -> int:
+        """The app's active members (pending invitations excluded): what the guard counts against."""
+        if self.population is not None:
+            return self.population
+        return sum(1 for m in self.members if m.status == "active")

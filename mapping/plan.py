@@ -283,7 +283,7 @@ class _Planner:
         guard, count = self.policy.guard, len(self.removes)
         if count <= guard.max_count:
             return []
-        total = sum(1 for m in self.actual.members if m.status == "active")
+        total = self.actual.active_count()
         if not guard.trips(count, total):
             return []
         reason = (

@@ -52,8 +52,10 @@ from mapping import (
     asset_grants,
     capabilities_of,
     reconcile,
+    unsettled,
 )
 from scim_server.jobs import queue
+from scim_server.store import feed
 from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
 from scim_server.store import rules as rule_store
@@ -65,6 +67,7 @@ APP_ACTIONS: dict[str, type] = {"invite": Invite, "remove": Remove, "change_role
                                 "grant": Grant, "revoke": Revoke}  # fmt: skip
 JOB_OF = {cls: kind for kind, cls in APP_ACTIONS.items()}
 GUARD_WINDOW = timedelta(minutes=5)
+MEMBER_SETS = ("state", "user_id", "bridge_role", "match_source", "conflicts")
 
 
 def vocabulary(kind: str) -> RoleVocabulary:
@@ -85,21 +88,11 @@ def load_directory(conn: Connection, ws: int, linked: dict[str, set[str]], group
     """The workspace's users (with every email), plus a deleted tombstone for each user an app
     member is linked to but the directory no longer holds; the tombstone carries the linked
     members' emails, so the link survives the deletion and the member is deprovisioned."""
-    users_t, values_t = ScimUser.__table__, ScimUserValue.__table__
-    emails: dict[str, list[str]] = defaultdict(list)
-    for user_id, value in conn.execute(
-        select(values_t.c.user_id, values_t.c.value).where(values_t.c.workspace_id == ws, values_t.c.path == "emails.value")
-    ):
-        emails[user_id].append(value)
-    users = [
-        DirectoryUser(uid, name, tuple(emails.get(uid, ())) + (name,), bool(active))
-        for uid, name, active in conn.execute(
-            select(users_t.c.id, users_t.c.user_name, users_t.c.active).where(users_t.c.workspace_id == ws)
-        )
-    ]
+    emails = emails_of(conn, select(values_t.c.user_id, values_t.c.elem, values_t.c.value)
+                     .where(values_t.c.workspace_id == ws, values_t.c.path == "emails.value"))  # fmt: skip
+    users = [user_of(row, emails) for row in conn.execute(USERS.where(users_t.c.workspace_id == ws))]
     present = {u.id for u in users}
-    users += [DirectoryUser(uid, "", tuple(sorted(linked[uid])), False, deleted=True)
-              for uid in sorted(set(linked) - present)]  # fmt: skip
+    users += tombstones(linked, set(linked) - present)
     groups: dict[str, set[str]] = defaultdict(set)
     if group_ids:
         members_t = ScimGroupMember.__table__
@@ -107,6 +100,31 @@ def load_directory(conn: Connection, ws: int, linked: dict[str, set[str]], group
         for member_id, group_id in conn.execute(query):
             groups[member_id].add(group_id)
     return Directory(tuple(users), {uid: frozenset(g) for uid, g in groups.items()})
+
+
+users_t, values_t, group_members_t = ScimUser.__table__, ScimUserValue.__table__, ScimGroupMember.__table__
+USERS = select(users_t.c.id, users_t.c.user_name, users_t.c.active)
+
+
+def emails_of(conn: Connection, query: Any) -> dict[str, list[str]]:
+    """user id -> its emails in document order (the first is the one to invite with), from
+    ``query`` over (user id, elem, value) rows."""
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for user_id, elem, value in conn.execute(query):
+        found[user_id].append((elem or 0, value))
+    return {uid: [v for _, v in sorted(pairs)] for uid, pairs in found.items()}
+
+
+def user_of(row: Any, emails: dict[str, list[str]]) -> DirectoryUser:
+    """A directory user as reconciliation sees it: its userName counts as one more address."""
+    uid, name, active = row
+    return DirectoryUser(uid, name, (*emails.get(uid, ()), name), bool(active))
+
+
+def tombstones(linked: dict[str, set[str]], missing: set[str]) -> list[DirectoryUser]:
+    """A deleted user some member is still linked to: deprovisioned, its members' emails kept."""
+    return [DirectoryUser(uid, "", tuple(sorted(linked[uid])), False, deleted=True) for uid in sorted(missing)
+            if uid in linked]  # fmt: skip
 
 
 def load_rules(conn: Connection, app_id: str) -> tuple[AssignmentRule, ...]:
@@ -126,6 +144,8 @@ class Loaded:
     actual: Actual
     result: Reconciliation
     withdraw: tuple[tuple[str, Remove], ...] = ()  # (job id, removal) the tripped window holds back
+    reached: frozenset[str] | None = None  # a slice: the user ids it decided (None: the whole app)
+    cursor: int | None = None  # the change feed read up to here (``incremental.catch_up``)
 
 
 def _recent_removals(conn: Connection, ws: int, app_id: str) -> int:
@@ -202,7 +222,25 @@ def _in_flight(conn: Connection, ws: int, app_id: str) -> list[Any]:
     return [a for (payload,) in rows if (a := action_from(orjson.loads(payload))) is not None]
 
 
+def member_of(row: Any, perms: dict[str, list[tuple[str, str]]]) -> AppMember:
+    """An app member row as ``mapping`` sees it, with its asset permissions."""
+    return AppMember(row.id, row.remote_id, row.email, row.username, row.display_name, row.app_role or "",
+                     "pending" if row.status == "pending" else "active",
+                     asset_grants(dict(perms.get(row.remote_id, ()))))  # fmt: skip
+
+
+def governance_of(rules: tuple[AssignmentRule, ...], rows: list[Any]) -> Governance:
+    """The rules, and the manual matches and exemptions stored on ``rows``."""
+    return Governance(
+        rules=rules,
+        manual_matches=tuple(ManualMatch(r.id, r.user_id, r.bridge_role or "collaborator")
+                             for r in rows if r.match_source == "manual" and r.user_id),
+        exemptions=tuple(Exemption(r.id, r.exempt_reason or "") for r in rows if r.exempt_reason is not None),
+    )  # fmt: skip
+
+
 def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
+    """The whole app reconciled: every open member against the whole directory."""
     rows = member_store.open_members(conn, app.id)
     perms = member_store.permissions_by_member(conn, app.id)
     rules = load_rules(conn, app.id)
@@ -211,36 +249,36 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
         if r.user_id:
             linked[r.user_id].update([r.email] if r.email else [])
     directory = load_directory(conn, ws, linked, {r.group_id for r in rules})
-    members = tuple(
-        AppMember(r.id, r.remote_id, r.email, r.username, r.display_name, r.app_role or "",
-                  "pending" if r.status == "pending" else "active", asset_grants(dict(perms.get(r.remote_id, ()))))
-        for r in rows
-    )  # fmt: skip
-    governance = Governance(
-        rules=rules,
-        manual_matches=tuple(ManualMatch(r.id, r.user_id, r.bridge_role or "collaborator")
-                             for r in rows if r.match_source == "manual" and r.user_id),
-        exemptions=tuple(Exemption(r.id, r.exempt_reason or "") for r in rows if r.exempt_reason is not None),
-    )
+    members = tuple(member_of(r, perms) for r in rows)
     actual = Actual(members, report_store.reported(conn, app.id), {r.id: r.managed_user_id for r in rows if r.managed_user_id})
+    return planned(conn, ws, app, rows, directory, governance_of(rules, rows), actual)
+
+
+def planned(conn: Connection, ws: int, app: AppRecord, rows: list[Any], directory: Directory,
+            governance: Governance, actual: Actual, reached: frozenset[str] | None = None) -> Loaded:  # fmt: skip
+    """``mapping.reconcile`` of the loaded inputs (the whole app, or a slice of it with
+    ``reached``), under the windowed mass-removal guard."""
     recent = _recent_removals(conn, ws, app.id)
-    active = sum(1 for m in members if m.status == "active")
+    active = actual.active_count()
     policy = _window_policy(policy_of(app), recent, active)
     result = reconcile(directory, governance, policy, actual, _in_flight(conn, ws, app.id))
     result, withdraw = _windowed(conn, ws, app, result, recent, active)
-    return Loaded(app, rows, {m.id: m for m in members}, actual, result, withdraw)
+    return Loaded(app, rows, {m.id: m for m in actual.members}, actual, result, withdraw, reached)
 
 
 def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: bool = True) -> dict[str, Any]:
     """Store the sets and the bookkeeping, queue the app actions; returns a summary."""
     app, result = loaded.app, loaded.result
     conflicts = _conflicts_by_member(result)
+    changed: list[dict[str, Any]] = []
     for row in loaded.rows:
         view = result.membership(loaded.members[row.id])
         values = {"state": view.state, "user_id": view.user_id, "bridge_role": view.bridge_role,
                   "match_source": _match_source(row.match_source, view), "conflicts": conflicts.get(row.id)}  # fmt: skip
         if (row.state, row.user_id, row.bridge_role, row.match_source, row.conflicts) != tuple(values.values()):
-            member_store.set_member(conn, row.id, **values)
+            changed.append({"id": row.id, **values})
+    member_store.set_members(conn, changed, MEMBER_SETS)
+    adopted: list[dict[str, Any]] = []
     queued: list[str] = []
     for action in result.plan.actions:
         if isinstance(action, ReportEntry):
@@ -249,10 +287,12 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
         elif isinstance(action, ReportWithdrawal):
             report_store.withdraw(conn, app.id, action.member_id)
         elif isinstance(action, Adopt):
-            member_store.set_member(conn, action.member_id, managed_user_id=action.user_id)
+            adopted.append({"id": action.member_id, "managed_user_id": action.user_id})
         elif enqueue:
             queued.append(queue.enqueue(conn, ws, JOB_OF[type(action)], action_payload(action), app_id=app.id,
                                         dedupe_key=":".join((app.id, *action.key)), created_by=actor))  # fmt: skip
+    member_store.set_members(conn, adopted, ("managed_user_id",))
+    _settle(conn, ws, loaded)
     for held in result.plan.held:
         report_store.add_entry(conn, ws, app.id, loaded.members[held.action.member_id], held.action.user_id,
                                held.action.cause, "held")  # fmt: skip
@@ -264,6 +304,16 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
                 if queue.cancel(conn, ws, job_id).status == "cancelled" and member is not None:
                     report_store.add_entry(conn, ws, app.id, member, removal.user_id, removal.cause, "held")
     return summary(result) | {"jobs": queued}
+
+
+def _settle(conn: Connection, ws: int, loaded: Loaded) -> None:
+    """Keep the app's unsettled users (``mapping.incremental.unsettled``) and feed cursor: a
+    slice replaces the users it reached, the whole app replaces them all."""
+    current = feed.state(conn, loaded.app.id)
+    users, _ = unsettled(loaded.result)
+    if loaded.reached is not None:
+        users = (current.unsettled - loaded.reached) | users
+    feed.save(conn, ws, loaded.app.id, current, loaded.cursor, users)
 
 
 def _conflicts_by_member(result: Reconciliation) -> dict[str, str]:

@@ -38,6 +38,8 @@ from connectors.base import (
     ListsRoles,
     Member,
     Permission,
+    ReadsMember,
+    ReadsPermission,
     RemovesMembers,
     Role,
 )
@@ -70,7 +72,8 @@ def _invited(user: AsanaUser, email: str) -> Member:
     return Member(user.gid, user.email or email, None, user.name, "member", "pending")
 
 
-class AsanaConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, RemovesMembers, GrantsAssets):
+class AsanaConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, RemovesMembers, GrantsAssets,
+                     ReadsMember, ReadsPermission):
     """Acts on one workspace through ``AsanaClient``."""
 
     kind: ClassVar[str] = KIND
@@ -127,6 +130,18 @@ class AsanaConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, Remo
     async def list_permissions(self, asset: Asset) -> AsyncIterator[Permission]:
         async for membership in self.client.iter_memberships(asset.id):
             yield Permission(membership.member_gid, asset.id, membership.access_level)
+
+    async def read_member(self, remote_id: str) -> Member | None:
+        """``GET /workspaces/{gid}/workspace_memberships?user={gid}``: one membership, or ``None``
+        once the user left the workspace."""
+        return await self.find(remote_id)
+
+    async def holds_permission(self, remote_id: str, asset_id: str) -> bool:
+        """``GET /memberships?parent={project}&member={gid}``: whether the user is still a member."""
+        try:
+            return await self._membership(remote_id, asset_id) is not None
+        except NotFound:
+            return False
 
     async def _membership(self, remote_id: str, asset_id: str) -> AsanaMembership | None:
         async for membership in self.client.iter_memberships(asset_id, member=remote_id):

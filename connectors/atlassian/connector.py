@@ -44,6 +44,7 @@ from connectors.base import (
     ListsRoles,
     Member,
     MemberState,
+    ReadsMember,
     RemovesMembers,
     Role,
 )
@@ -72,7 +73,7 @@ def _member_from_directory(user: AtlassianDirectoryUser) -> Member:
     return Member(user.account_id, user.email, None, user.name, role, state)
 
 
-class AtlassianConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, ChangesRoles):
+class AtlassianConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, ChangesRoles, ReadsMember):
     """Acts on one organization through ``AtlassianClient``."""
 
     kind: ClassVar[str] = KIND
@@ -113,6 +114,15 @@ class AtlassianConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMember
             await self.client.remove_from_directory(remote_id)
         except NotFound:
             return
+
+    async def read_member(self, remote_id: str) -> Member | None:
+        """``GET /admin/v2/orgs/{orgId}/directories/-/users/{accountId}``: ``None`` once the account
+        left the directory (404) or holds no access (not ``active``, as ``list_members`` skips it)."""
+        try:
+            user = await self.client.get_directory_user(remote_id)
+        except NotFound:
+            return None
+        return _member_from_directory(user) if user.account_status in LISTED_STATUSES else None
 
     async def change_role(self, remote_id: str, role: str) -> Member:
         """Assign or revoke ``atlassian/org-admin``; returns the account with the role just set

@@ -167,6 +167,16 @@ class CalendlyClient:
         path = f"{self._org_path}/invitations/{_seg(invitation_uuid)}"
         await self.http.request("DELETE", path, operation="remove")
 
+    async def get_membership(self, membership_uuid: str) -> CalendlyMembership:
+        """``GET /organization_memberships/{uuid}`` -> ``{resource}``; ``NotFound`` once removed."""
+        body = await self.http.get_json(f"organization_memberships/{_seg(membership_uuid)}", operation="get_member")
+        return parse_membership(body["resource"])
+
+    async def get_invitation(self, invitation_uuid: str) -> CalendlyInvitation:
+        """``GET /organizations/{org_uuid}/invitations/{uuid}`` -> ``{resource}``; ``NotFound`` once revoked."""
+        body = await self.http.get_json(f"{self._org_path}/invitations/{_seg(invitation_uuid)}", operation="get_member")
+        return parse_invitation(body["resource"])
+
     async def remove_membership(self, membership_uuid: str) -> None:
         """``DELETE /organization_memberships/{uuid}`` -> 204; ``NotFound`` if gone."""
         await self.http.request("DELETE", f"organization_memberships/{_seg(membership_uuid)}",

@@ -15,7 +15,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import ClassVar
 
-from connectors.base import InvitesMembers, ListsMembers, ListsRoles, Member, RemovesMembers, Role
+from connectors.base import (
+    InvitesMembers,
+    ListsMembers,
+    ListsRoles,
+    Member,
+    ReadsMember,
+    RemovesMembers,
+    Role,
+)
 from connectors.calendly.client import KIND, CalendlyClient, CalendlyInvitation, CalendlyMembership
 from connectors.errors import InvalidRequest, NotFound
 
@@ -40,7 +48,7 @@ def member_from_invitation(invitation: CalendlyInvitation) -> Member:
                   "pending")
 
 
-class CalendlyConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers):
+class CalendlyConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, ReadsMember):
     """Acts on one Calendly organization through ``CalendlyClient``."""
 
     kind: ClassVar[str] = KIND
@@ -92,6 +100,17 @@ class CalendlyConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers
             if invitation.email.casefold() == email.casefold():
                 return member_from_invitation(invitation)
         return None
+
+    async def read_member(self, remote_id: str) -> Member | None:
+        """``GET /organization_memberships/{uuid}``, or the invitation's ``GET``: ``None`` once it is
+        gone (404), or when the invitation is no longer pending (accepted or declined)."""
+        try:
+            if remote_id.startswith(INVITATION_PREFIX):
+                invitation = await self.client.get_invitation(self._invitation_uuid(remote_id))
+                return member_from_invitation(invitation) if invitation.status == "pending" else None
+            return member_from_membership(await self.client.get_membership(remote_id))
+        except NotFound:
+            return None
 
     async def remove(self, remote_id: str) -> None:
         """Revoke the invitation (``inv:<uuid>``) or remove the membership; already gone: success."""

@@ -32,6 +32,7 @@ from connectors.base import (
     ListsRoles,
     Member,
     Permission,
+    ReadsMember,
     RemovesMembers,
     Role,
     same_email,
@@ -60,7 +61,7 @@ def _from_request(request: MetaRoleRequest) -> Member:
 
 
 class MetaBusinessConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, RemovesMembers,
-                            ChangesRoles, GrantsAssets):
+                            ChangesRoles, GrantsAssets, ReadsMember):
     """Acts on one Business Manager through ``MetaClient``."""
 
     kind: ClassVar[str] = KIND
@@ -135,6 +136,17 @@ class MetaBusinessConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMember
             await self.client.delete_node(self._node(remote_id, "remove"))
         except NotFound:
             return
+
+    async def read_member(self, remote_id: str) -> Member | None:
+        """``GET /{id}`` of the business user or the pending request; ``None`` once it is gone (Graph
+        answers a deleted node with error 100, ``NotFound``)."""
+        node = self._node(remote_id, "read_member")
+        try:
+            if remote_id.startswith(REQUEST_PREFIX):
+                return _from_request(await self.client.get_role_request(node))
+            return _from_user(await self.client.get_business_user(node))
+        except NotFound:
+            return None
 
     async def change_role(self, remote_id: str, role: str) -> Member:
         """``POST /{id}`` ``role`` on the business user or pending request, then read it back."""

@@ -36,6 +36,7 @@ from connectors.base import (
     ListsRoles,
     Member,
     MemberState,
+    ReadsMember,
     RemovesMembers,
     Role,
     same_email,
@@ -85,7 +86,7 @@ def _member(user: SlackUser) -> Member:
 
 
 
-class SlackConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, ChangesRoles):
+class SlackConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, ChangesRoles, ReadsMember):
     """Acts on one workspace through ``SlackClient``."""
 
     kind: ClassVar[str] = KIND
@@ -159,6 +160,15 @@ class SlackConnector(ListsMembers, ListsRoles, InvitesMembers, RemovesMembers, C
             await self.client.remove(remote_id)
         except NotFound:
             return
+
+    async def read_member(self, remote_id: str) -> Member | None:
+        """``users.info``: the person or invitation, or ``None`` once removed (``user_not_found``, or
+        a deactivated account: Slack's removal)."""
+        try:
+            user = await self.client.user_info(remote_id)
+        except NotFound:
+            return None
+        return _member(user) if _is_member(user) else None
 
     async def change_role(self, remote_id: str, role: str) -> Member:
         """``admin.users.setAdmin`` / ``setOwner`` / ``setRegular``, then ``users.info``."""

@@ -13,12 +13,13 @@ from sqlalchemy import Connection
 from connectors.base import GrantsAssets, ListsAssets, ListsMembers, Member, require
 from connectors.errors import ConnectorError, RetryableError
 from mapping import ChangeRole, Grant, Invite, Remove, Revoke, removal_of
-from scim_server import reconcile
+from scim_server import incremental, reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
 from scim_server.jobs.verify import still_present as _still_present
 from scim_server.jobs.worker import JobCancelled, JobContext
 from scim_server.store import apps as app_store
+from scim_server.store import feed
 from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
 from scim_server.store.apps import AppRecord
@@ -130,12 +131,18 @@ async def check(ctx: JobContext) -> dict[str, Any]:
 
 
 async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
-    """The outbox consumer: re-plan an app after a directory change or an admin action."""
+    """The outbox consumer: re-plan the slice of an app the directory changes since its cursor
+    can affect (``scim_server.incremental``)."""
     app = await _app(ctx)
+    upto = None  # SQLite: the horizon is read in the unit (one writer at a time)
+    if ctx.db.dialect == "postgresql":  # under the feed lock, in a transaction of its own
+        upto = await ctx.db.write(feed.horizon)
+        if upto is None:  # writers in flight all along: the jobs they queue catch up
+            return {"jobs": [], "reconciled": "later"}
 
     def unit(conn: Connection) -> dict[str, Any]:
         ctx.guard(conn)
-        return reconcile.persist(conn, app.workspace_id, reconcile.load(conn, app.workspace_id, app), ctx.job.id)
+        return incremental.catch_up(conn, app.workspace_id, app, upto, ctx.job.id)
 
     result = await ctx.db.write(unit)
     if result["jobs"]:
@@ -185,7 +192,7 @@ async def _record_removals(ctx: JobContext, app: AppRecord, connector: Any, done
     cancel too: they happened). ``ctx.partial`` names the members removed, still present, or,
     when the re-read itself fails, removed but unverified."""
     ctx.partial["unverified"] = [r.member_id for r in done]  # what a failing re-read leaves known
-    left = await _still_present(connector, done) if done else {}
+    left = await _still_present(connector, done, app.kind) if done else {}
     verified = [r for r in done if r.member_id not in left]
     del ctx.partial["unverified"]
     ctx.partial["removed"] = [r.member_id for r in verified]
@@ -344,7 +351,7 @@ async def _record_report(ctx: JobContext, app: AppRecord, connector: Any, report
     members already gone marked removed, failures (``failed``, and any still present: added to it)
     recorded with their reason, and the report settled from its entries."""
     try:
-        left = await _still_present(connector, done) if done else {}
+        left = await _still_present(connector, done, app.kind) if done else {}
     except ConnectorError as exc:
         left = {r.member_id: [f"could not verify: {exc}"] for r in done}
     failed |= {m: "still present after removal: " + ", ".join(what) for m, what in left.items()}

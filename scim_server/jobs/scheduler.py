@@ -21,6 +21,7 @@ from scim_server.jobs import queue
 from scim_server.jobs.handlers import next_check
 from scim_server.jobs.worker import worker_name
 from scim_server.store import apps as app_store
+from scim_server.store import feed
 from scim_server.store.app_models import Lease
 from scim_server.store.db import Database, now
 
@@ -108,4 +109,5 @@ class Scheduler:
             pruned += count
             if count < PRUNE_BATCH:
                 break
+        await self.db.write(feed.prune)  # the directory changes every app has reconciled
         return pruned

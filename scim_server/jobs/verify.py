@@ -1,9 +1,9 @@
 """Verify after remove: re-read what a removal should have taken away, as cheaply as the vendor
 allows.
 
-Where the connector can read one member (``ReadsMember``) and one permission
-(``ReadsPermission``), each removal costs a request per member and per revoked asset, made a few
-at a time, instead of a listing of the whole app (100-500 pages at 10,000 members). Where it
+Where the kind's API can read one member (``read_member`` in ``mapping.capabilities.KIND_READS``,
+the connector's ``ReadsMember``) and one permission (``read_permission``, ``ReadsPermission``),
+each removal costs a request per member and per revoked asset, made a few at a time, instead of a listing of the whole app (100-500 pages at 10,000 members). Where it
 cannot, the removals of one job (a report's batch) share one listing of the members and one
 listing per revoked asset. Either way the answer is the same: member id -> what is still there.
 """
@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from connectors.base import Asset, ListsAssets, Member, ReadsMember, ReadsPermission
-from mapping import Remove
+from mapping import Read, Remove, reads_of
 
 __all__ = ["READS_IN_FLIGHT", "still_present"]
 
@@ -34,24 +34,24 @@ async def _bounded(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
     return list(await asyncio.gather(*(one(call) for call in calls)))
 
 
-async def _members_left(connector: Any, removals: Sequence[Remove]) -> set[str]:
+async def _members_left(connector: Any, removals: Sequence[Remove], reads: frozenset[Read]) -> set[str]:
     """The remote ids among ``removals`` the app still has."""
-    if isinstance(connector, ReadsMember):
-        reads: list[Callable[[], Awaitable[Member | None]]] = [
+    if "read_member" in reads and isinstance(connector, ReadsMember):
+        calls: list[Callable[[], Awaitable[Member | None]]] = [
             functools.partial(connector.read_member, r.remote_id) for r in removals
         ]
-        found = await _bounded(reads)
+        found = await _bounded(calls)
         return {r.remote_id for r, member in zip(removals, found, strict=True) if member is not None}
     wanted = {r.remote_id for r in removals}
     return {m.remote_id async for m in connector.list_members() if m.remote_id in wanted}
 
 
-async def _permissions_left(connector: Any, removals: Sequence[Remove]) -> set[tuple[str, str]]:
+async def _permissions_left(connector: Any, removals: Sequence[Remove], reads: frozenset[Read]) -> set[tuple[str, str]]:
     """The (remote id, asset id) grants among the removals' ``revokes`` the app still has."""
     pairs = [(r.remote_id, asset_id) for r in removals for asset_id in r.revokes]
     if not pairs:
         return set()
-    if isinstance(connector, ReadsPermission):
+    if "read_permission" in reads and isinstance(connector, ReadsPermission):
         checks: list[Callable[[], Awaitable[bool]]] = [
             functools.partial(connector.holds_permission, *pair) for pair in pairs
         ]
@@ -67,10 +67,13 @@ async def _permissions_left(connector: Any, removals: Sequence[Remove]) -> set[t
     return left
 
 
-async def still_present(connector: Any, removals: list[Remove]) -> dict[str, list[str]]:
-    """Member id -> what is still there after its removal ("member", "permission on X")."""
-    members = await _members_left(connector, removals)
-    permissions = await _permissions_left(connector, removals)
+async def still_present(connector: Any, removals: list[Remove], kind: str | None = None) -> dict[str, list[str]]:
+    """Member id -> what is still there after its removal ("member", "permission on X"). The
+    targeted reads used are the kind's (``mapping.capabilities.KIND_READS``; ``kind`` None: the
+    connector's protocols)."""
+    reads = reads_of(kind) if kind is not None else frozenset[Read]({"read_member", "read_permission"})
+    members = await _members_left(connector, removals, reads)
+    permissions = await _permissions_left(connector, removals, reads)
     left: dict[str, list[str]] = {}
     for removal in removals:
         if removal.remote_id in members:

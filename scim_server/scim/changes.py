@@ -16,4 +16,6 @@ def record(conn: Connection, call: ScimCall, action: str, target_type: str, targ
            detail: dict[str, Any] | None = None, *, changes: dict[str, Any] | None = None) -> None:  # fmt: skip
     audit(conn, call.ws, call.principal.actor, action, target_type, target_id, detail=detail, changes=changes)
     if affects_apps(action, detail):
-        directory_changed(conn, call.ws, call.principal.actor, action, call.services.settings.outbox_debounce_seconds)
+        directory_changed(conn, call.ws, call.principal.actor, action, call.services.settings.outbox_debounce_seconds,
+                          user_id=target_id if target_type == "User" else None,
+                          group_id=target_id if target_type == "Group" else None)  # fmt: skip

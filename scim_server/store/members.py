@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
 
 from scim_server.store import paging
 from scim_server.store.app_models import AppAsset, AppMember, AppPermission
@@ -109,6 +109,29 @@ def get_member(conn: Connection, app_id: str, member_id: str) -> Any | None:
 
 def set_member(conn: Connection, member_id: str, **values: Any) -> None:
     conn.execute(update(app_members).where(app_members.c.id == member_id).values(**values))
+
+
+BULK_CHUNK = 5000
+
+
+def set_members(conn: Connection, changes: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:
+    """Many members' ``fields`` (string columns) at once, each change a dict with ``id`` and the
+    fields: PostgreSQL one ``UPDATE ... FROM unnest(...)`` per 5,000 members; SQLite one prepared
+    UPDATE run over them all (``executemany``), never a statement per member from Python."""
+    if not changes:
+        return
+    if conn.dialect.name == "postgresql":
+        columns = ", ".join(f"{f} = v.{f}" for f in fields)
+        arrays = ", ".join(f"CAST(:{f} AS text[])" for f in ("id", *fields))
+        statement = text(f"UPDATE app_members AS m SET {columns} FROM unnest({arrays}) AS v(id, {', '.join(fields)})"
+                         " WHERE m.id = v.id")  # fmt: skip
+        for start in range(0, len(changes), BULK_CHUNK):
+            chunk = changes[start : start + BULK_CHUNK]
+            conn.execute(statement, {f: [c[f] for c in chunk] for f in ("id", *fields)})
+        return
+    many = update(app_members).where(app_members.c.id == bindparam("_id")).values(
+        {f: bindparam(f"_{f}") for f in fields})  # fmt: skip
+    conn.execute(many, [{f"_{k}": v for k, v in c.items()} for c in changes])
 
 
 def grant_permission(conn: Connection, workspace_id: int, app_id: str, asset_id: str, remote_id: str, permission: str) -> None:

@@ -220,5 +220,6 @@ from scim_server.notify import tables as notify_tables  # noqa: F401  (registers
 from scim_server.store import (
     app_models,  # noqa: F401  (registers the app tables)
     console_models,  # noqa: F401  (registers the console tables)
+    feed_models,  # noqa: F401  (registers the directory change feed)
     history_models,  # noqa: F401  (registers the access history tables)
 )

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, text
 
-from scim_server.store import fastsql
+from scim_server.store import fastsql, feed
 from scim_server.store.db import now
 
 # What reconciliation reads of a user (``reconcile.load_directory``): whether it is active, its
@@ -60,9 +60,13 @@ ENQUEUE_RECONCILES = fastsql.Statement(
 
 
 def directory_changed(conn: Connection, workspace_id: int, actor: str, reason: str,
-                      debounce_seconds: float = 0.0) -> None:  # fmt: skip
+                      debounce_seconds: float = 0.0, *, user_id: str | None = None,
+                      group_id: str | None = None) -> None:  # fmt: skip
     """Queue a reconcile of every app in the workspace (deduplicated while queued), in one
-    statement sent with the unit's next round trip (``fastsql.defer``)."""
+    statement sent with the unit's next round trip (``fastsql.defer``). The user or group
+    written goes on the change feed (``store/feed.py``, one more such statement): each job
+    reconciles only the slice of its app the change can affect."""
+    feed.record(conn, workspace_id, user_id, group_id)
     at = now()
     dialect = conn.dialect.name
     fastsql.defer(conn, ENQUEUE_RECONCILES, {

@@ -116,3 +116,54 @@ def test_kill9_loses_no_deprovision(process: Process, sandbox: SandboxClient, mo
     _wait(lambda: any(j["kind"] == "remove" and j["status"] == "completed"
                       for j in admin.get("/jobs", params={"app_id": ids["app_id"]}).json()["items"]))  # fmt: skip
     assert "ada@example.com" in remote_emails(sandbox, ids["org"])
+
+
+def test_kill9_with_jobs_of_several_kinds_in_flight(process: Process, sandbox: SandboxClient) -> None:
+    """A check of one app and two removals of another (its per-app cap) in flight when the
+    process dies, the first app's reconcile still queued behind its check: after a restart each completes once, nobody else is touched,
+    and a later deactivation still goes out (the change feed's cursor survived the crash)."""
+    people = ("grace", "linus", "joan", "ada")
+    orgs: list[tuple[str, str]] = []
+    for _ in range(2):
+        org, token = unique("org"), unique("ghp")
+        sandbox.seed("github", {"org": org, "token": token, "members": [
+            {"email": f"{p}@example.com", "name": p, "role": "admin" if p == "ada" else "member", "status": "active"}
+            for p in people]})  # fmt: skip
+        orgs.append((org, token))
+    process.start()
+    scim, admin = _clients(process)
+    users = {p: scim_user(scim, f"{p}@example.com") for p in people[:3]}
+    apps = []
+    for org, token in orgs:
+        app_id = connect(admin, sandbox, {"org": org, "token": token}, policy="automatic")
+        check(admin, app_id)
+        apps.append(app_id)
+
+    def running() -> list[dict[str, str]]:
+        return [j for j in admin.get("/jobs", params={"status": "running", "limit": 100}).json()["items"]]
+
+    sandbox.faults("github", latency_ms=1500)  # every vendor call slow: the jobs stay in flight
+    assert admin.post(f"/apps/{apps[1]}/check").status_code == 202  # the second app's reconcile waits for it
+    off = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": False}]}
+    for p in ("grace", "linus"):
+        assert scim.patch(f"/Users/{users[p]}", json=off).status_code == 200
+    _wait(lambda: sorted(j["kind"] for j in running()) == ["check", "remove", "remove"])
+    process.kill9()
+    sandbox.clear_faults()
+    process.start()
+    scim, admin = _clients(process)
+
+    def settled(app_id: str) -> bool:
+        jobs = admin.get("/jobs", params={"app_id": app_id, "limit": 100}).json()["items"]
+        return all(j["status"] in ("completed", "cancelled") for j in jobs)
+
+    for org, _ in orgs:
+        _wait(lambda org=org: remote_emails(sandbox, org) == {"joan@example.com", "ada@example.com"}, 120)
+    for app_id in apps:
+        _wait(lambda app_id=app_id: settled(app_id), 120)
+        removals = [j for j in admin.get("/jobs", params={"app_id": app_id, "limit": 100}).json()["items"]
+                    if j["kind"] == "remove"]  # fmt: skip
+        assert sorted(j["status"] for j in removals) == ["completed", "completed"], removals
+    assert scim.patch(f"/Users/{users['joan']}", json=off).status_code == 200
+    for org, _ in orgs:
+        _wait(lambda org=org: remote_emails(sandbox, org) == {"ada@example.com"}, 120)

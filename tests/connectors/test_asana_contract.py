@@ -17,6 +17,7 @@ from tests.contracts.invites_members import InvitesMembersContract
 from tests.contracts.lists_assets import ListsAssetsContract
 from tests.contracts.lists_members import ListsMembersContract
 from tests.contracts.lists_roles import ListsRolesContract
+from tests.contracts.reads_member import ReadsMemberContract, ReadsPermissionContract
 from tests.contracts.removes_members import RemovesMembersContract
 
 
@@ -28,6 +29,8 @@ class TestAsana(
     RemovesMembersContract,
     ChangesRolesContract,
     GrantsAssetsContract,
+    ReadsMemberContract,
+    ReadsPermissionContract,
 ):
     kind = "asana"
     org_id = "1200000000000042"

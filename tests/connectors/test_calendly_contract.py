@@ -10,6 +10,7 @@ from tests.contracts.changes_roles import ChangesRolesContract
 from tests.contracts.invites_members import InvitesMembersContract
 from tests.contracts.lists_members import ListsMembersContract
 from tests.contracts.lists_roles import ListsRolesContract
+from tests.contracts.reads_member import ReadsMemberContract
 from tests.contracts.removes_members import RemovesMembersContract
 
 
@@ -19,6 +20,7 @@ class TestCalendly(
     InvitesMembersContract,
     RemovesMembersContract,
     ChangesRolesContract,
+    ReadsMemberContract,
 ):
     kind = "calendly"
     org_id = "CONTRACTORGUUID1"

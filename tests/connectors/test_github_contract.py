@@ -8,6 +8,7 @@ from tests.contracts.invites_members import InvitesMembersContract
 from tests.contracts.lists_assets import ListsAssetsContract
 from tests.contracts.lists_members import ListsMembersContract
 from tests.contracts.lists_roles import ListsRolesContract
+from tests.contracts.reads_member import ReadsMemberContract, ReadsPermissionContract
 from tests.contracts.removes_members import RemovesMembersContract
 
 
@@ -19,6 +20,8 @@ class TestGitHub(
     RemovesMembersContract,
     ChangesRolesContract,
     GrantsAssetsContract,
+    ReadsMemberContract,
+    ReadsPermissionContract,
 ):
     kind = "github"
     org_id = "octo-org"

@@ -10,12 +10,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.base import CAPABILITIES, CAPABILITY_PROTOCOLS, CapabilityName, UnsupportedCapability, require
+from connectors.base import (
+    CAPABILITIES,
+    CAPABILITY_PROTOCOLS,
+    CapabilityName,
+    ReadsMember,
+    ReadsPermission,
+    UnsupportedCapability,
+    require,
+)
 from connectors.errors import ConnectorError, RetryableError
 from connectors.registry import CATALOG, capabilities, get_spec
 from mapping import (
     ALL_CAPABILITIES,
     KIND_CAPABILITIES,
+    KIND_READS,
     Action,
     Actual,
     Adopt,
@@ -37,6 +46,7 @@ from mapping import (
     can,
     capabilities_of,
     needed_capability,
+    reads_of,
     reconcile,
 )
 from tests.mapping.strategies import PROPERTY, Scenario, scenarios
@@ -93,7 +103,11 @@ def test_the_typed_error_is_a_connector_error_with_a_plain_message() -> None:
 
 def test_each_app_action_needs_one_capability_and_bookkeeping_none() -> None:
     assert needed_capability(ChangeRole("m", "r", "a", "b")) == "change_role"
-    assert needed_capability(Grant("m", "r", "x", "p")) == needed_capability(Revoke("m", "r", "x")) == "grant_assets"
+    assert (
+        needed_capability(Grant("m", "r", "x", "p"))
+        == needed_capability(Revoke("m", "r", "x"))
+        == "grant_assets"
+    )
     assert needed_capability(Invite("u", "e@x", "member", "collaborator")) == "invite"
     assert needed_capability(Remove("m", "r", "u", (), "admin")) == "remove"
     assert needed_capability(ReportEntry("m", "r", "u", "deactivated")) == "remove"
@@ -113,7 +127,9 @@ def _calendly(**kw: object) -> AppPolicy:
 def test_a_role_calendly_cannot_change_is_a_conflict_naming_the_member_not_a_job() -> None:
     result = run([user("u1")], [member("m1", "u1@example.com", "user")], {"u1": {"admins"}}, (ADMINS,),
                  policy=_calendly())  # fmt: skip
-    assert result.plan.actions == (Adopt("m1", "u1"),)  # the rules manage it; the role is the admin's to change
+    assert result.plan.actions == (
+        Adopt("m1", "u1"),
+    )  # the rules manage it; the role is the admin's to change
     (conflict,) = result.plan.conflicts
     assert (conflict.kind, conflict.member_id, conflict.user_id, conflict.capability) == (
         "unsupported", "m1", "u1", "change_role")  # fmt: skip
@@ -133,7 +149,9 @@ def test_asana_grants_assets_but_its_role_change_is_a_conflict() -> None:
     rule = AssignmentRule("r", "eng", "owner", "admin", asset_grants({"p1": "editor"}))
     vocabulary = RoleVocabulary("asana", ("admin", "member"), frozenset({"admin"}), ("editor", "commenter"))
     policy = AppPolicy(vocabulary, capabilities=capabilities_of("asana"))
-    result = run([user("u1")], [member("m1", "u1@example.com", "member")], {"u1": {"eng"}}, (rule,), policy=policy)
+    result = run(
+        [user("u1")], [member("m1", "u1@example.com", "member")], {"u1": {"eng"}}, (rule,), policy=policy
+    )
     assert Grant("m1", "r-m1", "p1", "editor") in result.plan.actions
     assert not any(isinstance(a, ChangeRole) for a in result.plan.actions)
     assert [(c.member_id, c.capability) for c in result.plan.conflicts] == [("m1", "change_role")]
@@ -186,7 +204,9 @@ def _names(action: Action, conflict: Conflict) -> bool:
 
 @PROPERTY
 @given(scenarios(), capability_sets)
-def test_no_planned_action_needs_a_capability_the_kind_lacks(s: Scenario, able: frozenset[Capability]) -> None:
+def test_no_planned_action_needs_a_capability_the_kind_lacks(
+    s: Scenario, able: frozenset[Capability]
+) -> None:
     planned = _with(s, able).plan
     for action in _wanted(planned):
         needed = needed_capability(action)
@@ -198,19 +218,27 @@ def test_no_planned_action_needs_a_capability_the_kind_lacks(s: Scenario, able: 
 
 @PROPERTY
 @given(scenarios(), capability_sets)
-def test_each_change_the_kind_cannot_make_appears_as_a_conflict(s: Scenario, able: frozenset[Capability]) -> None:
+def test_each_change_the_kind_cannot_make_appears_as_a_conflict(
+    s: Scenario, able: frozenset[Capability]
+) -> None:
     everything, limited = _with(s, ALL_CAPABILITIES).plan, _with(s, able).plan
     unsupported = [c for c in limited.conflicts if c.kind == "unsupported"]
     for action in _wanted(everything):
         needed = needed_capability(action)
         if needed is not None and needed not in able:
-            assert any(c.capability == needed and _names(action, c) for c in unsupported), (action, unsupported)
+            assert any(c.capability == needed and _names(action, c) for c in unsupported), (
+                action,
+                unsupported,
+            )
     # and the conflicts are about nothing else: each names a change the capable plan would make, or
     # a removal already on the report (its entry is not planned again); an invitation may be a
     # conflict of its own there (e.g. no email: the capable plan never got that far)
     for conflict in unsupported:
         assert (
-            any(needed_capability(a) == conflict.capability and _names(a, conflict) for a in _wanted(everything))
+            any(
+                needed_capability(a) == conflict.capability and _names(a, conflict)
+                for a in _wanted(everything)
+            )
             or (conflict.capability == "remove" and conflict.member_id in s.actual.reported)
             or conflict.capability == "invite"
         ), conflict
@@ -237,3 +265,13 @@ def test_replanning_after_applying_plans_nothing_and_keeps_the_conflicts(
     assert second.plan.actions == ()
     role_conflicts = {c for c in first.plan.conflicts if c.capability == "change_role"}
     assert role_conflicts <= set(second.plan.conflicts)  # the wanted role change is still shown
+
+
+@pytest.mark.parametrize("kind", sorted(CATALOG))
+def test_the_targeted_reads_are_what_the_connector_class_implements(kind: str) -> None:
+    """``KIND_READS`` (how a removal is verified) agrees with the connector's read protocols."""
+    cls = get_spec(kind).cls
+    implemented = {name for name, protocol in (("read_member", ReadsMember), ("read_permission", ReadsPermission))
+                   if issubclass(cls, protocol)}  # fmt: skip
+    assert set(KIND_READS) == set(CATALOG)
+    assert set(reads_of(kind)) == implemented

@@ -62,7 +62,9 @@ def test_a_plan_whose_actions_are_in_flight_plans_nothing_new(s: Scenario) -> No
 def test_exempted_and_automation_members_are_never_touched(s: Scenario) -> None:
     result = _run(s)
     protected = set(result.sets.exempted) | (result.matches.automation & {m.id for m in s.actual.members})
-    assert {e.member_id for e in s.governance.exemptions} & {m.id for m in s.actual.members} <= set(result.sets.exempted)
+    assert {e.member_id for e in s.governance.exemptions} & {m.id for m in s.actual.members} <= set(
+        result.sets.exempted
+    )
     assert result.matches.automation - set(result.sets.exempted) <= result.sets.matched
     assert not (_touched(result) & protected)
     removed = {a.member_id for a in result.plan.actions if isinstance(a, Remove)}

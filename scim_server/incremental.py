@@ -1,0 +1,177 @@
+"""Incremental reconciliation in the service: a SCIM change re-plans only the slice of each app it
+can affect (issue 13), through the one ``mapping.reconcile``.
+
+``catch_up`` is what an app's outbox ``reconcile`` job runs: it reads the change feed
+(``store/feed.py``) after the app's cursor, and
+
+- reconciles the slice ``mapping.incremental.closure`` reaches from the changed users (seeded with
+  the app's unsettled users and disputed members), loading it with indexed queries
+  (``StoreSource``): users by id or address, members by id, link or address;
+- reconciles the whole app instead when the change is one a slice cannot hold: a group some rule
+  names was written (its former members are not known), a write naming nothing, more than
+  ``MAX_USERS`` users, a slice past ``MAX_SLICE`` records, or username matching;
+- does nothing but move the cursor when no change can touch the app.
+
+The whole app is still reconciled by a check for updates, rule changes and admin actions, and
+daily by the scheduler's check (the safety net). Addresses are looked up by their stored
+comparison form (lower case, plus ``mailto:`` and trailing-dot variants); an address stored with
+surrounding blanks or one whose case folding differs from lower case (``ß``) is found by the
+whole-app reconciliations only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from mapping import (
+    Actual,
+    AppMember,
+    Directory,
+    DirectoryUser,
+    closure,
+)
+from scim_server import reconcile
+from scim_server.store import feed
+from scim_server.store import members as member_store
+from scim_server.store import reports as report_store
+from scim_server.store.apps import AppRecord
+
+MAX_USERS = 1000
+MAX_SLICE = 5000
+CHUNK = 500
+app_members = member_store.app_members
+users_t, values_t, group_members_t = reconcile.users_t, reconcile.values_t, reconcile.group_members_t
+
+
+def _forms(keys: Iterable[str]) -> list[str]:
+    """The stored comparison forms an email key can come from (``normalize_email`` undone)."""
+    forms: set[str] = set()
+    for key in keys:
+        forms.update((key, key + ".", "mailto:" + key, "mailto:" + key + "."))
+    return sorted(forms)
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    items = sorted(set(values))
+    for i in range(0, len(items), CHUNK):
+        yield items[i : i + CHUNK]
+
+
+class StoreSource:
+    """``mapping.incremental.SliceSource`` over the store: what ``closure`` asks, by index."""
+
+    def __init__(self, conn: Connection, ws: int, app_id: str) -> None:
+        self.conn, self.ws, self.app_id = conn, ws, app_id
+        self.rows: dict[str, Any] = {}
+
+    def users(self, ids: frozenset[str], keys: frozenset[str]) -> list[DirectoryUser]:
+        conn, ws = self.conn, self.ws
+        wanted = set(ids)
+        for forms in _chunks(_forms(k[2:] for k in keys if k.startswith("e:"))):
+            wanted.update(
+                conn.execute(
+                    select(values_t.c.user_id).where(
+                        values_t.c.workspace_id == ws,
+                        values_t.c.path == "emails.value",
+                        values_t.c.value_ci.in_(forms),
+                    )
+                ).scalars()
+            )
+            wanted.update(conn.execute(select(users_t.c.id).where(
+                users_t.c.workspace_id == ws, users_t.c.user_name_ci.in_(forms))).scalars())  # fmt: skip
+        rows: list[Any] = []
+        emails: dict[str, list[str]] = {}
+        for chunk in _chunks(wanted):
+            rows += conn.execute(
+                reconcile.USERS.where(users_t.c.workspace_id == ws, users_t.c.id.in_(chunk))
+            ).all()
+            emails |= reconcile.emails_of(conn, select(values_t.c.user_id, values_t.c.elem, values_t.c.value).where(
+                values_t.c.user_id.in_(chunk), values_t.c.path == "emails.value"))  # fmt: skip
+        found = [reconcile.user_of(row, emails) for row in rows]
+        missing = set(ids) - {u.id for u in found}
+        linked: dict[str, set[str]] = defaultdict(set)
+        for chunk in _chunks(missing):
+            query = select(app_members.c.user_id, app_members.c.email).where(
+                app_members.c.workspace_id == ws, app_members.c.user_id.in_(chunk),
+                app_members.c.app_id == self.app_id, member_store.OPEN)  # fmt: skip
+            for user_id, email in conn.execute(query):
+                linked[user_id].update([email] if email else [])
+        return found + reconcile.tombstones(linked, missing)
+
+    def members(self, ids: frozenset[str], user_ids: frozenset[str],
+                keys: frozenset[str]) -> list[tuple[AppMember, tuple[str, ...]]]:  # fmt: skip
+        conn = self.conn
+        forms = _forms(k[2:] for k in keys if k.startswith("e:"))
+        rows: list[Any] = []
+        for field, values in (
+            (app_members.c.id, ids),
+            (app_members.c.user_id, user_ids),
+            (app_members.c.email_ci, forms),
+        ):
+            for chunk in _chunks(values):
+                where = [app_members.c.app_id == self.app_id, member_store.OPEN, field.in_(chunk)]
+                if field is app_members.c.user_id:
+                    where.append(app_members.c.workspace_id == self.ws)
+                rows += [r for r in conn.execute(select(app_members).where(*where)) if r.id not in self.rows]
+        fresh = {r.id: r for r in rows}
+        self.rows |= fresh
+        perms = member_store.permissions_of(conn, self.app_id, [r.remote_id for r in fresh.values()])
+        return [(reconcile.member_of(r, perms), (r.user_id,) if r.user_id else ()) for r in fresh.values()]
+
+
+def load_slice(conn: Connection, ws: int, app: AppRecord, user_ids: frozenset[str],
+               unsettled: frozenset[str], rules: Any) -> reconcile.Loaded | None:  # fmt: skip
+    """The slice of ``app`` the changed users reach, reconciled; ``None`` when it is too big."""
+    disputed = conn.execute(select(app_members.c.id).where(
+        app_members.c.app_id == app.id, app_members.c.state == "disputed", member_store.OPEN)).scalars()  # fmt: skip
+    source = StoreSource(conn, ws, app.id)
+    found = closure(source, user_ids | unsettled, disputed, limit=MAX_SLICE)
+    if found is None:
+        return None
+    rows = [source.rows[mid] for mid in found.members]
+    group_ids = sorted({r.group_id for r in rules})
+    groups: dict[str, set[str]] = defaultdict(set)
+    if group_ids:
+        for chunk in _chunks(found.users):
+            query = select(group_members_t.c.member_id, group_members_t.c.group_id).where(
+                group_members_t.c.workspace_id == ws, group_members_t.c.member_id.in_(chunk),
+                group_members_t.c.group_id.in_(group_ids))  # fmt: skip
+            for member_id, group_id in conn.execute(query):
+                groups[member_id].add(group_id)
+    directory = Directory(tuple(found.users.values()), {uid: frozenset(g) for uid, g in groups.items()})
+    mids = set(found.members)
+    reported = {mid: r for mid, r in report_store.reported(conn, app.id).items() if mid in mids}
+    population = conn.execute(select(func.count()).where(
+        app_members.c.app_id == app.id, member_store.OPEN, app_members.c.status != "pending")).scalar()  # fmt: skip
+    actual = Actual(tuple(found.members.values()), reported,
+                    {r.id: r.managed_user_id for r in rows if r.managed_user_id}, population=int(population or 0))  # fmt: skip
+    return reconcile.planned(conn, ws, app, rows, directory, reconcile.governance_of(rules, rows), actual,
+                             found.reached)  # fmt: skip
+
+
+def catch_up(conn: Connection, ws: int, app: AppRecord, upto: int | None, actor: str) -> dict[str, Any]:
+    """Reconcile what the feed's changes after the app's cursor can affect (module docstring), and
+    move the cursor to ``upto`` (PostgreSQL: ``feed.horizon`` read in its own transaction first;
+    SQLite: ``None``, read here)."""
+    current = feed.state(conn, app.id)
+    upto = feed.horizon(conn) if upto is None else upto
+    if upto is None:  # SQLite has no feed lock: never here
+        return {"jobs": [], "reconciled": "later"}
+    changes = feed.changes(conn, ws, current.cursor, upto)
+    rules = reconcile.load_rules(conn, app.id)
+    whole = (changes.unknown or bool(changes.group_ids & {r.group_id for r in rules})
+             or len(changes.user_ids) > MAX_USERS or reconcile.policy_of(app).match_usernames)  # fmt: skip
+    if not whole and not changes.user_ids:
+        feed.save(conn, ws, app.id, current, upto, current.unsettled)
+        return {"jobs": [], "reconciled": "nothing"}
+    loaded = None if whole else load_slice(conn, ws, app, changes.user_ids, current.unsettled, rules)
+    how = "slice" if loaded is not None else "app"
+    if loaded is None:
+        loaded = reconcile.load(conn, ws, app)
+    loaded = dataclasses.replace(loaded, cursor=upto)
+    return reconcile.persist(conn, ws, loaded, actor) | {"reconciled": how, "members": len(loaded.rows)}
