@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import uuid
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -23,10 +24,12 @@ from typing import Any, Protocol
 import httpx
 import orjson
 from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from scim_server.audit.events import COLUMNS, Event, audit_events
 from scim_server.notify.tables import SiemPosition
 from scim_server.services import Services
+from scim_server.store.app_models import Lease
 from scim_server.store.db import Database, now
 from scim_server.store.models import Workspace
 
@@ -168,7 +171,15 @@ class Streamer:
     sinks: list[Any]
     batch: int = 500
     poll_seconds: float = 2.0
-    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{id(object())}")
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex[:12]}")
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a sink stays this streamer's without a renewal (renewed before every batch)."""
+        return max(30.0, self.poll_seconds * 5)
+
+    async def _hold(self, sink: Any) -> bool:
+        return bool(await self.db.write(partial(_lease, sink=sink.name, owner=self.owner, seconds=self.lease_seconds)))
 
     @classmethod
     def from_services(cls, services: Services) -> Streamer:
@@ -184,8 +195,8 @@ class Streamer:
         """Send every sink what it has not taken yet; returns how many events were sent."""
         sent = 0
         for sink in self.sinks:
-            if not await self.db.write(partial(_lease, sink=sink.name, owner=self.owner, seconds=self.poll_seconds * 5)):
-                continue
+            if not await self._hold(sink):
+                continue  # another process streams this sink
             for ws in await self.db.read(workspaces):
                 sent += await self._stream(sink, ws, stop)
         return sent
@@ -195,7 +206,7 @@ class Streamer:
         while stop is None or not stop.is_set():
             at = await self.db.read(partial(position, ws=ws, sink=sink.name))
             events = await self.db.read(partial(batch_after, ws=ws, seq=at, limit=self.batch))
-            if not events:
+            if not events or not await self._hold(sink):
                 break
             try:
                 await sink.send(events)
@@ -224,12 +235,21 @@ class Streamer:
         finally:
             for sink in self.sinks:
                 await sink.aclose()
+                try:  # hand the sink over at once (a restart streams on without waiting for the lease)
+                    await self.db.write(partial(_release, sink=sink.name, owner=self.owner))
+                except (SQLAlchemyError, RuntimeError):
+                    log.warning("SIEM lease not released; it runs out by itself", extra={"sink": sink.name})
 
 
 def _lease(conn: Connection, sink: str, owner: str, seconds: float) -> bool:
     from scim_server.jobs.scheduler import take_lease
 
     return take_lease(conn, f"siem:{sink}", owner, seconds)
+
+
+def _release(conn: Connection, sink: str, owner: str) -> None:
+    leases = Lease.__table__
+    conn.execute(update(leases).where(leases.c.name == f"siem:{sink}", leases.c.owner == owner).values(until=now()))
 
 
 __all__ = ["SinkError", "SplunkSink", "Streamer", "SyslogSink", "advance", "position", "splunk_body", "syslog_frame"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from scim_server.store.db import Base
@@ -54,6 +54,9 @@ class AppMember(Base):
         Index("ix_app_members_app_state", "app_id", "state", "id"),
         Index("ix_app_members_user", "workspace_id", "user_id"),
         Index("ix_app_members_email", "app_id", "email_ci"),
+        # the Members tabs' sort orders (store.members.sort_key), one index each: see migration 0017
+        *(Index(f"ix_app_members_sort_{name}", "app_id", "state", text(f"coalesce({column}, '')"), "id")
+          for name, column in (("email", "email_ci"), ("name", "display_name"))),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

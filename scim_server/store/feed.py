@@ -22,8 +22,11 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from scim_server.store import fastsql
 from scim_server.store.app_models import App
 from scim_server.store.db import now
 from scim_server.store.feed_models import AppReconcileState, DirectoryChange
@@ -34,14 +37,23 @@ state_t = AppReconcileState.__table__
 apps_t = App.__table__
 
 
-def record(
-    conn: Connection, workspace_id: int, user_id: str | None = None, group_id: str | None = None
-) -> None:
+# One statement, deferred with the unit's next round trip (``fastsql.defer``): nothing when the
+# workspace has no app; on PostgreSQL it takes the feed lock (shared) before the row gets its number.
+_RECORD = (
+    "INSERT INTO directory_changes (workspace_id, user_id, group_id, created) SELECT :ws, :user_id, :group_id, :at"
+    " {source} WHERE EXISTS (SELECT 1 FROM apps WHERE apps.workspace_id = :ws)"
+)
+RECORD = fastsql.Statement(
+    text(_RECORD.format(source="")),
+    text("WITH feed_lock AS (SELECT pg_advisory_xact_lock_shared(:lock)) " + _RECORD.format(source="FROM feed_lock")),
+)
+
+
+def record(conn: Connection, workspace_id: int, user_id: str | None = None, group_id: str | None = None) -> None:
     """Append one change (a user or a group written) in the writer's transaction."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": FEED_LOCK})
-    conn.execute(insert(changes_t).values(workspace_id=workspace_id, user_id=user_id, group_id=group_id,
-                                          created=now()))  # fmt: skip
+    dialect = conn.dialect.name
+    params = {"ws": workspace_id, "user_id": user_id, "group_id": group_id, "at": fastsql.ts_in(dialect, now())}
+    fastsql.defer(conn, RECORD, params | ({"lock": FEED_LOCK} if dialect == "postgresql" else {}))
 
 
 def horizon(conn: Connection) -> int | None:
@@ -97,19 +109,19 @@ def state(conn: Connection, app_id: str) -> AppState:
 
 def save(conn: Connection, workspace_id: int, app_id: str, current: AppState, cursor: int | None,
          unsettled: Iterable[str]) -> None:  # fmt: skip
-    """Store the app's cursor (``None``: unchanged; it never moves back) and unsettled users."""
+    """Store the app's cursor (``None``: unchanged; it never moves back) and unsettled users, in
+    one upsert (two first reconciliations of an app racing both write, neither fails)."""
     users = frozenset(unsettled)
     moved = cursor is not None and cursor > current.cursor
     if current.exists and not moved and users == current.unsettled:
         return
-    values = {"unsettled": orjson.dumps(sorted(users)).decode()}
-    if not current.exists:
-        conn.execute(insert(state_t).values(app_id=app_id, workspace_id=workspace_id,
-                                            cursor=cursor if moved else 0, **values))  # fmt: skip
-        return
-    if moved:
-        values["cursor"] = cursor  # type: ignore[assignment]
-    conn.execute(update(state_t).where(state_t.c.app_id == app_id).values(**values))
+    text_users = orjson.dumps(sorted(users)).decode()
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    stmt = dialect_insert(state_t).values(app_id=app_id, workspace_id=workspace_id,
+                                          cursor=cursor if moved else current.cursor, unsettled=text_users)  # fmt: skip
+    highest = func.greatest if conn.dialect.name == "postgresql" else func.max
+    conn.execute(stmt.on_conflict_do_update(index_elements=[state_t.c.app_id], set_={
+        "unsettled": stmt.excluded.unsettled, "cursor": highest(state_t.c.cursor, stmt.excluded.cursor)}))  # fmt: skip
 
 
 def prune(conn: Connection) -> int:

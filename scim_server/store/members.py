@@ -8,7 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from scim_server.store import paging
 from scim_server.store.app_models import AppAsset, AppMember, AppPermission
@@ -202,31 +215,35 @@ def grants_on(conn: Connection, app_id: str, asset_ids: Iterable[str]) -> dict[s
 SORT_KEYS = {"email": app_members.c.email_ci, "name": app_members.c.display_name, "role": app_members.c.app_role}
 
 
-def _in_set(query: Any, app_id: str, state: str, text: str | None) -> Any:
+def _in_set(query: Any, app_id: str, state: str, search: str | None) -> Any:
     """``query`` narrowed to the open members of ``state`` (or the removed ones) whose email,
-    display name or username contains ``text`` (case-insensitive; LIKE wildcards are literal)."""
+    display name or username contains ``search`` (case-insensitive; LIKE wildcards are literal)."""
     query = query.where(app_members.c.app_id == app_id, app_members.c.state == state)
     if state != "removed":
         query = query.where(OPEN)
-    if text:
-        like = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if search:
+        like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(*(func.lower(col).like(like, escape="\\") for col in
                                   (app_members.c.email, app_members.c.display_name, app_members.c.username))))  # fmt: skip
     return query
 
 
 def sort_key(sort: str) -> tuple[Any, Any]:
-    """The keyset of a sorted member list: (the sort column, NULL as '', then id): unique, total."""
-    return func.coalesce(SORT_KEYS[sort], ""), app_members.c.id
+    """The keyset of a sorted member list: (the sort column, NULL as '', then id): unique, total.
+    The '' is a literal, not a parameter, so both databases match it to the sort's index."""
+    return func.coalesce(SORT_KEYS[sort], literal_column("''")), app_members.c.id
 
 
-def search_page(conn: Connection, app_id: str, state: str, text: str | None, sort: str,
+def search_page(conn: Connection, app_id: str, state: str, search: str | None, sort: str,
                 after: tuple[str, str] | None, limit: int) -> list[Any]:  # fmt: skip
     """Up to ``limit`` members of a set, searched, ordered on ``sort_key(sort)``, strictly after the
     position ``after`` (keyset: a deep page reads what the first page reads, not the rows before)."""
-    query = _in_set(select(app_members), app_id, state, text)
-    return list(conn.execute(paging.window(query, sort_key(sort), after, limit)))
+    key = sort_key(sort)
+    query = _in_set(select(app_members), app_id, state, search)
+    if after is not None:  # a row value: an index range on both databases (an OR of terms is not, on PostgreSQL)
+        query = query.where(tuple_(*key) > tuple_(*after))
+    return list(conn.execute(query.order_by(*key).limit(limit)))
 
 
-def count_in_set(conn: Connection, app_id: str, state: str, text: str | None) -> int:
-    return int(conn.execute(_in_set(select(func.count()).select_from(app_members), app_id, state, text)).scalar_one())
+def count_in_set(conn: Connection, app_id: str, state: str, search: str | None) -> int:
+    return int(conn.execute(_in_set(select(func.count()).select_from(app_members), app_id, state, search)).scalar_one())

@@ -231,3 +231,10 @@ def test_the_feed_is_pruned_once_every_app_has_read_it(engine: Engine) -> None:
     with engine.begin() as conn:
         feed.prune(conn)
         assert conn.execute(mine).all() == []
+
+
+def test_a_workspace_without_apps_records_no_change(engine: Engine) -> None:
+    with engine.begin() as conn:
+        ws = tenancy.ensure_workspace(conn, f"inc-{uuid.uuid4().hex[:10]}")
+        feed.record(conn, ws, "someone")
+        assert conn.execute(select(feed.changes_t.c.seq).where(feed.changes_t.c.workspace_id == ws)).all() == []

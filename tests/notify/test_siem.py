@@ -22,7 +22,8 @@ from scim_server.notify.siem import SplunkSink, Streamer, SyslogSink, position
 from scim_server.settings import Settings
 from scim_server.store import migrate, tenancy
 from scim_server.store.db import Database
-from tests.notify.receivers import HecReceiver, SyslogReceiver
+from tests.notify.receivers import HecReceiver, SyslogReceiver, wait_until
+from tests.servers import scim_bridge
 
 TOKEN = "hec-token-5b1e0c8e-test"
 RFC5424 = re.compile(rb'^<(\d{1,3})>1 (\S+) (\S+) scim-bridge - (\S+) \[scim-bridge@32473 ws="(\d+)" seq="(\d+)" '
@@ -119,3 +120,42 @@ async def test_stream_stops_restarts_and_resumes_without_gap_or_repeat(db: Datab
     assert await db.read(lambda conn: position(conn, ws, "syslog")) == 300
     everything = b"".join(syslog.messages) + orjson.dumps(hec.received)
     assert b"hunter2" not in everything and TOKEN.encode() not in everything
+
+
+async def test_two_streamers_at_once_send_each_event_once(db: Database) -> None:
+    """Two processes' streamers on one database: the lease gives each sink to one at a time."""
+    ws = await db.write(lambda conn: tenancy.ensure_workspace(conn, "siem-two"))
+    hec = HecReceiver(TOKEN)
+    hec.start()
+    stop = asyncio.Event()
+    streamers = [Streamer(db, [SplunkSink(hec.url, TOKEN, httpx.AsyncClient(timeout=10))], batch=5, poll_seconds=0.02)
+                 for _ in range(2)]  # fmt: skip
+    tasks = [asyncio.create_task(s.run(stop)) for s in streamers]
+    try:
+        for start in range(0, 200, 20):
+            await add_events(db, ws, 20, start)
+        await until(lambda: len(hec.received) >= 200)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 10)
+        hec.stop()
+    assert [e["event"]["seq"] for e in hec.received] == list(range(1, 201))
+
+
+def test_the_server_streams_its_trail(db_url: str) -> None:
+    """Wired in: a server with SIEM settings streams the events its API appends."""
+    hec = HecReceiver(TOKEN)
+    hec.start()
+    try:
+        # polls far apart enough for the sealer's quiet moment (audit/sealer.py counts every store call)
+        with scim_bridge(db_url, siem_splunk_url=hec.url, siem_splunk_token=TOKEN, siem_poll_seconds=0.5,
+                         audit_seal_quiet_seconds=0.05) as server:  # fmt: skip
+            token = server.token("streamed", "admin")
+            put = httpx.put(f"{server.url}/api/v1/notifications/settings", json={"emails": ["soc@example.com"]},
+                            headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+            assert put.status_code == 200
+            wait_until(lambda: [e for e in list(hec.received) if e["event"]["action"] == "notify.settings.update"])
+    finally:
+        hec.stop()
+    event = next(e for e in hec.received if e["event"]["action"] == "notify.settings.update")
+    assert event["event"]["changes"]["emails"]["after"] == ["soc@example.com"] and event["event"]["hash"]
