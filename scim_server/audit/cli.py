@@ -6,6 +6,8 @@
     scim-bridge audit jwks                                   the public key(s), as served
     scim-bridge audit retention --workspace W [--days N|--forever]   show or set the retention period
     scim-bridge audit expire [--workspace W]                 expire events older than the period now
+    scim-bridge audit evidence REPORT_ID --workspace W --out FILE   a report's signed evidence bundle
+    scim-bridge audit verify-bundle FILE [--jwks FILE|URL]   check a bundle (needs no database)
 """
 
 from __future__ import annotations
@@ -184,6 +186,40 @@ def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_evidence(args: argparse.Namespace, settings: Settings) -> int:
+    from scim_server.audit import bundle, retention
+    from scim_server.audit.service import signer_for
+
+    db = _open(settings)
+    try:
+        ws = db.read_sync(lambda conn: retention.workspace_id_of(conn, args.workspace))
+        if ws is None:
+            print(f"no workspace {args.workspace!r}", file=sys.stderr)
+            return 2
+        try:
+            made = db.write_sync(lambda conn: bundle.build(conn, signer_for(settings), ws, args.report_id, "cli"))
+        except bundle.UnknownReport:
+            print(f"no report {args.report_id!r} in {args.workspace!r}", file=sys.stderr)
+            return 2
+    finally:
+        db.close()
+    Path(args.out).write_bytes(made.data)
+    print(f"evidence of report {args.report_id} to {args.out}")
+    return 0
+
+
+def cmd_verify_bundle(args: argparse.Namespace, settings: Settings) -> int:
+    from scim_server.audit.bundle import BundleMismatch, verify_bundle
+
+    try:
+        claims = verify_bundle(Path(args.file).read_bytes(), _load_jwks(args.jwks, settings))
+    except (BundleMismatch, OSError, ValueError) as exc:
+        print(f"NOT VERIFIED: {exc}", file=sys.stderr)
+        return 1
+    print(f"verified: report {claims.get('report_id')}, {len(claims.get('files') or {})} files")
+    return 0
+
+
 def register(sub: Any) -> None:
     """Add ``audit`` and its subcommands to the ``scim-bridge`` parser's subparsers."""
     audit = sub.add_parser("audit", help="verify and export the audit trail")
@@ -212,5 +248,14 @@ def register(sub: Any) -> None:
     expire = asub.add_parser("expire", help="expire events older than the retention period now")
     expire.add_argument("--workspace")
     expire.set_defaults(func=cmd_expire)
+    ev = asub.add_parser("evidence", help="write a deprovision report's signed evidence bundle (zip)")
+    ev.add_argument("report_id")
+    ev.add_argument("--workspace", default="default")
+    ev.add_argument("--out", required=True)
+    ev.set_defaults(func=cmd_evidence)
+    vb = asub.add_parser("verify-bundle", help="check an evidence bundle against its signed manifest (no database)")
+    vb.add_argument("file")
+    vb.add_argument("--jwks", help="a JWKS file or URL (default: this installation's key)")
+    vb.set_defaults(func=cmd_verify_bundle)
     keys = asub.add_parser("jwks", help="print the public keys checkpoints and manifests verify with")
     keys.set_defaults(func=cmd_jwks)

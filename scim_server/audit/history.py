@@ -108,3 +108,21 @@ def rows_at(read: Read, app: AppRef, at: datetime) -> Iterator[dict[str, Any]]:
         yield from batch
         if after is None:
             return
+
+
+def accounts_at(conn: Connection, app: AppRef, member_ids: list[str], at: datetime) -> dict[str, dict[str, Any] | None]:
+    """Each of ``member_ids`` as it stood at ``at`` (None: not in the app then, or closed)."""
+    out: dict[str, dict[str, Any] | None] = dict.fromkeys(member_ids)
+    if not member_ids:
+        return out
+    last = (select(func.max(mh.id)).where(mh.app_id == app.id, mh.member_id.in_(member_ids), mh.at <= _bind(conn, at))
+            .group_by(mh.member_id))  # fmt: skip
+    rows = conn.execute(select(member_history, users.c.user_name, users.c.doc)
+                        .join(users, users.c.id == mh.user_id, isouter=True).where(mh.id.in_(last))).all()  # fmt: skip
+    open_rows = [r for r in rows if r.closed is None]
+    grants = grants_at(conn, app.id, sorted({r.remote_id for r in open_rows}), at)
+    for r in open_rows:
+        row = review_row(app, r, r.member_id, grants, None, None)
+        out[r.member_id] = {k: v for k, v in row.items() if k not in ("decided_by", "decided_at", "applied",
+                                                                      "verified_at", "last_seen")}  # fmt: skip
+    return out

@@ -8,6 +8,7 @@
     GET /api/v1/access?app_id=[&at=][&format=csv]  the user access review of an app, now or at ``at``
     GET|PUT /api/v1/audit/retention           the retention period in days (PUT: admin scope)
     POST /api/v1/audit/retention/expire        expire older events now (admin scope)
+    GET /api/v1/audit/evidence/{report_id}     a report's signed deprovision evidence bundle (zip)
     GET /.well-known/jwks.json                 the public key(s) checkpoints and manifests verify with
 """
 
@@ -26,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from scim_server import cursor
 from scim_server.admin.common import admin_call, json_response, page_request, parse_body
-from scim_server.audit import access, chain, retention, service
+from scim_server.audit import access, bundle, chain, retention, service
 from scim_server.audit.events import audit_events
 from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
 from scim_server.audit.log import append
@@ -220,6 +221,20 @@ async def expire_now(request: Request) -> Response:
     return json_response(result.view())
 
 
+async def evidence(request: Request) -> Response:
+    """The signed deprovision evidence bundle of one report (a zip); the read is recorded."""
+    services, principal = await _caller(request)
+    report_id = request.path_params["report_id"]
+    signer = service.signer_for(services.settings)
+    try:
+        made = await services.db.write(lambda conn: bundle.build(conn, signer, principal.workspace_id, report_id,
+                                                                 principal.actor))  # fmt: skip
+    except bundle.UnknownReport:
+        raise NotFound(f"Report {report_id} not found.") from None
+    return Response(made.data, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{made.filename}"'})
+
+
 async def jwks(request: Request) -> Response:
     services: Services = request.app.state.services
     return json_response(service.signer_for(services.settings).jwks())
@@ -235,5 +250,6 @@ ROUTES: list[BaseRoute] = [
     Route("/api/v1/audit/retention", get_retention, methods=["GET"]),
     Route("/api/v1/audit/retention", put_retention, methods=["PUT"]),
     Route("/api/v1/audit/retention/expire", expire_now, methods=["POST"]),
+    Route("/api/v1/audit/evidence/{report_id}", evidence, methods=["GET"]),
     Route("/.well-known/jwks.json", jwks, methods=["GET"]),
 ]

@@ -13,8 +13,8 @@ from scim_server.store.outbox import affects_apps, directory_changed
 
 
 def record(conn: Connection, call: ScimCall, action: str, target_type: str, target_id: str | None,
-           detail: dict[str, Any] | None = None) -> None:  # fmt: skip
-    audit(conn, call.ws, call.principal.actor, action, target_type, target_id, detail=detail)
+           detail: dict[str, Any] | None = None, *, changes: dict[str, Any] | None = None) -> None:  # fmt: skip
+    audit(conn, call.ws, call.principal.actor, action, target_type, target_id, detail=detail, changes=changes)
     if affects_apps(action, detail):
         directory_changed(conn, call.ws, call.principal.actor, action, call.services.settings.outbox_debounce_seconds,
                           user_id=target_id if target_type == "User" else None,

@@ -48,7 +48,7 @@ def create(call: ScimCall, body: Any) -> Unit[Written]:
     def unit(conn: Connection) -> Written:
         stored = store.create_user(conn, call.ws, fields)
         record(conn, call, "scim.user.create", RESOURCE, stored.id,
-               detail={"userName": fields.user_name})  # fmt: skip
+               detail={"userName": fields.user_name}, changes=_before_after({}, fields.doc))  # fmt: skip
         doc = render(stored, RESOURCE, call.base_url)
         return Written(201, doc, stored.version, doc["meta"]["location"])
 
@@ -75,7 +75,7 @@ def replace(call: ScimCall, user_id: str, body: Any, if_match: str | None) -> Un
         stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.replace", RESOURCE, user_id,
-               detail=_changed(current.doc, fields.doc))  # fmt: skip
+               detail=_changed(current.doc, fields.doc), changes=_before_after(current.doc, fields.doc))  # fmt: skip
         return Written(200, _render_one(call, conn, stored, memberships=memberships), stored.version)
 
     return unit
@@ -94,7 +94,8 @@ def patch(call: ScimCall, user_id: str, body: Any, if_match: str | None, q: List
         stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.patch", RESOURCE, user_id,
-               detail=_changed(current.doc, doc) | ({"password": "changed"} if password else {}))  # fmt: skip
+               detail=_changed(current.doc, doc) | ({"password": "changed"} if password else {}),
+               changes=_before_after(current.doc, doc))  # fmt: skip
         return Written(200, _render_one(call, conn, stored, q, memberships), stored.version)
 
     return unit
@@ -108,7 +109,7 @@ def delete(call: ScimCall, user_id: str, if_match: str | None) -> Unit[Written]:
         current = store.get_user(conn, call.ws, user_id, for_update=True)
         check_version(current.version, if_match)
         record(conn, call, "scim.user.delete", RESOURCE, user_id,
-               detail={"userName": current.doc.get("userName")})  # fmt: skip
+               detail={"userName": current.doc.get("userName")}, changes=_before_after(current.doc, {}))  # fmt: skip
         # Last: it locks the user's groups until the commit (store.delete_user).
         store.delete_user(conn, call.ws, user_id, current)
         return Written(204, None, None)
@@ -137,6 +138,16 @@ def search(call: ScimCall, q: ListQuery, find: Finder | None = None) -> Unit[Pag
         ])  # fmt: skip
 
     return unit
+
+
+_NEVER_RECORDED = frozenset({"password"})  # its change is a fact in ``detail``; its value, never
+
+
+def _before_after(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
+    """The top-level attributes a write changed, each ``{"before", "after"}``, for the trail (the
+    password never; other secrets are removed by ``audit.log.redact``)."""
+    keys = sorted(k for k in set(before) | set(after) if k not in _NEVER_RECORDED and before.get(k) != after.get(k))
+    return {k: {"before": before.get(k), "after": after.get(k)} for k in keys} or None
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
