@@ -20,7 +20,7 @@ from typing import Any
 import anyio.to_thread
 import orjson
 from pydantic import StrictFloat, StrictInt
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
@@ -28,14 +28,12 @@ from starlette.routing import BaseRoute, Route
 from scim_server import cursor
 from scim_server.admin.common import admin_call, json_response, page_request, parse_body
 from scim_server.audit import access, bundle, chain, retention, service
-from scim_server.audit.events import audit_events
-from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
 from scim_server.audit.log import append
 from scim_server.auth import Principal, ScopeDenied
 from scim_server.errors import Invalid, NotFound
 from scim_server.services import Services
 from scim_server.services.schemas import Body
-from scim_server.store.db import iso_utc, new_id, now
+from scim_server.store.db import iso_utc, now
 from scim_server.store.models import AuditExport
 
 exports = AuditExport.__table__
@@ -91,38 +89,16 @@ async def latest_checkpoint(request: Request) -> Response:
 
 
 async def export(request: Request) -> Response:
-    """Stream the export; its manifest is signed when the last byte is sent and stored, and the
-    ``Link`` header names where to fetch it. Memory: one chunk of events whatever the size."""
+    """Stream the export (``service.export``); its manifest is signed when the last byte is sent
+    and the ``Link`` header names where to fetch it."""
     services, principal = await _caller(request)
-    fmt = request.query_params.get("format", "jsonl")
-    if fmt not in FORMATS:
-        raise Invalid(f"format must be one of {', '.join(FORMATS)}.")
     filters = _filters(request)
-    ws, db, signer = principal.workspace_id, services.db, service.signer_for(services.settings)
-    export_id = new_id()
-
-    def start(conn: Connection) -> chain.Checkpoint | None:
-        append(conn, ws, principal.actor, "audit.export", "AuditExport", export_id,
-               detail={"format": fmt, "filters": filters.view()})
-        conn.execute(insert(exports).values(id=export_id, workspace_id=ws, format=fmt, created=now()))
-        return chain.checkpoint(conn, signer, ws, "export", force=False)
-
-    head = await db.write(start)
-    query = service.sealed_query(ws, filters).where(audit_events.c.seq <= (head.seq if head else 0))
-    exporter = Exporter(fmt, query)
-
-    async def body() -> AsyncIterator[bytes]:
-        chunks = exporter.chunks(db.read_sync)
-        while (data := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
-            yield data
-        manifest = exporter.manifest(signer, export_id, ws, head, filters.view())
-        await db.write(lambda conn: conn.execute(update(exports).where(exports.c.id == export_id)
-                                                 .values(manifest=manifest)))  # fmt: skip
-
-    link = f'</api/v1/audit/exports/{export_id}/manifest>; rel="manifest"'
-    disposition = f'attachment; filename="audit-{export_id}.{"csv" if fmt == "csv" else "jsonl"}"'
-    return StreamingResponse(body(), media_type=MEDIA_TYPES[fmt],
-                             headers={"Link": link, "Content-Disposition": disposition, "X-Export-Id": export_id})
+    try:
+        stream = await service.export(services.db, services.settings, principal.workspace_id, principal.actor,
+                                      request.query_params.get("format", "jsonl"), filters)  # fmt: skip
+    except service.BadQuery as exc:
+        raise Invalid(str(exc)) from None
+    return StreamingResponse(stream.body(), media_type=stream.media_type, headers=stream.headers)
 
 
 async def manifest(request: Request) -> Response:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
@@ -17,22 +17,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, insert, select, update
 
 from scim_server import cursor
 from scim_server.audit import access, chain, history
 from scim_server.audit.events import COLUMNS, Event, audit_events
+from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
 from scim_server.audit.keys import Signer, load_or_create
 from scim_server.audit.log import OUTCOMES, append
 from scim_server.audit.sealer import Sealer
 from scim_server.settings import Settings
-from scim_server.store.db import Database, iso_utc, now
-from scim_server.store.models import Workspace
+from scim_server.store.db import Database, iso_utc, new_id, now
+from scim_server.store.models import AuditExport, Workspace
 
 log = logging.getLogger("scim_bridge.audit")
 T = TypeVar("T")
 c = audit_events.c
 SCOPE = "audit"  # the cursor scope of GET /audit
+exports = AuditExport.__table__
 
 
 class BadQuery(ValueError):
@@ -140,6 +142,48 @@ class Filters:
     def view(self) -> dict[str, Any]:
         return {k: (v.isoformat() if isinstance(v, datetime) else v)
                 for k in self.__slots__ if (v := getattr(self, k)) is not None}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ExportStream:
+    """A started export: stream ``body()``; its manifest is signed and stored after the last byte."""
+
+    export_id: str
+    media_type: str
+    headers: dict[str, str]
+    body: Callable[[], AsyncIterator[bytes]]
+
+
+async def export(db: Database, settings: Settings, workspace_id: int, actor: str, fmt: str,
+                 filters: Filters) -> ExportStream:  # fmt: skip
+    """Start an export of the sealed trail up to a checkpoint taken now (recorded as
+    ``audit.export``, in the checkpoint's transaction). Memory: one chunk of events whatever the
+    size; the manifest (``Link`` header) can be fetched once the stream has ended."""
+    if fmt not in FORMATS:
+        raise BadQuery(f"format must be one of {', '.join(FORMATS)}.")
+    signer, export_id = signer_for(settings), new_id()
+
+    def start(conn: Connection) -> chain.Checkpoint | None:
+        append(conn, workspace_id, actor, "audit.export", "AuditExport", export_id,
+               detail={"format": fmt, "filters": filters.view()})  # fmt: skip
+        conn.execute(insert(exports).values(id=export_id, workspace_id=workspace_id, format=fmt, created=now()))
+        return chain.checkpoint(conn, signer, workspace_id, "export", force=False)
+
+    head = await db.write(start)
+    exporter = Exporter(fmt, sealed_query(workspace_id, filters).where(c.seq <= (head.seq if head else 0)))
+
+    async def body() -> AsyncIterator[bytes]:
+        chunks = exporter.chunks(db.read_sync)
+        while (data := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
+            yield data
+        manifest = exporter.manifest(signer, export_id, workspace_id, head, filters.view())
+        await db.write(lambda conn: conn.execute(update(exports).where(exports.c.id == export_id)
+                                                 .values(manifest=manifest)))  # fmt: skip
+
+    name = f"audit-{export_id}.{'csv' if fmt == 'csv' else 'jsonl'}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-Export-Id": export_id,
+               "Link": f'</api/v1/audit/exports/{export_id}/manifest>; rel="manifest"'}  # fmt: skip
+    return ExportStream(export_id, MEDIA_TYPES[fmt], headers, body)
 
 
 def sealed_query(workspace_id: int, filters: Filters) -> Select[Any]:

@@ -8,23 +8,18 @@ Times in the filter form are the browser's ``datetime-local`` values, read as UT
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
-from sqlalchemy import Connection, insert, update
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from scim_server import cursor
-from scim_server.audit import chain, service
-from scim_server.audit.events import audit_events
-from scim_server.audit.export import FORMATS, MEDIA_TYPES, Exporter
-from scim_server.audit.log import OUTCOMES, append
+from scim_server.audit import service
+from scim_server.audit.export import FORMATS
+from scim_server.audit.log import OUTCOMES
 from scim_server.console import reads
 from scim_server.console.web import Admin, admin_page, render
-from scim_server.store.db import new_id, now
-from scim_server.store.models import AuditExport
 
 PAGE_SIZE = 50
 FIELDS = ("since", "until", "actor", "action", "target", "app_id", "outcome")
@@ -84,33 +79,8 @@ async def export(request: Request, admin: Admin) -> Response:
     form = _form(request.query_params)
     fmt = request.query_params.get("format", "jsonl")
     try:
-        filters = _filters(form)
+        stream = await service.export(admin.services.db, admin.services.settings, admin.ws, admin.actor, fmt,
+                                      _filters(form))  # fmt: skip
     except service.BadQuery as exc:
         return render(request, "error.html", {"title": "Something is not right", "text": str(exc)}, 400, admin)
-    if fmt not in FORMATS:
-        return render(request, "error.html", {"title": "Something is not right",
-                      "text": f"format must be one of {', '.join(FORMATS)}."}, 400, admin)  # fmt: skip
-    db, ws, signer, export_id = admin.services.db, admin.ws, service.signer_for(admin.services.settings), new_id()
-    exports = AuditExport.__table__
-
-    def start(conn: Connection) -> chain.Checkpoint | None:
-        append(conn, ws, admin.actor, "audit.export", "AuditExport", export_id,
-               detail={"format": fmt, "filters": filters.view()})  # fmt: skip
-        conn.execute(insert(exports).values(id=export_id, workspace_id=ws, format=fmt, created=now()))
-        return chain.checkpoint(conn, signer, ws, "export", force=False)
-
-    head = await db.write(start)
-    exporter = Exporter(fmt, service.sealed_query(ws, filters).where(audit_events.c.seq <= (head.seq if head else 0)))
-
-    async def body() -> AsyncIterator[bytes]:
-        chunks = exporter.chunks(db.read_sync)
-        while (data := await anyio.to_thread.run_sync(next, chunks, None)) is not None:
-            yield data
-        manifest = exporter.manifest(signer, export_id, ws, head, filters.view())
-        await db.write(lambda conn: conn.execute(update(exports).where(exports.c.id == export_id)
-                                                 .values(manifest=manifest)))  # fmt: skip
-
-    name = f"audit-{export_id}.{'csv' if fmt == 'csv' else 'jsonl'}"
-    return StreamingResponse(body(), media_type=MEDIA_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="{name}"', "X-Export-Id": export_id,
-        "Link": f'</api/v1/audit/exports/{export_id}/manifest>; rel="manifest"'})  # fmt: skip
+    return StreamingResponse(stream.body(), media_type=stream.media_type, headers=stream.headers)
