@@ -17,6 +17,7 @@ from sqlalchemy import Connection, func, select, update
 
 from mapping import DeprovisionReason
 from scim_server import notify
+from scim_server.audit.log import append as audit
 from scim_server.store import paging
 from scim_server.store.app_models import DeprovisionEntry, DeprovisionReport
 from scim_server.store.db import new_id, now
@@ -25,6 +26,7 @@ reports = DeprovisionReport.__table__
 entries = DeprovisionEntry.__table__
 OPEN = ("pending", "held")
 TO_REMOVE = ("pending", "held", "failed")  # what applying (or retrying) a report still has to remove
+GUARD_ACTOR = "guard"  # the actor of a removal the mass-removal guard held
 
 
 class ReportNotFound(LookupError):
@@ -57,6 +59,10 @@ def add_entry(conn: Connection, ws: int, app_id: str, member: Any, user_id: str 
         display_name=member.display_name or member.username, app_role=member.app_role or None,
         assets=orjson.dumps(assets).decode(), created=now(), updated=now()))  # fmt: skip
     notify.report_entry(conn, report_id, member.id)  # tell the app's owners and webhooks (after commit)
+    if status == "held":  # a removal the mass-removal guard refused to send: on the trail as denied
+        audit(conn, ws, GUARD_ACTOR, "app.member.remove", "AppMember", member.id, outcome="denied",
+              detail={"app_id": app_id, "cause": reason, "held_by": "mass-removal guard", "user_id": user_id},
+              app_id=app_id, target_display=member.email or member.username)  # fmt: skip
 
 
 def withdraw(conn: Connection, app_id: str, member_id: str) -> None:

@@ -75,6 +75,9 @@ def test_mass_removal_guard_holds_until_applied(admin: httpx.Client, sandbox: Sa
     reports = admin.get("/reports", params={"app_id": app_id, "status": "pending"}).json()["items"]
     assert len(reports) == 1 and reports[0]["held_reason"]
     assert sorted(e["status"] for e in reports[0]["entries"]) == ["held"] * 4
+    denied = admin.get("/audit", params={"action": "app.member.remove", "outcome": "denied",
+                                         "app_id": app_id}).json()["items"]  # fmt: skip
+    assert sorted(e["target"]["id"] for e in denied) == sorted(e["member_id"] for e in reports[0]["entries"])
     job = wait_job(admin, admin.post(f"/reports/{reports[0]['id']}/apply").json()["job_id"])
     assert job["status"] == "completed" and job["progress"] == {"done": 4, "total": 4}
     assert remote_emails(sandbox, org) == set(people[4:])
