@@ -42,6 +42,7 @@ def console_mount() -> Mount:
         Route("/settings", pages.settings, methods=["GET"]),
         Route("/settings/tokens", actions.create_token, methods=["POST"]),
         Route("/settings/tokens/{token_id}/revoke", actions.revoke_token, methods=["POST"]),
+        Route("/settings/notifications", actions.save_notifications, methods=["POST"]),
         Route("/connect/intro", actions.hide_connect_intro, methods=["POST"]),
         Route("/connect", connect.intro, methods=["GET"]),
         Route("/connect/select", connect.select, methods=["GET"]),

@@ -13,6 +13,8 @@ from starlette.responses import Response
 
 from scim_server.audit.log import append as audit
 from scim_server.console.web import Admin, admin_page, form_of, message, redirect_with, render
+from scim_server.errors import ServiceError
+from scim_server.notify import service as notify_ops
 from scim_server.store import console as session_store
 from scim_server.store import tenancy
 from scim_server.store.db import iso_utc, now
@@ -65,3 +67,19 @@ async def hide_connect_intro(request: Request, admin: Admin) -> Response:
     await admin.services.db.write(
         lambda conn: session_store.set_preference(conn, admin.ws, admin.actor, "hide_connect_intro", "1"))
     return await redirect_with(request, admin, "/console/connect/select")
+
+
+@admin_page
+async def save_notifications(request: Request, admin: Admin) -> Response:
+    """The workspace's notification addresses (one a line, or separated by commas)."""
+    form = await form_of(request)
+    emails = [e.strip() for e in form.get("emails", "").replace(",", "\n").splitlines() if e.strip()]
+    try:
+        body = notify_ops.NotificationSettingsBody(emails=emails)
+        saved = await notify_ops.put_settings(admin.services, admin.principal, body)
+    except (ServiceError, ValueError) as exc:
+        text = str(exc) if isinstance(exc, ServiceError) else f"At most {notify_ops.MAX_EMAILS} addresses."
+        return await redirect_with(request, admin, "/console/settings", message("error", text))
+    count = len(saved["emails"])
+    return await redirect_with(request, admin, "/console/settings",
+                               message("success", f"Notification emails saved ({count} address{'es' if count != 1 else ''})."))  # fmt: skip

@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from scim_server.console import oidc, reads
 from scim_server.console.web import Admin, admin_page, render, take_flash
 from scim_server.cursor import InvalidCursor
+from scim_server.notify import service as notify_ops
 from scim_server.services import directory as directory_ops
 from scim_server.services import jobs as job_ops
 from scim_server.services import members as member_ops
@@ -181,5 +182,6 @@ def settings_context(request: Request, admin: Admin, tokens: list[tenancy.TokenR
 @admin_page
 async def settings(request: Request, admin: Admin) -> Response:
     tokens = await admin.services.db.read(lambda conn: tenancy.list_tokens(conn, admin.session.workspace))
-    return render(request, "settings.html", settings_context(request, admin, tokens), admin=admin,
-                  flash=await take_flash(admin))  # fmt: skip
+    notifications = await notify_ops.get_settings(admin.services, admin.principal)
+    return render(request, "settings.html", settings_context(request, admin, tokens) | {"notify": notifications},
+                  admin=admin, flash=await take_flash(admin))  # fmt: skip

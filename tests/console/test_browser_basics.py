@@ -166,3 +166,28 @@ def test_dialogs_with_the_keyboard_and_the_audit_view(page: tuple[Any, Problems]
     expect(tab.get_by_role("cell", name="app.check.request").first).to_be_visible()
     assert axe_serious(tab) == []
     problems.assert_none()
+
+
+def test_notification_emails_in_settings(page: tuple[Any, Problems], console: Console) -> None:
+    """Settings -> Notifications: the workspace's addresses are saved through the notification
+    service (the API reads them back, the change is audited); a bad address saves nothing."""
+    tab, problems = page
+    _, admin = console.token("notify-console")
+    sign_in(tab, admin)
+    api = httpx.Client(base_url=f"{console.url}/api/v1", headers={"Authorization": f"Bearer {admin}"})
+    tab.goto("/console/settings")
+    field = tab.get_by_label("Notification emails")
+    field.fill("it-team@example.com\nsecurity@example.com, it-team@example.com")
+    tab.get_by_role("button", name="Save notification emails").click()
+    expect(tab.get_by_role("status")).to_contain_text("Notification emails saved (2 addresses)")
+    assert api.get("/notifications/settings").json()["emails"] == ["it-team@example.com", "security@example.com"]
+    expect(tab.get_by_label("Notification emails")).to_have_value("it-team@example.com\nsecurity@example.com")
+    tab.get_by_label("Notification emails").fill("not an address")
+    tab.get_by_role("button", name="Save notification emails").click()
+    expect(tab.get_by_role("alert")).to_contain_text("is not an email address")
+    assert api.get("/notifications/settings").json()["emails"] == ["it-team@example.com", "security@example.com"]
+    events = api.get("/audit", params={"action": "notify.settings.update"}).json()["items"]
+    assert len(events) == 1 and events[0]["actor"]
+    assert axe_serious(tab) == []
+    problems.assert_none()
+    api.close()
