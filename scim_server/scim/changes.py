@@ -19,3 +19,13 @@ def record(conn: Connection, call: ScimCall, action: str, target_type: str, targ
         directory_changed(conn, call.ws, call.principal.actor, action, call.services.settings.outbox_debounce_seconds,
                           user_id=target_id if target_type == "User" else None,
                           group_id=target_id if target_type == "Group" else None)  # fmt: skip
+
+
+_NEVER_RECORDED = frozenset({"password"})  # its change is a fact in ``detail``; its value, never
+
+
+def before_after(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
+    """The top-level attributes a write changed, each ``{"before", "after"}``, for the trail (the
+    password never; other secrets are removed by ``audit.log.redact``)."""
+    keys = sorted(k for k in set(before) | set(after) if k not in _NEVER_RECORDED and before.get(k) != after.get(k))
+    return {k: {"before": before.get(k), "after": after.get(k)} for k in keys} or None

@@ -12,7 +12,7 @@ from scim2_models import Context
 from sqlalchemy import Connection
 
 from scim_server.scim import filters
-from scim_server.scim.changes import record
+from scim_server.scim.changes import before_after, record
 from scim_server.scim.context import ScimCall
 from scim_server.scim.patch import apply_group_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
@@ -48,7 +48,8 @@ def create(call: ScimCall, body: Any) -> Unit[Written]:
     def unit(conn: Connection) -> Written:
         stored = store.create_group(conn, call.ws, fields, member_ids)
         record(conn, call, "scim.group.create", RESOURCE, stored.id,
-               detail={"displayName": fields.display_name, "members_added": len(member_ids)})  # fmt: skip
+               detail={"displayName": fields.display_name, "members_added": len(member_ids)},
+               changes=before_after({}, fields.doc))  # fmt: skip
         doc = _render(call, conn, stored)
         return Written(201, doc, stored.version, doc["meta"]["location"])
 
@@ -94,10 +95,13 @@ def patch(call: ScimCall, group_id: str, body: Any, if_match: str | None, q: Lis
             replace=None if result.replace_members is None else tuple(result.replace_members),
             remove_all=result.remove_all_members,
         )
+        changes = before_after(current.doc, result.doc) or {}
+        if change.add or change.remove:  # member ids, as the IdP sent them (each request's own, bounded)
+            changes["members"] = {"before": {"removed": list(change.remove)}, "after": {"added": list(change.add)}}
         record(conn, call, "scim.group.patch", RESOURCE, group_id,
                detail={"members_added": len(change.add), "members_removed": len(change.remove),
                        "members_replaced": change.replace is not None or change.remove_all,
-                       "attributes_changed": fields is not None})  # fmt: skip
+                       "attributes_changed": fields is not None}, changes=changes or None)  # fmt: skip
         # Last: it locks the group's row until the commit (store.patch_group).
         stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match, current)
         if not with_body:
@@ -116,7 +120,7 @@ def delete(call: ScimCall, group_id: str, if_match: str | None) -> Unit[Written]
         check_version(current.version, if_match)
         store.delete_group(conn, call.ws, group_id, current)
         record(conn, call, "scim.group.delete", RESOURCE, group_id,
-               detail={"displayName": current.doc.get("displayName")})  # fmt: skip
+               detail={"displayName": current.doc.get("displayName")}, changes=before_after(current.doc, {}))  # fmt: skip
         return Written(204, None, None)
 
     return unit

@@ -14,7 +14,7 @@ from scim2_models import Context
 from sqlalchemy import Connection
 
 from scim_server.scim import filters
-from scim_server.scim.changes import record
+from scim_server.scim.changes import before_after, record
 from scim_server.scim.context import ScimCall
 from scim_server.scim.patch import apply_user_patch, normalize_patch
 from scim_server.scim.projection import project, wants_attribute
@@ -48,7 +48,7 @@ def create(call: ScimCall, body: Any) -> Unit[Written]:
     def unit(conn: Connection) -> Written:
         stored = store.create_user(conn, call.ws, fields)
         record(conn, call, "scim.user.create", RESOURCE, stored.id,
-               detail={"userName": fields.user_name}, changes=_before_after({}, fields.doc))  # fmt: skip
+               detail={"userName": fields.user_name}, changes=before_after({}, fields.doc))  # fmt: skip
         doc = render(stored, RESOURCE, call.base_url)
         return Written(201, doc, stored.version, doc["meta"]["location"])
 
@@ -75,7 +75,7 @@ def replace(call: ScimCall, user_id: str, body: Any, if_match: str | None) -> Un
         stored = store.replace_user(conn, call.ws, user_id, fields, expected_version=current.version,
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.replace", RESOURCE, user_id,
-               detail=_changed(current.doc, fields.doc), changes=_before_after(current.doc, fields.doc))  # fmt: skip
+               detail=_changed(current.doc, fields.doc), changes=before_after(current.doc, fields.doc))  # fmt: skip
         return Written(200, _render_one(call, conn, stored, memberships=memberships), stored.version)
 
     return unit
@@ -95,7 +95,7 @@ def patch(call: ScimCall, user_id: str, body: Any, if_match: str | None, q: List
                                     current=current)  # fmt: skip
         record(conn, call, "scim.user.patch", RESOURCE, user_id,
                detail=_changed(current.doc, doc) | ({"password": "changed"} if password else {}),
-               changes=_before_after(current.doc, doc))  # fmt: skip
+               changes=before_after(current.doc, doc))  # fmt: skip
         return Written(200, _render_one(call, conn, stored, q, memberships), stored.version)
 
     return unit
@@ -109,7 +109,7 @@ def delete(call: ScimCall, user_id: str, if_match: str | None) -> Unit[Written]:
         current = store.get_user(conn, call.ws, user_id, for_update=True)
         check_version(current.version, if_match)
         record(conn, call, "scim.user.delete", RESOURCE, user_id,
-               detail={"userName": current.doc.get("userName")}, changes=_before_after(current.doc, {}))  # fmt: skip
+               detail={"userName": current.doc.get("userName")}, changes=before_after(current.doc, {}))  # fmt: skip
         # Last: it locks the user's groups until the commit (store.delete_user).
         store.delete_user(conn, call.ws, user_id, current)
         return Written(204, None, None)
@@ -138,16 +138,6 @@ def search(call: ScimCall, q: ListQuery, find: Finder | None = None) -> Unit[Pag
         ])  # fmt: skip
 
     return unit
-
-
-_NEVER_RECORDED = frozenset({"password"})  # its change is a fact in ``detail``; its value, never
-
-
-def _before_after(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any] | None:
-    """The top-level attributes a write changed, each ``{"before", "after"}``, for the trail (the
-    password never; other secrets are removed by ``audit.log.redact``)."""
-    keys = sorted(k for k in set(before) | set(after) if k not in _NEVER_RECORDED and before.get(k) != after.get(k))
-    return {k: {"before": before.get(k), "after": after.get(k)} for k in keys} or None
 
 
 def _changed(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:

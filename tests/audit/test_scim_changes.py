@@ -53,3 +53,28 @@ def test_writes_record_before_and_after_without_secrets(clients: dict[str, Any],
     everything += "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     for secret in (PASSWORD, clients["scim_token"], clients["audit_token"]):
         assert secret not in everything
+
+
+def test_group_writes_record_before_and_after(clients: dict[str, Any]) -> None:  # noqa: F811
+    scim, audit = clients["scim"], clients["audit"]
+    group_schema = "urn:ietf:params:scim:schemas:core:2.0:Group"
+    member = scim.post("/Users", json={"schemas": [USER_SCHEMA], "userName": "member@example.com"}).json()["id"]
+    created = scim.post("/Groups", json={"schemas": [group_schema], "displayName": "Sales"})
+    assert created.status_code == 201, created.text
+    gid = created.json()["id"]
+    ops = [{"op": "replace", "value": {"displayName": "Sales EMEA"}},
+           {"op": "add", "path": "members", "value": [{"value": member}]}]  # fmt: skip
+    assert scim.patch(f"/Groups/{gid}", json={"schemas": [PATCH], "Operations": ops}).status_code in (200, 204)
+    remove = [{"op": "remove", "path": f'members[value eq "{member}"]'}]
+    assert scim.patch(f"/Groups/{gid}", json={"schemas": [PATCH], "Operations": remove}).status_code in (200, 204)
+    assert scim.delete(f"/Groups/{gid}").status_code == 204
+
+    events = list(reversed(_all(audit, target=f"Group/{gid}")))
+    assert [e["action"] for e in events] == ["scim.group.create", "scim.group.patch", "scim.group.patch",
+                                             "scim.group.delete"]  # fmt: skip
+    create, renamed, removed, deleted = (e["changes"] for e in events)
+    assert create["displayName"] == {"before": None, "after": "Sales"}
+    assert renamed["displayName"] == {"before": "Sales", "after": "Sales EMEA"}
+    assert renamed["members"] == {"before": {"removed": []}, "after": {"added": [member]}}
+    assert removed == {"members": {"before": {"removed": [member]}, "after": {"added": []}}}
+    assert deleted["displayName"] == {"before": "Sales EMEA", "after": None}
