@@ -103,6 +103,10 @@ _SCIM_TYPES = {
 
 async def on_scim_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SCIMException)
+    resource_id = request.path_params.get("id")
+    if getattr(exc, "status", None) == 404 and isinstance(resource_id, str):
+        noun = "Group" if "/groups/" in request.url.path.lower() else "User"
+        await refusals.cross_workspace(request, noun, resource_id)  # another workspace's resource: recorded
     return _scim_response(*scim_failure(exc, "-"))
 
 
@@ -139,6 +143,8 @@ _NOT_FOUND_NOUNS: dict[type[LookupError], str] = {AppNotFound: "App", JobNotFoun
 
 async def on_not_found(request: Request, exc: Exception) -> Response:
     noun = next(n for kind, n in _NOT_FOUND_NOUNS.items() if isinstance(exc, kind))
+    if exc.args and isinstance(exc.args[0], str):
+        await refusals.cross_workspace(request, noun, exc.args[0])  # another workspace's object: recorded
     return _error(request, 404, "not_found", f"{noun} {exc.args[0] if exc.args else ''} not found.")
 
 
