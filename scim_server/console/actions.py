@@ -42,10 +42,9 @@ async def create_token(request: Request, admin: Admin) -> Response:
         return token_id, token
 
     token_id, token = await admin.services.db.write(unit)
-    tokens = await admin.services.db.read(lambda conn: tenancy.list_tokens(conn, admin.session.workspace))
     from scim_server.console.pages import settings_context
 
-    context = settings_context(request, admin, tokens) | {"created": {"id": token_id, "token": token, "expires": expires}}
+    context = await settings_context(request, admin) | {"created": {"id": token_id, "token": token, "expires": expires}}
     return render(request, "settings.html", context, admin=admin)
 
 

@@ -172,16 +172,18 @@ async def directory_user(request: Request, admin: Admin) -> Response:
     return render(request, "directory_user.html", {"user": user}, admin=admin)
 
 
-def settings_context(request: Request, admin: Admin, tokens: list[tenancy.TokenRecord]) -> dict[str, Any]:
+async def settings_context(request: Request, admin: Admin) -> dict[str, Any]:
+    """What the Settings page shows: the SCIM URL, the workspace's tokens, notification addresses
+    and the sign-in configuration (also rendered after a token is created, with that token)."""
     config = admin.services.settings
     base = (config.public_base_url or f"{request.url.scheme}://{request.url.netloc}").rstrip("/")
+    tokens = await admin.services.db.read(lambda conn: tenancy.list_tokens(conn, admin.session.workspace))
     return {"tokens": tokens, "scim_url": f"{base}/scim/v2", "oidc": oidc.configured(config),
-            "oidc_issuer": config.console_oidc_issuer, "created": None}  # fmt: skip
+            "oidc_issuer": config.console_oidc_issuer, "created": None,
+            "notify": await notify_ops.get_settings(admin.services, admin.principal)}  # fmt: skip
 
 
 @admin_page
 async def settings(request: Request, admin: Admin) -> Response:
-    tokens = await admin.services.db.read(lambda conn: tenancy.list_tokens(conn, admin.session.workspace))
-    notifications = await notify_ops.get_settings(admin.services, admin.principal)
-    return render(request, "settings.html", settings_context(request, admin, tokens) | {"notify": notifications},
-                  admin=admin, flash=await take_flash(admin))  # fmt: skip
+    return render(request, "settings.html", await settings_context(request, admin), admin=admin,
+                  flash=await take_flash(admin))  # fmt: skip
