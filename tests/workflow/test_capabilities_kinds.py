@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,6 @@ from connectors.sandbox import SandboxClient
 from connectors.sandbox.apple import team_credentials
 from mapping import KIND_CAPABILITIES, can
 from tests.admin.helpers import check, scim_user, wait_job
-from tests.servers import RunningServer
 
 
 @dataclass(frozen=True)
@@ -60,28 +59,6 @@ KINDS: dict[str, Kind] = {
 
 def test_every_kind_is_exercised() -> None:
     assert set(KINDS) == set(CATALOG) == set(KIND_CAPABILITIES)
-
-
-@pytest.fixture
-def admin(server: RunningServer, workspace: str) -> Iterator[httpx.Client]:
-    token = server.token(workspace, "admin")
-    with httpx.Client(base_url=server.url + "/api/v1", headers={"Authorization": f"Bearer {token}"},
-                      timeout=60) as client:  # fmt: skip
-        yield client
-
-
-@pytest.fixture
-def scim(server: RunningServer, workspace: str) -> Iterator[httpx.Client]:
-    token = server.token(workspace, "scim")
-    with httpx.Client(base_url=server.scim, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def sandbox(vendor_sandbox: str) -> Iterator[SandboxClient]:
-    client = SandboxClient(vendor_sandbox)
-    yield client
-    client.close()
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,28 +22,6 @@ from tests.admin.helpers import check, members, scim_user, wait_idle, wait_job
 from tests.servers import RunningServer
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-
-
-@pytest.fixture
-def admin(server: RunningServer, workspace: str) -> Iterator[httpx.Client]:
-    token = server.token(workspace, "admin")
-    with httpx.Client(base_url=server.url + "/api/v1", headers={"Authorization": f"Bearer {token}"},
-                      timeout=60) as client:  # fmt: skip
-        yield client
-
-
-@pytest.fixture
-def scim(server: RunningServer, workspace: str) -> Iterator[httpx.Client]:
-    token = server.token(workspace, "scim")
-    with httpx.Client(base_url=server.scim, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def sandbox(vendor_sandbox: str) -> Iterator[SandboxClient]:
-    client = SandboxClient(vendor_sandbox)
-    yield client
-    client.close()
 
 
 NO_ROLE_CHANGE = {  # kind -> (a fresh org id, the seeded role, the role a rule wants)
