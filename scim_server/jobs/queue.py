@@ -181,10 +181,7 @@ def claim_many(
         ]
         job = None
         for *_, ws, app in sorted(open_groups, key=lambda g: g[:3]):
-            mine = and_(jobs.c.workspace_id == ws, jobs.c.app_id.is_(None) if app is None else jobs.c.app_id == app)
-            if app in planning:
-                mine = and_(mine, jobs.c.kind.not_in(PLANNING))
-            job = _take(conn, worker, lease_seconds, at, _oldest(at, kinds).where(mine))
+            job = _take_id(conn, worker, lease_seconds, at, _oldest_of(conn, ws, app, at, kinds, app in planning))
             if job is not None:
                 break
             del groups[(ws, app)]  # nothing of it is claimable for us now
@@ -203,10 +200,38 @@ def _oldest(at: datetime, kinds: tuple[str, ...] | None) -> Any:
     return query.where(jobs.c.kind.in_(kinds)) if kinds else query
 
 
+def _oldest_of(conn: Connection, ws: int, app: str | None, at: datetime, kinds: tuple[str, ...] | None,
+               no_planning: bool) -> str | None:  # fmt: skip
+    """The oldest claimable job of one app (or of no app): its oldest due queued job and its oldest
+    running job whose lease ran out, each found by an index seek on
+    (``ix_jobs_live``, app_id and status) so that the app's finished history is never read; the earlier of the two."""
+    found: list[tuple[datetime, str]] = []
+    for claimable in (and_(jobs.c.status == "queued", jobs.c.run_after <= at),
+                      and_(jobs.c.status == "running", jobs.c.lease_until < at)):  # fmt: skip
+        query = select(jobs.c.run_after, jobs.c.id).where(
+            jobs.c.app_id.is_(None) if app is None else jobs.c.app_id == app, claimable, jobs.c.workspace_id == ws
+        )
+        if kinds:
+            query = query.where(jobs.c.kind.in_(kinds))
+        if no_planning:
+            query = query.where(jobs.c.kind.not_in(PLANNING))
+        query = query.order_by(jobs.c.run_after).limit(1)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        row = conn.execute(query).first()
+        if row is not None:
+            found.append((row.run_after, row.id))
+    return min(found)[1] if found else None
+
+
 def _take(conn: Connection, worker: str, lease_seconds: float, at: datetime, query: Any) -> JobRecord | None:
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    job_id = conn.execute(query).scalar()
+    return _take_id(conn, worker, lease_seconds, at, conn.execute(query).scalar())
+
+
+def _take_id(conn: Connection, worker: str, lease_seconds: float, at: datetime, job_id: str | None) -> JobRecord | None:
+    """Lease ``job_id`` to ``worker`` if it is still claimable."""
     if job_id is None:
         return None
     row = conn.execute(

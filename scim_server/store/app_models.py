@@ -176,9 +176,11 @@ class Job(Base):
     __tablename__ = "jobs"
     __table_args__ = (
         Index("ix_jobs_claim", "status", "run_after"),
-        Index("ix_jobs_app", "workspace_id", "app_id", "created"),
+        Index("ix_jobs_app", "workspace_id", "app_id", "created", "id"),
         Index("ix_jobs_dedupe", "workspace_id", "dedupe_key", "status"),
         Index("ix_jobs_live", "app_id", "status"),  # an app's in-flight jobs, not its history
+        Index("ix_jobs_ws_created", "workspace_id", "created", "id"),  # GET /jobs newest first
+        Index("ix_jobs_ws_status", "workspace_id", "status", "created", "id"),  # GET /jobs?status=
         Index("ix_jobs_finished", "status", "finished"),  # pruning
     )
 
