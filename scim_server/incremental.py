@@ -135,8 +135,11 @@ def load_slice(conn: Connection, ws: int, app: AppRecord, user_ids: frozenset[st
                unsettled: frozenset[str], rules: Any, member_ids: frozenset[str] = frozenset()) -> reconcile.Loaded | None:  # fmt: skip
     """The slice of ``app`` the changed users (and members) reach, reconciled; ``None`` when it
     is too big."""
+    # Disputed members (``mapping.incremental.unsettled``): an exempted one is stored as exempted,
+    # with no user: those are seeded too (a few; the unmatched exempted among them cost little).
+    unsure = (app_members.c.state == "disputed") | ((app_members.c.state == "exempted") & app_members.c.user_id.is_(None))
     disputed = conn.execute(select(app_members.c.id).where(
-        app_members.c.app_id == app.id, app_members.c.state == "disputed", member_store.OPEN)).scalars()  # fmt: skip
+        app_members.c.app_id == app.id, unsure, member_store.OPEN)).scalars()  # fmt: skip
     source = StoreSource(conn, ws, app.id)
     found = closure(source, user_ids | unsettled, {*disputed, *member_ids}, limit=MAX_SLICE)
     if found is None:

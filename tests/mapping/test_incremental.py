@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from mapping import (
     Actual,
     AppMember,
+    AppPolicy,
     Conflict,
     Directory,
     DirectoryUser,
@@ -37,7 +38,16 @@ from mapping import (
     restrict,
     unsettled,
 )
-from tests.mapping.strategies import EMAIL, GROUPS, PROPERTY, USER_IDS, Scenario, bridge_roles, scenarios
+from tests.mapping.strategies import (
+    EMAIL,
+    GROUPS,
+    PROPERTY,
+    USER_IDS,
+    VOCAB,
+    Scenario,
+    bridge_roles,
+    scenarios,
+)
 
 
 @st.composite
@@ -212,3 +222,20 @@ def test_a_deactivation_reaches_its_member_not_the_app() -> None:
     assert found is not None
     assert set(found.users) == {"u7"} and set(found.members) == {"m7"}
     assert closure(MemorySource(directory, Actual(members), links), ["u7"], (), limit=1) is None
+
+
+def test_an_exempted_disputed_member_is_reached_when_a_candidate_drops_the_address() -> None:
+    """Found by the property above: m0, exempted, shares p0 between u0 and u7 (disputed, no user
+    shown); u0 drops it, and m0 now shows u7. Nothing links m0 to u0 any more, so only the
+    unsettled members of the last reconciliation bring it into the slice."""
+    shared = (DirectoryUser("u0", "user-u0", ("p0@x.io",)), DirectoryUser("u7", "user-u7", ("p0@x.io",)))
+    members = Actual((AppMember("m0", "r0", "p0@x.io"),))
+    governance = Governance((), (), (Exemption("m0", "break-glass"),))
+    policy = AppPolicy(VOCAB, guard=RemovalGuard(enabled=False))
+    before = reconcile(Directory(shared), governance, policy, members)
+    assert before.membership(members.members[0]).user_id is None
+    after = Directory((replace(shared[0], emails=()), shared[1]))
+    users, disputed = unsettled(before)
+    found = closure(MemorySource(after, members, {}), {"u0"} | users, disputed)
+    assert found is not None and "m0" in found.members
+    assert reconcile(after, governance, policy, members).membership(members.members[0]).user_id == "u7"
