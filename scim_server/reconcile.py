@@ -280,23 +280,28 @@ def persist(conn: Connection, ws: int, loaded: Loaded, actor: str, *, enqueue: b
     member_store.set_members(conn, changed, MEMBER_SETS)
     adopted: list[dict[str, Any]] = []
     queued: list[str] = []
+    reported: list[report_store.NewEntry] = []
+    withdrawn: list[str] = []
     for action in result.plan.actions:
         if isinstance(action, ReportEntry):
-            report_store.add_entry(conn, ws, app.id, loaded.members[action.member_id], action.user_id, action.reason,
-                                   "pending")  # fmt: skip
+            reported.append(report_store.NewEntry(loaded.members[action.member_id], action.user_id, action.reason,
+                                                  "pending"))  # fmt: skip
         elif isinstance(action, ReportWithdrawal):
-            report_store.withdraw(conn, app.id, action.member_id)
+            withdrawn.append(action.member_id)
         elif isinstance(action, Adopt):
             adopted.append({"id": action.member_id, "managed_user_id": action.user_id})
         elif enqueue:
             queued.append(queue.enqueue(conn, ws, JOB_OF[type(action)], action_payload(action), app_id=app.id,
                                         dedupe_key=":".join((app.id, *action.key)), created_by=actor))  # fmt: skip
+    report_store.add_entries(conn, ws, app.id, reported)  # a member has at most one report action per plan
+    report_store.withdraw_many(conn, app.id, withdrawn)
     member_store.set_members(conn, adopted, ("managed_user_id",))
     _settle(conn, ws, loaded)
-    for held in result.plan.held:
-        report_store.add_entry(conn, ws, app.id, loaded.members[held.action.member_id], held.action.user_id,
-                               held.action.cause, "held")  # fmt: skip
-        report_store.hold(conn, app.id, held.reason)
+    report_store.add_entries(conn, ws, app.id, [
+        report_store.NewEntry(loaded.members[h.action.member_id], h.action.user_id, h.action.cause, "held")
+        for h in result.plan.held])  # fmt: skip
+    for reason in list(dict.fromkeys(h.reason for h in reversed(result.plan.held)))[::-1]:  # once each, last wins
+        report_store.hold(conn, app.id, reason)
     if enqueue:
         for job_id, removal in loaded.withdraw:  # the burst's removals not started yet: held with it
             with contextlib.suppress(queue.JobStateConflict):  # claimed meanwhile: it goes out

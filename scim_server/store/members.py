@@ -31,6 +31,7 @@ app_members = AppMember.__table__
 app_assets = AppAsset.__table__
 app_permissions = AppPermission.__table__
 OPEN = app_members.c.closed.is_(None)
+BULK_CHUNK = 5000  # rows per set-based statement over arrays (PostgreSQL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +50,13 @@ def _email_ci(email: str | None) -> str | None:
 
 def upsert_members(conn: Connection, workspace_id: int, app_id: str, batch: Sequence[ImportedMember],
                    seen_at: datetime) -> int:  # fmt: skip
-    """Insert new members, refresh known ones (reopening a closed one); returns how many were new."""
+    """Insert new members, refresh known ones (reopening a closed one); returns how many were new.
+    PostgreSQL: one INSERT ... ON CONFLICT over arrays for the batch; SQLite: a read of the
+    batch's known ids, one INSERT and one prepared UPDATE run over the known rows."""
     if not batch:
         return 0
+    if conn.dialect.name == "postgresql":
+        return _upsert_pg(conn, workspace_id, app_id, batch, seen_at)
     known = dict(
         conn.execute(
             select(app_members.c.remote_id, app_members.c.id).where(
@@ -66,15 +71,47 @@ def upsert_members(conn: Connection, workspace_id: int, app_id: str, batch: Sequ
              "email": m.email, "email_ci": _email_ci(m.email), "username": m.username,
              "display_name": m.display_name, "app_role": m.app_role, "status": m.status, "state": "unmatched",
              "first_seen": seen_at, "last_seen": seen_at} for m in fresh])  # fmt: skip
-    for m in batch:
-        if m.remote_id in known:
-            conn.execute(
-                update(app_members).where(app_members.c.id == known[m.remote_id]).values(
-                    email=m.email, email_ci=_email_ci(m.email), username=m.username, display_name=m.display_name,
-                    app_role=m.app_role, status=m.status, last_seen=seen_at, closed=None,
-                )
-            )  # fmt: skip
+    _refresh(conn, [{"id": known[m.remote_id], "email": m.email, "email_ci": _email_ci(m.email), "username": m.username,
+                     "display_name": m.display_name, "app_role": m.app_role, "status": m.status}
+                    for m in batch if m.remote_id in known], seen_at)  # fmt: skip
     return len(fresh)
+
+
+REFRESHED = ("email", "email_ci", "username", "display_name", "app_role", "status")
+_IMPORTED = ("id", "remote_id", *REFRESHED)
+_UPSERT_PG = text(
+    f"INSERT INTO app_members (workspace_id, app_id, state, first_seen, last_seen, {', '.join(_IMPORTED)}) "
+    f"SELECT :ws, :app, 'unmatched', :seen, :seen, {', '.join('v.' + f for f in _IMPORTED)} "
+    f"FROM unnest({', '.join(f'CAST(:{f} AS text[])' for f in _IMPORTED)}) AS v({', '.join(_IMPORTED)}) "
+    "ON CONFLICT (app_id, remote_id) DO UPDATE SET "
+    + ", ".join(f"{f} = excluded.{f}" for f in REFRESHED)
+    + ", last_seen = excluded.last_seen, closed = NULL RETURNING (xmax = 0)"
+).bindparams(bindparam("seen", type_=app_members.c.last_seen.type))
+
+
+def _upsert_pg(conn: Connection, workspace_id: int, app_id: str, batch: Sequence[ImportedMember],
+               seen_at: datetime) -> int:  # fmt: skip
+    """``upsert_members`` on PostgreSQL in one round trip; a row the INSERT created has
+    ``xmax = 0`` (an updated one carries the updating transaction's id), which counts the new."""
+    columns: dict[str, list[Any]] = {
+        "id": [new_id() for _ in batch], "remote_id": [m.remote_id for m in batch], "email": [m.email for m in batch],
+        "email_ci": [_email_ci(m.email) for m in batch], "username": [m.username for m in batch],
+        "display_name": [m.display_name for m in batch], "app_role": [m.app_role for m in batch],
+        "status": [m.status for m in batch],
+    }  # fmt: skip
+    created = conn.execute(_UPSERT_PG, {"ws": workspace_id, "app": app_id, "seen": seen_at} | columns).scalars()
+    return sum(1 for new in created if new)
+
+
+def _refresh(conn: Connection, rows: Sequence[dict[str, Any]], seen_at: datetime) -> None:
+    """Known members as imported again (``REFRESHED`` columns), seen at ``seen_at`` and open (SQLite):
+    one prepared UPDATE run over the rows, not a statement built and sent per member. The history
+    trigger records only the rows whose access columns changed, as before."""
+    if not rows:
+        return
+    many = update(app_members).where(app_members.c.id == bindparam("_id")).values(
+        {f: bindparam(f"_{f}") for f in REFRESHED} | {"last_seen": seen_at, "closed": None})  # fmt: skip
+    conn.execute(many, [{f"_{k}": v for k, v in r.items()} for r in rows])
 
 
 def close_vanished(conn: Connection, app_id: str, seen_at: datetime) -> int:
@@ -88,18 +125,61 @@ def close_vanished(conn: Connection, app_id: str, seen_at: datetime) -> int:
 
 
 def replace_assets(conn: Connection, workspace_id: int, app_id: str, assets: Iterable[tuple[str, str | None, str | None]],
-                   permissions: Iterable[tuple[str, str, str]]) -> None:  # fmt: skip
-    """The app's assets (id, name, type) and permissions (asset id, remote id, permission), as imported."""
-    conn.execute(delete(app_permissions).where(app_permissions.c.app_id == app_id))
-    conn.execute(delete(app_assets).where(app_assets.c.app_id == app_id))
-    rows = [{"app_id": app_id, "workspace_id": workspace_id, "asset_id": a, "name": n, "type": t} for a, n, t in assets]
-    if rows:
-        conn.execute(insert(app_assets), rows)
-    perms = {(a, r): p for a, r, p in permissions}
-    if perms:
+                   permissions: Iterable[tuple[str, str, str]]) -> dict[str, int]:  # fmt: skip
+    """Make the app's assets (id, name, type) and permissions (asset id, remote id, permission)
+    what the import saw, writing only the difference: a permission that did not change is not
+    touched, so an import leaves no access history of its own (the history trigger records a
+    real grant, change or revoke only) and costs what changed, not what the app holds. One
+    read per table, one set-based statement per kind of change. Returns the counts written."""
+    want_assets = {a: (n, t) for a, n, t in assets}
+    want = {(a, r): p for a, r, p in permissions}
+    have_assets = {a: (n, t) for a, n, t in conn.execute(
+        select(app_assets.c.asset_id, app_assets.c.name, app_assets.c.type).where(app_assets.c.app_id == app_id))}  # fmt: skip
+    have = {(a, r): p for a, r, p in conn.execute(
+        select(app_permissions.c.asset_id, app_permissions.c.remote_id, app_permissions.c.permission)
+        .where(app_permissions.c.app_id == app_id))}  # fmt: skip
+    stale = [key for key in have if key not in want]
+    fresh = [(key, p) for key, p in want.items() if key not in have]
+    moved = [(key, p) for key, p in want.items() if key in have and have[key] != p]
+    _delete_pairs(conn, app_permissions, app_id, ("asset_id", "remote_id"), stale)
+    _delete_pairs(conn, app_assets, app_id, ("asset_id",), [(a,) for a in have_assets if a not in want_assets])
+    new_assets = [{"app_id": app_id, "workspace_id": workspace_id, "asset_id": a, "name": n, "type": t}
+                  for a, (n, t) in want_assets.items() if a not in have_assets]  # fmt: skip
+    if new_assets:
+        conn.execute(insert(app_assets), new_assets)
+    renamed = [{"_a": a, "_n": n, "_t": t} for a, (n, t) in want_assets.items() if have_assets.get(a, (n, t)) != (n, t)]
+    if renamed:
+        conn.execute(update(app_assets).where(app_assets.c.app_id == app_id, app_assets.c.asset_id == bindparam("_a"))
+                     .values(name=bindparam("_n"), type=bindparam("_t")), renamed)  # fmt: skip
+    if fresh:
         conn.execute(insert(app_permissions), [
             {"app_id": app_id, "workspace_id": workspace_id, "asset_id": a, "remote_id": r, "permission": p}
-            for (a, r), p in perms.items()])  # fmt: skip
+            for (a, r), p in fresh])  # fmt: skip
+    if moved:
+        conn.execute(update(app_permissions).where(app_permissions.c.app_id == app_id,
+                                                   app_permissions.c.asset_id == bindparam("_a"),
+                                                   app_permissions.c.remote_id == bindparam("_r"))
+                     .values(permission=bindparam("_p")), [{"_a": a, "_r": r, "_p": p} for (a, r), p in moved])  # fmt: skip
+    return {"granted": len(fresh), "changed": len(moved), "revoked": len(stale)}
+
+
+def _delete_pairs(conn: Connection, table: Any, app_id: str, columns: tuple[str, ...],
+                  keys: Sequence[tuple[str, ...]]) -> None:  # fmt: skip
+    """Delete the app's rows of ``table`` whose ``columns`` are one of ``keys``: PostgreSQL one
+    statement over arrays per 5,000 keys, SQLite one prepared DELETE run over them."""
+    if not keys:
+        return
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"CAST(:{c} AS text[])" for c in columns)
+        names = ", ".join(columns)
+        statement = text(f"DELETE FROM {table.name} WHERE app_id = :app_id AND ({names}) IN "
+                         f"(SELECT {names} FROM unnest({arrays}) AS v({names}))")  # fmt: skip
+        for start in range(0, len(keys), BULK_CHUNK):
+            chunk = keys[start : start + BULK_CHUNK]
+            conn.execute(statement, {"app_id": app_id} | {c: [k[i] for k in chunk] for i, c in enumerate(columns)})
+        return
+    where = [table.c.app_id == app_id, *(table.c[c] == bindparam(f"_{c}") for c in columns)]
+    conn.execute(delete(table).where(*where), [{f"_{c}": k[i] for i, c in enumerate(columns)} for k in keys])
 
 
 def open_members(conn: Connection, app_id: str) -> list[Any]:
@@ -123,8 +203,6 @@ def get_member(conn: Connection, app_id: str, member_id: str) -> Any | None:
 def set_member(conn: Connection, member_id: str, **values: Any) -> None:
     conn.execute(update(app_members).where(app_members.c.id == member_id).values(**values))
 
-
-BULK_CHUNK = 5000
 
 
 def set_members(conn: Connection, changes: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:

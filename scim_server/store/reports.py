@@ -8,7 +8,8 @@ done, ``failed`` when one failed (with the reason on the entry). Entries: ``pend
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -43,26 +44,77 @@ def pending_report(conn: Connection, ws: int, app_id: str) -> str:
     return report_id
 
 
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An entry to report: ``member`` (a ``mapping.AppMember``), its directory user, the reason,
+    and the status (``pending``, or ``held`` by the mass-removal guard)."""
+
+    member: Any
+    user_id: str | None
+    reason: str
+    status: str
+
+
 def add_entry(conn: Connection, ws: int, app_id: str, member: Any, user_id: str | None, reason: str,
               status: str) -> None:  # fmt: skip
     """Report ``member`` (a ``mapping.AppMember``) unless it already has an open entry; the entry
     keeps who it is and the access at stake as they are now."""
-    existing = conn.execute(select(entries.c.id).where(entries.c.app_id == app_id, entries.c.member_id == member.id,
-                                                       entries.c.status.in_(OPEN))).scalar()  # fmt: skip
-    if existing is not None:
-        return
-    assets = [{"asset_id": a, "permission": p} for a, p in member.assets]
+    add_entries(conn, ws, app_id, [NewEntry(member, user_id, reason, status)])
+
+
+def add_entries(conn: Connection, ws: int, app_id: str, wanted: Sequence[NewEntry]) -> int:
+    """``add_entry`` for many members at once (a check that finds a thousand departed users):
+    one read of the open entries, one INSERT, one notification naming them all (merged as the
+    hook merges one by one), instead of ~8 statements per member. A member with an open entry,
+    or listed twice, is reported once. Returns how many entries were added."""
+    ids = [e.member.id for e in wanted]
+    if not ids:
+        return 0
+    open_now = set(conn.execute(select(entries.c.member_id).where(entries.c.app_id == app_id,
+                                                                   entries.c.status.in_(OPEN))).scalars())  # fmt: skip
+    fresh: list[NewEntry] = []
+    for e in wanted:
+        if e.member.id not in open_now:
+            open_now.add(e.member.id)
+            fresh.append(e)
+    if not fresh:
+        return 0
     report_id = pending_report(conn, ws, app_id)
-    conn.execute(entries.insert().values(
-        id=new_id(), workspace_id=ws, app_id=app_id, report_id=report_id,
-        member_id=member.id, user_id=user_id, reason=reason, status=status, email=member.email,
-        display_name=member.display_name or member.username, app_role=member.app_role or None,
-        assets=orjson.dumps(assets).decode(), created=now(), updated=now()))  # fmt: skip
-    notify.report_entry(conn, report_id, member.id)  # tell the app's owners and webhooks (after commit)
-    if status == "held":  # a removal the mass-removal guard refused to send: on the trail as denied
-        audit(conn, ws, GUARD_ACTOR, "app.member.remove", "AppMember", member.id, outcome="denied",
-              detail={"app_id": app_id, "cause": reason, "held_by": "mass-removal guard", "user_id": user_id},
-              app_id=app_id, target_display=member.email or member.username)  # fmt: skip
+    rows = [{"id": new_id(), "workspace_id": ws, "app_id": app_id, "report_id": report_id, "member_id": e.member.id,
+             "user_id": e.user_id, "reason": e.reason, "status": e.status, "email": e.member.email,
+             "display_name": e.member.display_name or e.member.username, "app_role": e.member.app_role or None,
+             "assets": orjson.dumps([{"asset_id": a, "permission": p} for a, p in e.member.assets]).decode(),
+             "created": (at := now()), "updated": at} for e in fresh]  # fmt: skip
+    _insert_and_notify(conn, ws, report_id, rows)
+    for e in fresh:
+        if e.status == "held":  # a removal the mass-removal guard refused to send: on the trail as denied
+            audit(conn, ws, GUARD_ACTOR, "app.member.remove", "AppMember", e.member.id, outcome="denied",
+                  detail={"app_id": app_id, "cause": e.reason, "held_by": "mass-removal guard", "user_id": e.user_id},
+                  app_id=app_id, target_display=e.member.email or e.member.username)  # fmt: skip
+    return len(fresh)
+
+
+def _insert_and_notify(conn: Connection, ws: int, report_id: str, rows: list[dict[str, Any]]) -> None:
+    """Insert the entries and tell the app's owners and webhooks (after commit): the first entry
+    alone with its hook (which opens or updates the report's message, and sees whether the
+    report was empty), then the rest in one INSERT, merged into that message in one step as the
+    hook would merge them one at a time."""
+    conn.execute(entries.insert(), rows[:1])
+    notify.report_entry(conn, report_id, rows[0]["member_id"])
+    if len(rows) > 1:
+        conn.execute(entries.insert(), rows[1:])
+        people = [{"member_id": r["member_id"], "email": r["email"], "display_name": r["display_name"],
+                   "app_role": r["app_role"], "reason": r["reason"], "held": r["status"] == "held"} for r in rows[1:]]  # fmt: skip
+        notify.enqueue(conn, ws, "report.updated", {"report_id": report_id, "opened": False, "people": people},
+                       dedupe_key=f"report:{report_id}", merge=("people",))  # fmt: skip
+
+
+def withdraw_many(conn: Connection, app_id: str, member_ids: Sequence[str]) -> None:
+    """``withdraw`` for many members: one UPDATE per 500 of them."""
+    for start in range(0, len(member_ids), 500):
+        chunk = sorted(set(member_ids[start : start + 500]))
+        conn.execute(update(entries).where(entries.c.app_id == app_id, entries.c.member_id.in_(chunk),
+                                           entries.c.status.in_(OPEN)).values(status="withdrawn", updated=now()))  # fmt: skip
 
 
 def withdraw(conn: Connection, app_id: str, member_id: str) -> None:
