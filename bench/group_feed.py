@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from cryptography.fernet import Fernet
 from deprovision_scale import Bridge, _span, database, serve_sandbox, setup
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -49,7 +50,7 @@ def settle(bridge: Bridge, apps: list[str], seen: set[str]) -> list[dict[str, An
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sandbox_app, sandbox_url = serve_sandbox()
     with database(args.store) as url:
-        bridge = Bridge(url, Path(args.code).resolve(), {})
+        bridge = Bridge(url, Path(args.code).resolve(), {}, Fernet.generate_key().decode())
         try:
             ids = setup(bridge, sandbox_app, sandbox_url, args.users, args.apps, args.members)
             apps = [a["id"] for a in bridge.admin.get("/apps", params={"limit": 500}).json()["items"]]
