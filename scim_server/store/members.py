@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -151,16 +151,39 @@ def replace_assets(conn: Connection, workspace_id: int, app_id: str, assets: Ite
     if renamed:
         conn.execute(update(app_assets).where(app_assets.c.app_id == app_id, app_assets.c.asset_id == bindparam("_a"))
                      .values(name=bindparam("_n"), type=bindparam("_t")), renamed)  # fmt: skip
-    if fresh:
-        conn.execute(insert(app_permissions), [
-            {"app_id": app_id, "workspace_id": workspace_id, "asset_id": a, "remote_id": r, "permission": p}
-            for (a, r), p in fresh])  # fmt: skip
+    _insert_permissions(conn, workspace_id, app_id, fresh)
     if moved:
         conn.execute(update(app_permissions).where(app_permissions.c.app_id == app_id,
                                                    app_permissions.c.asset_id == bindparam("_a"),
                                                    app_permissions.c.remote_id == bindparam("_r"))
                      .values(permission=bindparam("_p")), [{"_a": a, "_r": r, "_p": p} for (a, r), p in moved])  # fmt: skip
     return {"granted": len(fresh), "changed": len(moved), "revoked": len(stale)}
+
+
+_INSERT_PERMISSIONS_PG = text(
+    "INSERT INTO app_permissions (app_id, workspace_id, asset_id, remote_id, permission) "
+    "SELECT :app_id, :ws, v.asset_id, v.remote_id, v.permission FROM unnest(CAST(:asset_id AS text[]), "
+    "CAST(:remote_id AS text[]), CAST(:permission AS text[])) AS v(asset_id, remote_id, permission)"
+)
+
+
+def _insert_permissions(conn: Connection, workspace_id: int, app_id: str,
+                        fresh: Sequence[tuple[tuple[str, str], str]]) -> None:  # fmt: skip
+    """New permissions ((asset id, remote id), permission): PostgreSQL one INSERT over arrays per
+    5,000 (a multi-row VALUES list costs SQLAlchemy CPU per row to render), SQLite executemany."""
+    if not fresh:
+        return
+    if conn.dialect.name == "postgresql":
+        for start in range(0, len(fresh), BULK_CHUNK):
+            chunk = fresh[start : start + BULK_CHUNK]
+            conn.execute(_INSERT_PERMISSIONS_PG, {"app_id": app_id, "ws": workspace_id,
+                                                  "asset_id": [a for (a, _), _ in chunk],
+                                                  "remote_id": [r for (_, r), _ in chunk],
+                                                  "permission": [p for _, p in chunk]})  # fmt: skip
+        return
+    conn.execute(insert(app_permissions), [
+        {"app_id": app_id, "workspace_id": workspace_id, "asset_id": a, "remote_id": r, "permission": p}
+        for (a, r), p in fresh])  # fmt: skip
 
 
 def _delete_pairs(conn: Connection, table: Any, app_id: str, columns: tuple[str, ...],
@@ -184,6 +207,36 @@ def _delete_pairs(conn: Connection, table: Any, app_id: str, columns: tuple[str,
 
 def open_members(conn: Connection, app_id: str) -> list[Any]:
     return list(conn.execute(select(app_members).where(app_members.c.app_id == app_id, OPEN)))
+
+
+class MemberState(NamedTuple):
+    """What reconciliation reads of a member row (``open_member_states``)."""
+
+    id: str
+    remote_id: str
+    email: str | None
+    username: str | None
+    display_name: str | None
+    app_role: str | None
+    status: str
+    state: str
+    user_id: str | None
+    bridge_role: str | None
+    match_source: str | None
+    managed_user_id: str | None
+    exempt_reason: str | None
+    conflicts: str | None
+
+
+_STATE_COLUMNS = [app_members.c[name] for name in MemberState._fields]
+
+
+def open_member_states(conn: Connection, app_id: str) -> list[MemberState]:
+    """The app's open members as reconciliation reads them: only the columns it uses (no
+    timestamps to parse), as named tuples. A SQLAlchemy ``Row`` costs ~1.5 µs per attribute
+    read; at 50,000 members and ~20 reads each that was a second of a check's CPU."""
+    query = select(*_STATE_COLUMNS).where(app_members.c.app_id == app_id, OPEN)
+    return [MemberState(*row) for row in conn.execute(query)]
 
 
 def permissions_by_member(conn: Connection, app_id: str) -> dict[str, list[tuple[str, str]]]:
