@@ -2,7 +2,7 @@
 """Audit trail at scale: export of N events as CSV and as JSONL (events/s, peak RSS), and
 ``verify`` of N events, on SQLite and/or PostgreSQL.
 
-    .venv/bin/python bench/audit_scale.py [--events 1000000] [--db sqlite postgres] [--runs 3]
+    .venv/bin/python bench/audit_scale.py [--events 1000000] [--db sqlite postgres] [--runs 3] [--code DIR ...]
 
 The trail is built once per database (bulk inserts, then sealed into the chain); each
 measurement runs in a fresh child process, so its peak RSS (``ru_maxrss``) is that of the
@@ -10,7 +10,15 @@ operation alone; the child also reports its RSS before starting (the import base
 export is measured at N/10 events too: flat memory means the same peak for both sizes. Medians
 over ``--runs``. Goal (issue 12): exports at >= 100,000 events/s with flat memory. On a shared
 machine the wall-clock rate says more about the neighbours than the code: the "per CPU-s"
-column (events per second of the child's own CPU time, user + system) is the steadier figure.
+column (events per second of the child's own CPU time, user + system) is the steadier figure;
+on SQLite it includes the database engine's work (in-process), on PostgreSQL it does not.
+
+``--code DIR ...`` measures each listed checkout (e.g. a ``git worktree add --detach`` of the
+commit before a change, and ``.``) on the same trail, one after the other for each run, so a
+before/after shares the machine's load. The trail is built by this checkout's code. On
+PostgreSQL the build ends with ``ANALYZE``, as autovacuum would in production (the test
+cluster runs without it): without statistics the planner sorted every remaining row for each
+chunk of an export.
 """
 
 from __future__ import annotations
@@ -62,6 +70,8 @@ def build(url: str, events: int) -> None:
 
         db.write_sync(unit)
         done += n
+    if url.startswith("postgresql"):
+        db.write_sync(lambda conn: conn.exec_driver_sql("ANALYZE audit_events"))
     db.close()
 
 
@@ -101,9 +111,10 @@ def child(op: str, url: str, limit: int | None) -> None:
     db.close()
 
 
-def measure(op: str, url: str, limit: int | None = None) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", op, "--url", url] + (["--limit", str(limit)] if limit else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+def measure(op: str, url: str, limit: int | None = None, code: Path = ROOT) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", op, "--url", url, "--code", str(code)]
+    cmd += ["--limit", str(limit)] if limit else []
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=code).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -115,10 +126,13 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--url")
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--code", nargs="+", type=Path, default=[ROOT], help="checkouts to measure (default: this one)")
     args = parser.parse_args()
     if args.child:
+        sys.path.insert(0, str(args.code[0].resolve()))  # that checkout's scim_server, not this one's
         child(args.child, args.url, args.limit)
         return
+    codes = [code.resolve() for code in args.code]
     for kind in args.db:
         tmp = Path(tempfile.mkdtemp())
         pg_name = None
@@ -132,24 +146,33 @@ def main() -> None:
         try:
             t0 = time.perf_counter()
             build(url, args.events)
-            print(f"\n{kind}: built and sealed {args.events:,} events in {time.perf_counter() - t0:.1f} s")
+            print(f"\n{kind}: built and sealed {args.events:,} events in {time.perf_counter() - t0:.1f} s", flush=True)
             print(f"{'operation':22s}{'events/s':>12s}{'range':>22s}{'per CPU-s':>12s}{'peak RSS MiB':>14s}"
-                  f"{'start RSS MiB':>15s}")  # fmt: skip
+                  f"{'start RSS MiB':>15s}" + ("  code" if len(codes) > 1 else ""))  # fmt: skip
             small = max(args.events // 10, 1)
             for op, limit in (("csv", None), ("csv", small), ("jsonl", None), ("jsonl", small), ("ocsf", None),
                               ("verify", None)):  # fmt: skip
-                results = [measure(op, url, limit) for _ in range(args.runs)]
-                rates = [r["events"] / r["seconds"] for r in results]
-                label = f"{op} {results[0]['events']:,}"
-                per_cpu = statistics.median(r["events"] / max(r["cpu_seconds"], 1e-9) for r in results)
-                print(f"{label:22s}{statistics.median(rates):>12,.0f}{f'{min(rates):,.0f}-{max(rates):,.0f}':>22s}"
-                      f"{per_cpu:>12,.0f}"
-                      f"{statistics.median(r['peak_rss_kb'] for r in results) / 1024:>14.1f}"
-                      f"{statistics.median(r['start_rss_kb'] for r in results) / 1024:>15.1f}")  # fmt: skip
+                runs: dict[Path, list[dict[str, float]]] = {code: [] for code in codes}
+                for _ in range(args.runs):
+                    for code in codes:
+                        runs[code].append(measure(op, url, limit, code))
+                for code, results in runs.items():
+                    report(op, results, f"  {code}" if len(codes) > 1 else "")
         finally:
             if pg_name:
                 subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-qc",
                                 f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'], check=False)  # fmt: skip
+
+
+def report(op: str, results: list[dict[str, float]], suffix: str) -> None:
+    """One line: median events/s (and the range), per CPU-s, peak and starting RSS."""
+    rates = [r["events"] / r["seconds"] for r in results]
+    label = f"{op} {results[0]['events']:,}"
+    per_cpu = statistics.median(r["events"] / max(r["cpu_seconds"], 1e-9) for r in results)
+    print(f"{label:22s}{statistics.median(rates):>12,.0f}{f'{min(rates):,.0f}-{max(rates):,.0f}':>22s}"
+          f"{per_cpu:>12,.0f}"
+          f"{statistics.median(r['peak_rss_kb'] for r in results) / 1024:>14.1f}"
+          f"{statistics.median(r['start_rss_kb'] for r in results) / 1024:>15.1f}{suffix}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

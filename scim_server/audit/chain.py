@@ -18,6 +18,7 @@ the checkpoints it passed.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +26,17 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 
-from scim_server.audit.events import COLUMNS, GENESIS, Event, audit_events, iterate, sealed
+from scim_server.audit.events import (
+    COLUMNS,
+    GENESIS,
+    Event,
+    audit_events,
+    canonical,
+    row_chunks,
+    sealed,
+    time_text,
+    time_texts,
+)
 from scim_server.audit.keys import BadSignature, Signer, verify_jws
 from scim_server.store import fastsql
 from scim_server.store.db import iso_utc, now
@@ -75,17 +86,6 @@ def pending_workspaces(conn: Connection) -> list[int]:
     while row := fastsql.fetchone(conn, _NEXT_PENDING, {"after": found[-1] if found else -1, "limit": 1, "offset": 0}):
         found.append(int(row[0]))
     return found
-
-
-def time_text(stored: Any) -> str:
-    """``iso_utc(ts_out(stored))``, the text an event's hash covers for its ``at``, without the
-    datetime round trip for SQLite's storage format (``YYYY-MM-DD HH:MM:SS.ffffff``, as
-    ``fastsql.ts_in`` writes it): a third of the sealing CPU went there."""
-    if isinstance(stored, str) and len(stored) == 26 and stored[10] == " " and stored[19] == ".":
-        whole, fraction = stored[:10] + "T" + stored[11:19], stored[20:]
-        if fraction.isdigit():
-            return f"{whole}Z" if fraction == "000000" else f"{whole}.{fraction}Z"
-    return iso_utc(ts_out(stored)) or ""
 
 
 def _event(row: tuple[Any, ...]) -> Event:
@@ -242,24 +242,28 @@ def verify(read: Read[Any], workspace_id: int, jwks: dict[str, Any]) -> Verifica
         return Verification(workspace_id, False, count, expected - 1, prev, len(rows), seq, problem, start[0])
 
     expected, prev, count, last_good_checkpoint = start[0] + 1, start[1], 0, start[0]
-    for event in iterate(read, sealed(workspace_id).where(c.seq > start[0])):
-        seq = int(event.seq or 0)
-        if seq < expected:
-            return bad(seq, f"seq {seq} appears twice or out of order (an inserted or reordered row)")
-        if seq > expected:
-            return bad(expected, f"seq {expected} is missing (a deleted row)")
-        if event.prev_hash != prev:
-            return bad(seq, f"seq {seq} does not follow the event before it (prev_hash differs: an inserted, "
-                            "deleted or reordered row)")  # fmt: skip
-        digest = event.compute_hash(seq, prev)
-        if event.hash != digest:
-            return bad(seq, f"seq {seq} was altered (its hash does not match its content)")
-        if seq in signed:
-            if signed[seq] != digest:
-                return bad(last_good_checkpoint + 1, f"the events from seq {last_good_checkpoint + 1} to {seq} were "
-                                                     f"rewritten (the checkpoint at seq {seq} signed another hash)")  # fmt: skip
-            last_good_checkpoint = seq
-        prev, expected, count = digest, expected + 1, count + 1
+    sha256 = hashlib.sha256
+    # rows as plain tuples (``events.row_chunks``): an Event per row cost as much as the hashing
+    for chunk in row_chunks(read, sealed(workspace_id).where(c.seq > start[0])):
+        for row, time in zip(chunk, time_texts([row[1] for row in chunk]), strict=True):
+            seq = int(row[0])
+            if seq < expected:
+                return bad(seq, f"seq {seq} appears twice or out of order (an inserted or reordered row)")
+            if seq > expected:
+                return bad(expected, f"seq {expected} is missing (a deleted row)")
+            if row[11] != prev:
+                return bad(seq, f"seq {seq} does not follow the event before it (prev_hash differs: an inserted, "
+                                "deleted or reordered row)")  # fmt: skip
+            digest = sha256(canonical(workspace_id, seq, time, row[2:11], prev)).hexdigest()
+            if row[12] != digest:
+                return bad(seq, f"seq {seq} was altered (its hash does not match its content)")
+            if seq in signed:
+                if signed[seq] != digest:
+                    return bad(last_good_checkpoint + 1, f"the events from seq {last_good_checkpoint + 1} to {seq} "
+                                                         f"were rewritten (the checkpoint at seq {seq} signed another "
+                                                         "hash)")  # fmt: skip
+                last_good_checkpoint = seq
+            prev, expected, count = digest, expected + 1, count + 1
     if signed and max(signed) >= expected:
         return bad(expected, f"the trail ends at seq {expected - 1} but a checkpoint signed seq {max(signed)} "
                              "(a truncated tail)")  # fmt: skip

@@ -1,20 +1,26 @@
 """An audit event as read back, its canonical encoding (what its hash covers) and its API view.
 
-Rows are read in chunks ordered by ``(seq, id)`` (keyset), so verifying or exporting a trail of
-any length holds one chunk in memory.
+Exports and verification read rows in chunks ordered by ``seq`` (keyset; ``seq`` is unique in a
+workspace), so a trail of any length holds one chunk in memory. They read ``ROW``'s columns as
+the DBAPI's plain tuples (``row_chunks``) and format the time with ``time_text``: building an
+``Event`` through SQLAlchemy's row processing (a datetime parsed, made aware and formatted back
+per row) took half of an export's time.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Select, select, tuple_
+from sqlalchemy import Connection, Select, Text, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from scim_server.store.db import iso_utc
 from scim_server.store.fastsql import ts_out
@@ -29,6 +35,70 @@ CHUNK = 5000
 
 COLUMNS = (c.id, c.workspace_id, c.seq, c.at, c.actor, c.action, c.target_type, c.target_id, c.target_display,
            c.app_id, c.outcome, c.changes, c.detail, c.prev_hash, c.hash)  # fmt: skip
+
+
+class utc_text(FunctionElement[str]):
+    """A timestamp as UTC text in SQLite's storage format, ``YYYY-MM-DD HH:MM:SS.ffffff``: on
+    SQLite the stored text itself, on PostgreSQL ``to_char`` of it in UTC, so that
+    ``time_text`` formats both with string operations (a datetime per row, made, converted to
+    UTC and formatted, cost 3 µs)."""
+
+    type = Text()
+    inherit_cache = True
+    name = "utc_text"
+
+
+@compiles(utc_text)
+def _utc_text_default(element: utc_text, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(utc_text, "postgresql")
+def _utc_text_postgresql(element: utc_text, compiler: Any, **kw: Any) -> str:
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+
+
+# What exports and verification read: ``seq`` first (the keyset), then the CSV columns' order.
+ROW = (c.seq, utc_text(c.at).label("at"), c.actor, c.action, c.target_type, c.target_id, c.target_display, c.app_id, c.outcome, c.changes,
+       c.detail, c.prev_hash, c.hash)  # fmt: skip
+Row = tuple[Any, ...]  # a ``ROW`` as the DBAPI returns it (``at`` as ``utc_text``)
+ReadRows = Callable[[Callable[[Connection], list[Row]]], list[Row]]
+
+
+def time_text(stored: Any) -> str:
+    """``iso_utc(ts_out(stored))``, the text an event's hash covers for its ``at``, without the
+    datetime round trip for SQLite's storage format (``YYYY-MM-DD HH:MM:SS.ffffff``, as
+    ``fastsql.ts_in`` and SQLAlchemy write it): a third of the sealing CPU went there."""
+    if isinstance(stored, str) and len(stored) == 26 and stored[10] == " " and stored[19] == ".":
+        whole, fraction = stored[:10] + "T" + stored[11:19], stored[20:]
+        if fraction.isdigit():
+            return f"{whole}Z" if fraction == "000000" else f"{whole}.{fraction}Z"
+    return iso_utc(ts_out(stored)) or ""
+
+
+_STORED = "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}"
+_ALL_STORED = re.compile(f"(?:{_STORED}\n)*{_STORED}")
+
+
+def time_texts(values: Sequence[Any]) -> list[str]:
+    """``[time_text(v) for v in values]``, done on the column joined when every value is in the
+    storage format (the usual case: a regex check and four replaces instead of a call a row)."""
+    try:
+        joined = "\n".join(values)
+    except TypeError:  # a datetime, or None
+        return [time_text(v) for v in values]
+    if not values or not _ALL_STORED.fullmatch(joined):
+        return [time_text(v) for v in values]
+    joined = joined.replace(" ", "T").replace(".000000\n", "\n")  # a whole second shows no fraction
+    joined = joined.removesuffix(".000000")
+    return (joined.replace("\n", "Z\n") + "Z").split("\n")
+
+
+def canonical(workspace_id: int, seq: int, time: str, fields: Sequence[Any], prev_hash: str) -> bytes:
+    """The bytes an event's ``hash`` is the SHA-256 of: the contract every verifier reimplements.
+    ``fields`` are actor, action, target_type, target_id, target_display, app_id, outcome,
+    changes (the stored JSON text), detail (likewise), in that order (``ROW[2:11]``)."""
+    return orjson.dumps([ENCODING, workspace_id, seq, time, *fields, prev_hash])
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +128,9 @@ class Event:
 
     def canonical(self, seq: int, prev_hash: str) -> bytes:
         """The bytes ``hash`` is the SHA-256 of, for this event at ``seq`` after ``prev_hash``."""
-        return orjson.dumps([ENCODING, self.workspace_id, seq, self.time, self.actor, self.action, self.target_type,
-                             self.target_id, self.target_display, self.app_id, self.outcome, self.changes,
-                             self.detail, prev_hash])  # fmt: skip
+        return canonical(self.workspace_id, seq, self.time, (self.actor, self.action, self.target_type,
+                         self.target_id, self.target_display, self.app_id, self.outcome, self.changes, self.detail),
+                         prev_hash)  # fmt: skip
 
     def compute_hash(self, seq: int, prev_hash: str) -> str:
         return hashlib.sha256(self.canonical(seq, prev_hash)).hexdigest()
@@ -81,23 +151,30 @@ def sealed(workspace_id: int) -> Select[Any]:
     return select(*COLUMNS).where(c.workspace_id == workspace_id, c.seq.is_not(None))
 
 
-def chunk_after(conn: Connection, query: Select[Any], position: tuple[int, int] | None,
-                limit: int = CHUNK) -> list[Event]:  # fmt: skip
-    """Up to ``limit`` events of ``query`` after ``position`` = (seq, id), in (seq, id) order."""
-    if position is not None:
-        # a row value: both databases seek the (workspace_id, seq) index with it (an OR of the
-        # two terms made SQLite scan from the start for every chunk)
-        query = query.where(tuple_(c.seq, c.id) > tuple_(position[0], position[1]))
-    return [Event.from_row(r) for r in conn.execute(query.order_by(c.seq, c.id).limit(limit)).all()]
+def rows_after(conn: Connection, query: Select[Any], after: int | None, limit: int = CHUNK) -> list[Row]:
+    """Up to ``limit`` rows (``ROW``'s columns) of ``query`` with ``seq`` above ``after``, in
+    ``seq`` order, as plain tuples from the DBAPI cursor: SQLAlchemy still binds the filters
+    (a ``since`` datetime becomes SQLite's stored text), but no longer processes each row."""
+    chunk = cast(Select[Any], query.with_only_columns(*ROW))
+    if after is not None:
+        chunk = chunk.where(c.seq > after)
+    result = conn.execute(chunk.order_by(c.seq).limit(limit))
+    try:
+        rows = cast(list[Row], result.cursor.fetchall())  # sqlite3 and psycopg both return a list
+    finally:
+        result.close()
+    return rows
 
 
-def iterate(read: Any, query: Select[Any], limit: int = CHUNK) -> Iterator[Event]:
-    """Every event of ``query`` in (seq, id) order, one chunk in memory at a time; ``read(fn)``
+def row_chunks(read: ReadRows, query: Select[Any], limit: int = CHUNK) -> Iterator[list[Row]]:
+    """Every row of ``query`` (a sealed, one-workspace query) in ``seq`` order, a chunk of at
+    most ``limit`` at a time (each chunk its own ``read``, so memory stays flat); ``read(fn)``
     runs ``fn(conn)`` (e.g. ``Database.read_sync``)."""
-    position: tuple[int, int] | None = None
+    after: int | None = None
     while True:
-        rows: list[Event] = read(partial(chunk_after, query=query, position=position, limit=limit))
-        yield from rows
+        rows = read(partial(rows_after, query=query, after=after, limit=limit))
+        if rows:
+            yield rows
         if len(rows) < limit:
             return
-        position = (rows[-1].seq or 0, rows[-1].id)
+        after = rows[-1][0]

@@ -13,21 +13,20 @@ database, which is the point (an auditor is handed a file, a manifest and a publ
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select
+from sqlalchemy import Select
 
 from scim_server.audit.chain import Checkpoint
-from scim_server.audit.events import CHUNK, Event, chunk_after
+from scim_server.audit.events import CHUNK, ReadRows, Row, row_chunks, time_texts
 from scim_server.audit.keys import BadSignature, Signer, verify_jws
 from scim_server.store.db import iso_utc, now
+from scim_server.store.fastsql import ts_out
 
 FORMATS = ("csv", "jsonl", "ocsf")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson", "ocsf": "application/x-ndjson"}
@@ -42,30 +41,53 @@ def csv_cell(value: str | None) -> str | None:
     return "'" + value if value and value.startswith(_FORMULA_START) else value
 
 
-def _csv_rows(events: list[Event]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    # seq, time, outcome and the hashes cannot start with a formula character, and changes/detail
-    # are JSON objects (``{``): only the free-text cells need the check
-    writer.writerows(
-        (e.seq, e.time, csv_cell(e.actor), csv_cell(e.action), csv_cell(e.target_type), csv_cell(e.target_id),
-         csv_cell(e.target_display), csv_cell(e.app_id), e.outcome, e.changes, e.detail, e.prev_hash, e.hash)
-        for e in events
-    )  # fmt: skip
-    return out.getvalue().encode()
+# csv.writer (QUOTE_MINIMAL, ``"\r\n"`` line ends) quotes a cell holding one of these, doubling its quotes
+_QUOTE_CHARS = (",", '"', "\r", "\n")
+_SEP = "\x00"
+_FORMULA_AFTER_SEP = tuple(_SEP + ch for ch in _FORMULA_START)
+# ROW positions of the free-text cells (actor .. app_id): seq, time, outcome and the hashes cannot
+# start with a formula character, and changes/detail are JSON objects (``{``)
+_FREE_TEXT = range(2, 8)
 
 
-def _fragment(raw: str | None) -> Any:
-    return orjson.Fragment(raw) if raw else None
+def _csv_column(values: Sequence[Any], free_text: bool) -> Sequence[str]:
+    """One column of a chunk as csv.writer writes its cells (None as empty, ``str`` of the rest,
+    quoted where needed), with ``csv_cell``'s escape if ``free_text``. The checks run once over
+    the column joined: most columns need neither escape nor quotes, and then no cell is visited."""
+    cells: Sequence[str] = values
+    try:
+        joined = _SEP.join(values)
+    except TypeError:  # a None, or a value that is not text (``seq``)
+        cells = ["" if v is None else str(v) for v in values]
+        joined = _SEP.join(cells)
+    if free_text and (joined.startswith(_FORMULA_START) or any(m in joined for m in _FORMULA_AFTER_SEP)):
+        cells = ["'" + v if v.startswith(_FORMULA_START) else v for v in cells]
+        joined = _SEP.join(cells)
+    if any(ch in joined for ch in _QUOTE_CHARS):
+        cells = ['"' + v.replace('"', '""') + '"' if '"' in v or "," in v or "\n" in v or "\r" in v else v
+                 for v in cells]  # fmt: skip
+    return cells
 
 
-def _jsonl_rows(events: list[Event]) -> bytes:
-    return b"".join(orjson.dumps({
-        "seq": e.seq, "time": e.time, "actor": e.actor, "action": e.action,
-        "target": {"type": e.target_type, "id": e.target_id, "display": e.target_display},
-        "app_id": e.app_id, "outcome": e.outcome, "changes": _fragment(e.changes), "detail": _fragment(e.detail),
-        "prev_hash": e.prev_hash, "hash": e.hash,
-    }) + b"\n" for e in events)  # fmt: skip
+def _csv_rows(rows: list[Row]) -> bytes:
+    """``rows`` as CSV lines, byte for byte what csv.writer writes for the cells (``csv_cell``
+    on the free-text ones), built column by column: csv.writer took 8 µs a row."""
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    columns[1] = time_texts(columns[1])
+    cells = [_csv_column(column, i in _FREE_TEXT) for i, column in enumerate(columns)]
+    return ("\r\n".join(map(",".join, zip(*cells, strict=True))) + "\r\n").encode()
+
+
+def _jsonl_rows(rows: list[Row]) -> bytes:
+    fragment, dumps, newline = orjson.Fragment, orjson.dumps, orjson.OPT_APPEND_NEWLINE
+    times = time_texts([row[1] for row in rows])
+    return b"".join([dumps({
+        "seq": seq, "time": time, "actor": actor, "action": action,
+        "target": {"type": target_type, "id": target_id, "display": target_display},
+        "app_id": app_id, "outcome": outcome, "changes": fragment(changes) if changes else None,
+        "detail": fragment(detail) if detail else None, "prev_hash": prev_hash, "hash": digest,
+    }, option=newline) for time, (seq, _, actor, action, target_type, target_id, target_display, app_id, outcome,
+                                  changes, detail, prev_hash, digest) in zip(times, rows, strict=True)])  # fmt: skip
 
 
 # OCSF: which class and activity an action is. Account Change (3001): the account itself; User
@@ -92,34 +114,39 @@ def ocsf_class(action: str, target_type: str) -> tuple[int, int, str]:
     return 3004, _ENTITY.get(last, 99), "Entity Management"
 
 
-def _ocsf(e: Event) -> dict[str, Any]:
-    class_uid, activity, name = ocsf_class(e.action, e.target_type)
-    target = {"uid": e.target_id, "name": e.target_display, "type": e.target_type}
+def _fragment(raw: str | None) -> Any:
+    return orjson.Fragment(raw) if raw else None
+
+
+def _ocsf(row: Row) -> dict[str, Any]:
+    seq, at, actor, action, target_type, target_id, target_display, app_id, outcome, changes, detail, prev, digest = row
+    class_uid, activity, name = ocsf_class(action, target_type)
+    target = {"uid": target_id, "name": target_display, "type": target_type}
     body: dict[str, Any] = {
         "category_uid": 3, "category_name": "Identity & Access Management", "class_uid": class_uid,
         "class_name": name, "activity_id": activity, "type_uid": class_uid * 100 + activity,
-        "time": int(e.at.timestamp() * 1000), "severity_id": 1,
-        "status_id": 1 if e.outcome == "success" else 2, "status": e.outcome.capitalize(),
-        "actor": {"user": {"uid": e.actor}}, "message": e.action,
+        "time": int(ts_out(at).timestamp() * 1000), "severity_id": 1,
+        "status_id": 1 if outcome == "success" else 2, "status": outcome.capitalize(),
+        "actor": {"user": {"uid": actor}}, "message": action,
         "metadata": {"version": "1.1.0", "product": {"name": "scim-bridge", "vendor_name": "scim-bridge"},
-                     "uid": e.hash, "sequence": e.seq, "log_name": "audit"},
-        "unmapped": {"seq": e.seq, "prev_hash": e.prev_hash, "hash": e.hash, "app_id": e.app_id,
-                     "changes": _fragment(e.changes), "detail": _fragment(e.detail)},
+                     "uid": digest, "sequence": seq, "log_name": "audit"},
+        "unmapped": {"seq": seq, "prev_hash": prev, "hash": digest, "app_id": app_id,
+                     "changes": _fragment(changes), "detail": _fragment(detail)},
     }  # fmt: skip
     if class_uid == 3004:
         body["entity"] = target
     else:
         body["user"] = target
     if class_uid == 3005:
-        body["privileges"] = [e.action]
+        body["privileges"] = [action]
     return body
 
 
-def _ocsf_rows(events: list[Event]) -> bytes:
-    return b"".join(orjson.dumps(_ocsf(e)) + b"\n" for e in events)
+def _ocsf_rows(rows: list[Row]) -> bytes:
+    return b"".join([orjson.dumps(_ocsf(row), option=orjson.OPT_APPEND_NEWLINE) for row in rows])
 
 
-_ENCODERS: dict[str, Callable[[list[Event]], bytes]] = {"csv": _csv_rows, "jsonl": _jsonl_rows, "ocsf": _ocsf_rows}
+_ENCODERS: dict[str, Callable[[list[Row]], bytes]] = {"csv": _csv_rows, "jsonl": _jsonl_rows, "ocsf": _ocsf_rows}
 
 
 @dataclass
@@ -134,22 +161,16 @@ class Exporter:
     first_seq: int | None = None
     last_seq: int | None = None
 
-    def chunks(self, read: Callable[[Callable[[Connection], list[Event]]], list[Event]],
-               limit: int = CHUNK) -> Iterator[bytes]:  # fmt: skip
+    def chunks(self, read: ReadRows, limit: int = CHUNK) -> Iterator[bytes]:
         """The file in pieces; ``read(fn)`` runs ``fn(conn)``. Memory: one chunk of events."""
+        encode = _ENCODERS[self.format]
         if self.format == "csv":
             yield self._take(("\r\n".join([",".join(CSV_COLUMNS), ""])).encode())
-        position: tuple[int, int] | None = None
-        while True:
-            events = read(partial(chunk_after, query=self.query, position=position, limit=limit))
-            if events:
-                self.count += len(events)
-                self.first_seq = self.first_seq if self.first_seq is not None else events[0].seq
-                self.last_seq = events[-1].seq
-                yield self._take(_ENCODERS[self.format](events))
-            if len(events) < limit:
-                return
-            position = (events[-1].seq or 0, events[-1].id)
+        for rows in row_chunks(read, self.query, limit):
+            self.count += len(rows)
+            self.first_seq = self.first_seq if self.first_seq is not None else rows[0][0]
+            self.last_seq = rows[-1][0]
+            yield self._take(encode(rows))
 
     def _take(self, data: bytes) -> bytes:
         self.sha256.update(data)
