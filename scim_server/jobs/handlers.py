@@ -26,7 +26,7 @@ from scim_server.store.apps import AppRecord
 from scim_server.store.db import now
 from scim_server.store.members import ImportedMember
 
-BATCH = 2000  # members per import unit: each a commit; at 50,000 members, 25 of them
+BATCH = 500
 SCHEDULE = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 
 
