@@ -11,7 +11,10 @@ stream p50 / p99 (medians of --runs runs), SCIM request p99 under the stream, an
 
     .venv/bin/python bench/deprovision_scale.py [--store sqlite|postgres|both] [--users 1000]
         [--apps 2] [--members 1000] [--seconds 30] [--rate 25] [--idle 10] [--runs 1]
-        [--code DIR]   # run the server from another checkout (a before/after in the same run)
+        [--code DIR ...] # run the server from this checkout; repeated: each measured in turn on the
+                         # same data (one setup), e.g. a before/after in the same session
+        [--stages]     # where the idle deactivations' time went (PATCH -> jobs claimed / done -> gone)
+        [--old-jobs N] # first insert N completed jobs (inside the retention): measure with a long history
         [--env K=V ...] # extra SCIM_BRIDGE_ settings for the server
 """
 
@@ -66,11 +69,11 @@ def serve_sandbox() -> tuple[Any, str]:
 class Bridge:
     """`scim-bridge serve` in a child process (from ``code``), with a SCIM and an admin client."""
 
-    def __init__(self, url: str, code: Path, extra: dict[str, str]) -> None:
+    def __init__(self, url: str, code: Path, extra: dict[str, str], key: str) -> None:
         self.port = free_port()
         self.code = code
         self.env = os.environ | {
-            "SCIM_BRIDGE_DATABASE_URL": url, "SCIM_BRIDGE_SECRET_KEY": Fernet.generate_key().decode(),
+            "SCIM_BRIDGE_DATABASE_URL": url, "SCIM_BRIDGE_SECRET_KEY": key,
             "SCIM_BRIDGE_ACCESS_LOG": "false", "SCIM_BRIDGE_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(code),
         } | extra  # fmt: skip
@@ -153,18 +156,117 @@ def setup(bridge: Bridge, sandbox_app: Any, sandbox_url: str, users: int, apps: 
     return ids
 
 
+OLD_SPAN = 5 * 86400  # old jobs finished over the last 5 days: inside the default 7-day retention, never pruned
+OLD_BATCH = 100_000
+_OLD_COLUMNS = ("id, workspace_id, app_id, kind, status, payload, result, dedupe_key, created_by, max_attempts, "
+                "attempts, progress_done, run_after, created, started, finished")  # fmt: skip
+
+
+def _old_jobs_sql(dialect: str) -> str:
+    """One set-based INSERT of a batch of completed jobs: row ``n`` (``:lo`` <= n < ``:hi``) goes to
+    app ``n % A``, is a check, reconcile or remove (1 : 4 : 5, as the outbox makes them), and was
+    created and finished ``n``-proportionally over the last ``OLD_SPAN`` seconds."""
+    if dialect == "sqlite":
+        seq = "WITH RECURSIVE seq(n) AS (SELECT :lo UNION ALL SELECT n + 1 FROM seq WHERE n + 1 < :hi)"
+        at = "strftime('%Y-%m-%d %H:%M:%S', :base, '+' || (s.n * {span} / :total) || ' seconds') || '.000000'"
+        job_id = "printf('00000000-0000-4000-8000-%012d', s.n)"
+    else:
+        seq = "WITH seq(n) AS (SELECT generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint) - 1))"
+        at = "CAST(:base AS timestamptz) + (s.n * {span} / :total) * interval '1 second'"
+        job_id = "'00000000-0000-4000-8000-' || lpad(CAST(s.n AS text), 12, '0')"
+    at = at.format(span=OLD_SPAN)
+    kind = "CASE WHEN s.n % 10 = 0 THEN 'check' WHEN s.n % 10 < 5 THEN 'reconcile' ELSE 'remove' END"
+    return (
+        f"{seq}, a AS (SELECT id, workspace_id, row_number() OVER (ORDER BY id) - 1 AS i FROM apps)"
+        f" INSERT INTO jobs ({_OLD_COLUMNS}) SELECT {job_id}, a.workspace_id, a.id, {kind}, 'completed',"
+        f" '{{\"reason\": \"old\"}}', '{{}}', a.id || ':' || {kind} || CASE WHEN s.n % 10 < 5 THEN '' ELSE"
+        f" '\\:old' || CAST(s.n AS text) END, 'bench', 8, 1, 0, {at}, {at}, {at}, {at}"
+        f" FROM seq AS s JOIN a ON a.i = s.n % :apps"
+    )  # fmt: skip
+
+
+def insert_old_jobs(url: str, count: int, apps: int) -> float:
+    """``--old-jobs``: ``count`` completed jobs straight into the jobs table (set-based, in batches
+    so the server's writers are never locked out for long), spread over the apps, finished inside
+    the retention so the scheduler does not prune them. Returns the seconds it took."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import create_engine, text
+
+    started = time.perf_counter()
+    engine = create_engine(url, connect_args={"timeout": 120} if url.startswith("sqlite") else {})
+    base = (datetime.now(UTC) - timedelta(seconds=OLD_SPAN + 3600)).replace(tzinfo=None)
+    sql = text(_old_jobs_sql(engine.dialect.name))
+    try:
+        for lo in range(0, count, OLD_BATCH):
+            with engine.begin() as conn:
+                conn.execute(sql, {"lo": lo, "hi": min(count, lo + OLD_BATCH), "total": count, "apps": apps,
+                                   "base": base.isoformat(" ") if engine.dialect.name == "sqlite" else base})  # fmt: skip
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
 def gone_everywhere(sandbox_app: Any, apps: int, n: int) -> bool:
     store = sandbox_app.state.sandbox.store
     return all((org := store.org("github", f"{PREFIX}org{a}")) is None or org.by_email(email(n)) is None for a in range(apps))
 
 
-def deactivate(bridge: Bridge, sandbox_app: Any, apps: int, user_id: str, n: int, timeout: float = 600) -> float:
-    started = time.perf_counter()
+TRACE: list[tuple[str, float, float, float]] = []  # idle deactivations: user id, sent, acknowledged, gone (epoch s)
+
+
+def deactivate(bridge: Bridge, sandbox_app: Any, apps: int, user_id: str, n: int, timeout: float = 600,
+               trace: bool = False) -> float:  # fmt: skip
+    started, sent = time.perf_counter(), time.time()
     bridge.scim.patch(f"/Users/{user_id}", json=DEACTIVATE).raise_for_status()
+    acked = time.time()
     while not gone_everywhere(sandbox_app, apps, n):
         assert time.perf_counter() - started < timeout, f"u{n} still present after {timeout}s"
-        time.sleep(0.005)
+        time.sleep(0.002)
+    if trace:
+        TRACE.append((user_id, sent, acked, time.time()))
     return time.perf_counter() - started
+
+
+def _epoch(stamp: str | None) -> float:
+    from datetime import UTC, datetime
+
+    assert stamp is not None
+    return datetime.fromisoformat(stamp.rstrip("Z")).replace(tzinfo=UTC).timestamp()
+
+
+STAGES = ("acknowledged", "reconcile claimed", "reconcile done", "remove claimed", "remove done", "gone")
+
+
+def stages(bridge: Bridge, since: float) -> dict[str, list[float]]:
+    """Where each traced idle deactivation's time went, from the job rows (created / started /
+    finished, server clock = this machine's): for each stage, the latest app's time since the
+    PATCH was sent. The reconcile jobs of a deactivation are those created between its PATCH and
+    the next one; its removal jobs name its user."""
+    found: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 500}
+    while True:
+        page = bridge.admin.get("/jobs", params=params).json()
+        found += [j for j in page["items"] if _epoch(j["created"]) >= since]
+        if not page.get("next_cursor") or (page["items"] and _epoch(page["items"][-1]["created"]) < since):
+            break
+        params["cursor"] = page["next_cursor"]
+    out: dict[str, list[float]] = {s: [] for s in STAGES}
+    for i, (user_id, sent, acked, gone) in enumerate(TRACE):
+        until = TRACE[i + 1][1] if i + 1 < len(TRACE) else float("inf")
+        recs = [j for j in found if j["kind"] == "reconcile" and sent <= _epoch(j["created"]) < until and j["finished"]]
+        rems = [j for j in found if j["kind"] == "remove" and j["payload"].get("user_id") == user_id and j["finished"]]
+        if not recs or not rems:
+            continue
+        out["acknowledged"].append(acked - sent)
+        out["reconcile claimed"].append(max(_epoch(j["started"]) for j in recs) - sent)
+        out["reconcile done"].append(max(_epoch(j["finished"]) for j in recs) - sent)
+        out["remove claimed"].append(max(_epoch(j["started"]) for j in rems) - sent)
+        out["remove done"].append(max(_epoch(j["finished"]) for j in rems) - sent)
+        out["gone"].append(gone - sent)
+    return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -222,21 +324,50 @@ def database(store: str) -> Iterator[str]:
         yield f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}"
 
 
-def run(store: str, args: argparse.Namespace, sandbox: tuple[Any, str]) -> dict[str, Any]:
+def measure(bridge: Bridge, sandbox: tuple[Any, str], args: argparse.Namespace, ids: list[str],
+            first: int) -> dict[str, Any]:  # fmt: skip
+    """Idle deactivations of ``ids[first:]``, then the stream (its victims follow them)."""
+    sandbox_app = sandbox[0]
+    TRACE.clear()
+    since = time.time()
+    idle = [deactivate(bridge, sandbox_app, args.apps, ids[n], n, trace=True) for n in range(first, first + args.idle)]
+    traced = stages(bridge, since) if args.stages else {}
+    removals, requests, backlog = stream(bridge, sandbox_app, args.apps, ids, first + args.idle, args.seconds,
+                                         args.rate)  # fmt: skip
+    return {"idle": idle, "removals": removals, "requests": requests, "backlog": backlog, "checks": list(CHECKS),
+            "stages": traced}
+
+
+def victims(args: argparse.Namespace) -> int:
+    """Users one code's measurement deactivates (idle, then one every 2 s of the stream)."""
+    return args.idle + int(args.seconds / 2) + 2
+
+
+def run(store: str, args: argparse.Namespace, sandbox: tuple[Any, str]) -> list[dict[str, Any]]:
+    """Build the directory and the apps once (with the first ``--code``), then measure each
+    ``--code`` in turn on that same data, restarting the server from it: a before/after in one
+    session at the cost of one setup."""
     sandbox_app, sandbox_url = sandbox
     global PREFIX
     PREFIX = f"r{time.monotonic_ns()}-"  # each run its own orgs in the shared sandbox
     extra = dict(kv.split("=", 1) for kv in args.env)
+    results = []
+    key = Fernet.generate_key().decode()  # one per database: every server started on it decrypts its secrets
     with database(store) as url:
-        bridge = Bridge(url, Path(args.code).resolve(), extra)
+        bridge = Bridge(url, Path(args.code[0]).resolve(), extra, key)
         try:
             ids = setup(bridge, sandbox_app, sandbox_url, args.users, args.apps, args.members)
-            idle = [deactivate(bridge, sandbox_app, args.apps, ids[n], n) for n in range(args.idle)]
-            removals, requests, backlog = stream(bridge, sandbox_app, args.apps, ids, args.idle, args.seconds,
-                                                 args.rate)  # fmt: skip
+            if args.old_jobs:
+                took = insert_old_jobs(url, args.old_jobs, args.apps)
+                print(f"  {store}: {args.old_jobs:,} old completed jobs inserted in {took:.0f} s", flush=True)
+            for i, code in enumerate(args.code):
+                if i:
+                    bridge.close()
+                    bridge = Bridge(url, Path(code).resolve(), extra, key)
+                results.append(measure(bridge, sandbox, args, ids, i * victims(args)))
         finally:
             bridge.close()
-    return {"idle": idle, "removals": removals, "requests": requests, "backlog": backlog, "checks": list(CHECKS)}
+    return results
 
 
 def main() -> None:
@@ -249,26 +380,38 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=25)
     parser.add_argument("--idle", type=int, default=10)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--code", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--code", action="append", default=[],
+                        help="checkout to run the server from; repeat to compare several on the same data")
     parser.add_argument("--env", action="append", default=[])
+    parser.add_argument("--old-jobs", type=int, default=0, help="completed old job rows to insert before measuring")
+    parser.add_argument("--stages", action="store_true", help="print where the idle deactivations' time went")
     args = parser.parse_args()
-    assert args.members <= args.users and args.idle + args.seconds / 2 + 1 < args.members
+    args.code = args.code or [str(Path(__file__).resolve().parent.parent)]
+    assert args.members <= args.users and victims(args) * len(args.code) < args.members
     sandbox = serve_sandbox()
-    print(f"code={args.code} D={args.users} A={args.apps} M={args.members} stream={args.rate}/s x {args.seconds}s")
-    print("| store | D | A | idle p50 / p99 | under the push stream p50 / p99 | SCIM p99 | job backlog first/max/last "
-          "| first check of M (median) |")
-    print("|---|---:|---:|---|---|---|---|---|")
+    print(f"D={args.users} A={args.apps} M={args.members} stream={args.rate}/s x {args.seconds}s old jobs={args.old_jobs:,}")
+    print("| store | code | D | A | idle p50 / p99 | under the push stream p50 / p99 | SCIM p99 "
+          "| job backlog first/max/last | first check of M (median) |")
+    print("|---|---|---:|---:|---|---|---|---|---|")
     for store in (["sqlite", "postgres"] if args.store == "both" else [args.store]):
-        runs = [run(store, args, sandbox) for _ in range(args.runs)]
+        by_run = [run(store, args, sandbox) for _ in range(args.runs)]
+        for i, code in enumerate(args.code):
+            runs = [results[i] for results in by_run]
 
-        def med(key: str, q: float, runs: list[dict[str, Any]] = runs) -> float:
-            return statistics.median(pct(r[key], q) for r in runs)
+            def med(key: str, q: float, runs: list[dict[str, Any]] = runs) -> float:
+                return statistics.median(pct(r[key], q) for r in runs)
 
-        backlog = runs[-1]["backlog"]
-        print(f"| {store} | {args.users:,} | {args.apps} | {med('idle', 0.5):.2f} / {med('idle', 0.99):.2f} s "
-              f"| {med('removals', 0.5):.2f} / {med('removals', 0.99):.2f} s | {med('requests', 0.99) * 1000:.0f} ms "
-              f"| {backlog[0]} / {max(backlog)} / {backlog[-1]} "
-              f"| {statistics.median(c for r in runs for c in r['checks']):.2f} s |", flush=True)  # fmt: skip
+            backlog = runs[-1]["backlog"]
+            print(f"| {store} | {code} | {args.users:,} | {args.apps} | {med('idle', 0.5):.2f} / {med('idle', 0.99):.2f} s "
+                  f"| {med('removals', 0.5):.2f} / {med('removals', 0.99):.2f} s | {med('requests', 0.99) * 1000:.0f} ms "
+                  f"| {backlog[0]} / {max(backlog)} / {backlog[-1]} "
+                  f"| {statistics.median(c for r in runs for c in r['checks']):.2f} s |", flush=True)  # fmt: skip
+            if args.stages:
+                traced = runs[-1]["stages"]
+                print(f"  {store} {code} idle stages (ms since the PATCH was sent, slowest app; p50 / max of "
+                      f"{len(traced['gone'])}): " + ", ".join(
+                          f"{name} {pct(traced[name], 0.5) * 1000:.0f} / {max(traced[name], default=float('nan')) * 1000:.0f}"
+                          for name in STAGES), flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ Two records belong together when one's outcome can read the other's:
 (the connected component). Everything outside it reads only records the change did not touch, so
 its previous outcome stands, with one exception: an outcome that hinged on a key a changed user
 *dropped* (its old emails are no longer known). Only two outcomes can: a member ``disputed``
-between it and others, and a user left uninvited because it shared an address. ``unsettled`` names
+between it and others (exempted or not: an exempted member shows the user it matches), and a
+user left uninvited because it shared an address. ``unsettled`` names
 them from the previous reconciliation; callers seed them too (the service keeps them on the app).
 
 The slice's plan is the whole plan's restricted to it, except the mass-removal guard, which counts
@@ -70,9 +71,10 @@ def member_keys(member: AppMember, by_username: bool = False) -> frozenset[str]:
 
 def unsettled(result: Reconciliation) -> tuple[frozenset[str], frozenset[str]]:
     """(user ids, member ids) whose outcome may change when another user drops a key: users the
-    plan could not invite (a conflict without a member) and disputed members."""
+    plan could not invite (a conflict without a member) and members whose match is disputed,
+    including exempted ones (not in ``sets.disputed``, yet their view names the matched user)."""
     users = frozenset(c.user_id for c in result.plan.conflicts if c.member_id is None)
-    return users, frozenset(result.sets.disputed)
+    return users, frozenset(result.matches.disputed)
 
 
 class SliceSource(Protocol):

@@ -7,13 +7,20 @@ can affect (issue 13), through the one ``mapping.reconcile``.
 - reconciles the slice ``mapping.incremental.closure`` reaches from the changed users (seeded with
   the app's unsettled users and disputed members), loading it with indexed queries
   (``StoreSource``): users by id or address, members by id, link or address;
-- reconciles the whole app instead when the change is one a slice cannot hold: a group some rule
-  names was written (its former members are not known), a write naming nothing, more than
-  ``MAX_USERS`` users, a slice past ``MAX_SLICE`` records, or username matching;
+- reconciles the whole app instead when the change is one a slice cannot hold: a write naming
+  nothing, more than ``MAX_USERS`` users, a slice past ``MAX_SLICE`` records, or username
+  matching;
 - does nothing but move the cursor when no change can touch the app.
 
-The whole app is still reconciled by a check for updates, rule changes and admin actions, and
-daily by the scheduler's check (the safety net). Addresses are looked up by their stored
+A group write needs no more: the feed holds the users who joined or left it (``store/groups.py``
+records them), and a rule reads a user's groups only through that user; of those, only the
+moves in groups the app's rules name reach the slice (``feed.Changes.reaching``). A group's own
+row on the feed (its name or other attributes written) reaches nobody.
+
+An admin action on one member (match, re-assign, exempt, unexempt) reconciles the slice of that
+member and the users it was and is linked to (``reconcile_members``), with the same fallbacks.
+The whole app is still reconciled by a check for updates and rule changes, and daily by the
+scheduler's check (the safety net). Addresses are looked up by their stored
 comparison form (lower case, plus ``mailto:`` and trailing-dot variants); an address stored with
 surrounding blanks or one whose case folding differs from lower case (``ß``) is found by the
 whole-app reconciliations only.
@@ -125,12 +132,16 @@ class StoreSource:
 
 
 def load_slice(conn: Connection, ws: int, app: AppRecord, user_ids: frozenset[str],
-               unsettled: frozenset[str], rules: Any) -> reconcile.Loaded | None:  # fmt: skip
-    """The slice of ``app`` the changed users reach, reconciled; ``None`` when it is too big."""
+               unsettled: frozenset[str], rules: Any, member_ids: frozenset[str] = frozenset()) -> reconcile.Loaded | None:  # fmt: skip
+    """The slice of ``app`` the changed users (and members) reach, reconciled; ``None`` when it
+    is too big."""
+    # Disputed members (``mapping.incremental.unsettled``): an exempted one is stored as exempted,
+    # with no user: those are seeded too (a few; the unmatched exempted among them cost little).
+    unsure = (app_members.c.state == "disputed") | ((app_members.c.state == "exempted") & app_members.c.user_id.is_(None))
     disputed = conn.execute(select(app_members.c.id).where(
-        app_members.c.app_id == app.id, app_members.c.state == "disputed", member_store.OPEN)).scalars()  # fmt: skip
+        app_members.c.app_id == app.id, unsure, member_store.OPEN)).scalars()  # fmt: skip
     source = StoreSource(conn, ws, app.id)
-    found = closure(source, user_ids | unsettled, disputed, limit=MAX_SLICE)
+    found = closure(source, user_ids | unsettled, {*disputed, *member_ids}, limit=MAX_SLICE)
     if found is None:
         return None
     rows = [source.rows[mid] for mid in found.members]
@@ -164,14 +175,32 @@ def catch_up(conn: Connection, ws: int, app: AppRecord, upto: int | None, actor:
         return {"jobs": [], "reconciled": "later"}
     changes = feed.changes(conn, ws, current.cursor, upto)
     rules = reconcile.load_rules(conn, app.id)
-    whole = (changes.unknown or bool(changes.group_ids & {r.group_id for r in rules})
-             or len(changes.user_ids) > MAX_USERS or reconcile.policy_of(app).match_usernames)  # fmt: skip
-    if not whole and not changes.user_ids:
+    users = changes.reaching(r.group_id for r in rules)
+    whole = changes.unknown or len(users) > MAX_USERS or reconcile.policy_of(app).match_usernames
+    if not whole and not users:
         feed.save(conn, ws, app.id, current, upto, current.unsettled)
         return {"jobs": [], "reconciled": "nothing"}
-    loaded = None if whole else load_slice(conn, ws, app, changes.user_ids, current.unsettled, rules)
+    loaded = None if whole else load_slice(conn, ws, app, users, current.unsettled, rules)
     how = "slice" if loaded is not None else "app"
     if loaded is None:
         loaded = reconcile.load(conn, ws, app)
     loaded = dataclasses.replace(loaded, cursor=upto)
+    return reconcile.persist(conn, ws, loaded, actor) | {"reconciled": how, "members": len(loaded.rows)}
+
+
+def reconcile_members(conn: Connection, ws: int, app: AppRecord, member_ids: Iterable[str],
+                      user_ids: Iterable[str], actor: str) -> dict[str, Any]:  # fmt: skip
+    """Reconcile what an admin action on members can affect: the slice of ``member_ids`` and
+    ``user_ids`` (the users they were and are linked to), seeded like ``catch_up``'s with the
+    app's unsettled users and disputed members, or the whole app where a slice cannot hold it
+    (username matching, a slice past ``MAX_SLICE``). The feed cursor does not move: the
+    directory changes not read yet stay for the app's reconcile job."""
+    users = frozenset(u for u in user_ids if u)
+    loaded = None
+    if len(users) <= MAX_USERS and not reconcile.policy_of(app).match_usernames:
+        rules = reconcile.load_rules(conn, app.id)
+        loaded = load_slice(conn, ws, app, users, feed.state(conn, app.id).unsettled, rules, frozenset(member_ids))
+    how = "slice" if loaded is not None else "app"
+    if loaded is None:
+        loaded = reconcile.load(conn, ws, app)
     return reconcile.persist(conn, ws, loaded, actor) | {"reconciled": how, "members": len(loaded.rows)}

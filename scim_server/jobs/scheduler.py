@@ -1,5 +1,6 @@
 """The scheduler: queue each app's check for updates when it is due (daily by default), and
-prune completed jobs older than the retention (``job_retention_seconds``).
+prune completed jobs, and finished notification deliveries, older than the retention
+(``job_retention_seconds``).
 
 One leader at a time: on PostgreSQL a session advisory lock, elsewhere a lease row renewed on
 every tick; a follower simply skips the tick. Queuing is deduplicated per app, so two leaders
@@ -20,6 +21,7 @@ from scim_server.audit.log import append as audit
 from scim_server.jobs import queue
 from scim_server.jobs.handlers import next_check
 from scim_server.jobs.worker import worker_name
+from scim_server.notify import deliveries
 from scim_server.store import apps as app_store
 from scim_server.store import feed
 from scim_server.store.app_models import Lease
@@ -109,5 +111,6 @@ class Scheduler:
             pruned += count
             if count < PRUNE_BATCH:
                 break
+        await deliveries.prune_all(self.db, retention, f"scheduler:{self.name}")  # finished notifications
         await self.db.write(feed.prune)  # the directory changes every app has reconciled
         return pruned

@@ -194,13 +194,16 @@ class Worker:
                     waiter.cancel()
 
     async def _fill(self) -> None:
-        while len(self._tasks) < self.concurrency and not self._stopping:
-            job = await self._claim()
-            if job is None:
+        """Claim jobs for every free slot in one transaction (``queue.claim_many``), until no more
+        are claimable or the slots are full."""
+        while (free := self.concurrency - len(self._tasks)) > 0 and not self._stopping:
+            jobs = await self._claim(free)
+            for job in jobs:
+                task = asyncio.create_task(self._execute(job))
+                self._tasks.add(task)
+                task.add_done_callback(self._slot_freed)
+            if len(jobs) < free:
                 return
-            task = asyncio.create_task(self._execute(job))
-            self._tasks.add(task)
-            task.add_done_callback(self._slot_freed)
 
     def _slot_freed(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -221,18 +224,18 @@ class Worker:
         wait = (due - now()).total_seconds()
         return self.poll_seconds if wait <= 0 else min(wait + 0.001, self.poll_seconds)
 
-    async def _claim(self) -> JobRecord | None:
+    async def _claim(self, limit: int = 1) -> list[JobRecord]:
         kinds = tuple(self.handlers)
         return await self.db.write(
-            lambda conn: queue.claim(conn, self.name, self.lease_seconds, kinds, per_app=self.per_app)
+            lambda conn: queue.claim_many(conn, self.name, self.lease_seconds, kinds, per_app=self.per_app, limit=limit)
         )
 
     async def run_once(self) -> bool:
         """Claim one job and run it to its end here (tests, tools); False when none is due."""
-        job = await self._claim()
-        if job is None:
+        jobs = await self._claim()
+        if not jobs:
             return False
-        await self._execute(job)
+        await self._execute(jobs[0])
         return True
 
     def interrupt(self, job_id: str) -> bool:

@@ -4,6 +4,10 @@ lease (so two processes never send the same one at once), record each attempt's 
 Delivery is at least once: a process killed between sending and recording sends again when the
 lease runs out. Each attempt carries the delivery's id (``X-Scim-Bridge-Delivery``) so a receiver
 can drop a repeat.
+
+Finished deliveries (delivered, failed for good, cancelled) and the dispatched events no delivery
+refers to any more are pruned once older than the job retention, by the scheduler's prune pass
+(``prune_all``); each batch is audited (``notifications.prune``) in the workspace it pruned.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, Select, Table, delete, exists, insert, or_, select, update
 
+from scim_server.audit.log import append as audit
 from scim_server.notify.message import Notice
 from scim_server.notify.tables import NotifyDelivery, NotifyEvent, NotifyWebhook
-from scim_server.store.db import new_id
+from scim_server.store.db import Database, new_id, now
 
 events = NotifyEvent.__table__
 deliveries = NotifyDelivery.__table__
 webhooks = NotifyWebhook.__table__
 LEASE = timedelta(seconds=120)
+FINISHED = ("delivered", "failed", "cancelled")  # a delivery in one of these is never attempted again
+PRUNE_BATCH = 2000
+PRUNE_BATCHES = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,3 +136,54 @@ def cancel_webhook(conn: Connection, webhook_id: str) -> None:
 def next_due(conn: Connection) -> datetime | None:
     return conn.execute(select(deliveries.c.next_at).where(deliveries.c.status == "pending")
                         .order_by(deliveries.c.next_at).limit(1)).scalar()  # fmt: skip
+
+
+def prune(conn: Connection, older_than: datetime, limit: int = PRUNE_BATCH) -> dict[int, tuple[int, int]]:
+    """Delete up to ``limit`` finished deliveries whose last attempt was due before ``older_than``
+    (ranges of ``ix_notify_deliveries_due``), then up to ``limit`` dispatched events created before
+    it that no delivery refers to any more (a pending delivery keeps its event). Returns
+    (deliveries, events) deleted per workspace."""
+    old = select(deliveries.c.id, deliveries.c.workspace_id).where(
+        deliveries.c.status.in_(FINISHED), deliveries.c.next_at < older_than).limit(limit)  # fmt: skip
+    unreferenced = select(events.c.id, events.c.workspace_id).where(
+        events.c.status == "dispatched", events.c.created < older_than,
+        ~exists().where(deliveries.c.event_id == events.c.id)).limit(limit)  # fmt: skip
+    gone_deliveries = _delete(conn, deliveries, old)
+    gone_events = _delete(conn, events, unreferenced)  # after the deliveries: their events go in the same batch
+    return {ws: (gone_deliveries.get(ws, 0), gone_events.get(ws, 0)) for ws in gone_deliveries.keys() | gone_events.keys()}
+
+
+def _delete(conn: Connection, table: Table, query: Select[Any]) -> dict[int, int]:
+    """Delete the rows ``query`` selects (``id``, ``workspace_id``); returns the count per workspace."""
+    batch = conn.execute(query).all()
+    ids = [row.id for row in batch]
+    for start in range(0, len(ids), 500):
+        conn.execute(delete(table).where(table.c.id.in_(ids[start:start + 500])))
+    counts: dict[int, int] = {}
+    for row in batch:
+        counts[row.workspace_id] = counts.get(row.workspace_id, 0) + 1
+    return counts
+
+
+def prune_batch(conn: Connection, retention_seconds: float, actor: str) -> int:
+    """One batch of ``prune`` with the retention's cutoff, audited per workspace; returns how
+    many rows went (deliveries and events)."""
+    cutoff = now() - timedelta(seconds=retention_seconds)
+    counts = prune(conn, cutoff)
+    for workspace_id, (gone_deliveries, gone_events) in sorted(counts.items()):
+        audit(conn, workspace_id, actor, "notifications.prune", "Notification", None,
+              detail={"finished_before": cutoff.isoformat(), "deliveries": gone_deliveries,
+                      "events": gone_events})  # fmt: skip
+    return sum(d + e for d, e in counts.values())
+
+
+async def prune_all(db: Database, retention_seconds: float, actor: str) -> int:
+    """``prune_batch`` in its own unit of work each (SQLite's writer is never held long), while
+    the batches come full, at most ``PRUNE_BATCHES`` a call; returns the rows pruned."""
+    pruned = 0
+    for _ in range(PRUNE_BATCHES):
+        count = await db.write(lambda conn: prune_batch(conn, retention_seconds, actor))
+        pruned += count
+        if count < PRUNE_BATCH:
+            break
+    return pruned

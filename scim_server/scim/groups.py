@@ -6,6 +6,7 @@ Member changes go to member rows (see store/groups.py); a read with
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from scim2_models import Context
@@ -21,7 +22,7 @@ from scim_server.scim.resources import group_fields_from_doc, member_refs, parse
 from scim_server.scim.results import Finder, Found, Page, Unit, Written, page
 from scim_server.store import groups as store
 from scim_server.store.directory import StoredResource, check_version
-from scim_server.store.groups import MemberChange
+from scim_server.store.groups import MemberChange, Moved
 
 RESOURCE = "Group"
 # RFC 7644 §3.5.2: a successful PATCH answers 200 with the whole resource, or 204 (No Content);
@@ -71,12 +72,29 @@ def replace(call: ScimCall, group_id: str, body: Any, if_match: str | None) -> U
     fields, member_ids = parse_group(body, Context.RESOURCE_REPLACEMENT_REQUEST)
 
     def unit(conn: Connection) -> Written:
-        stored = store.replace_group(conn, call.ws, group_id, fields, member_ids, if_match)
+        current = store.get_group(conn, call.ws, group_id)
+        stored, moved = store.replace_group(conn, call.ws, group_id, fields, member_ids, if_match, current)
         record(conn, call, "scim.group.replace", RESOURCE, group_id,
-               detail={"displayName": fields.display_name, "members": len(member_ids)})  # fmt: skip
+               detail={"displayName": fields.display_name, "members": len(member_ids),
+                       "members_added": len(moved.added), "members_removed": len(moved.removed)},
+               changes=_replaced(current.doc, fields.doc, moved))  # fmt: skip
         return Written(200, _render(call, conn, stored), stored.version)
 
     return unit
+
+
+def _members_moved(added: Sequence[str], removed: Sequence[str]) -> dict[str, Any]:
+    """The trail's record of a member change: ids removed before, ids added after (PATCH, PUT)."""
+    return {"before": {"removed": list(removed)}, "after": {"added": list(added)}}
+
+
+def _replaced(before: dict[str, Any], after: dict[str, Any], moved: Moved) -> dict[str, Any] | None:
+    """A PUT's before/after: the attributes it changed, and the member ids that moved (a PUT
+    names every member; the trail keeps only the difference, as for a PATCH)."""
+    changes = before_after(before, after) or {}
+    if moved.added or moved.removed:
+        changes["members"] = _members_moved(moved.added, moved.removed)
+    return changes or None
 
 
 def patch(call: ScimCall, group_id: str, body: Any, if_match: str | None, q: ListQuery | None) -> Unit[Written]:
@@ -97,7 +115,7 @@ def patch(call: ScimCall, group_id: str, body: Any, if_match: str | None, q: Lis
         )
         changes = before_after(current.doc, result.doc) or {}
         if change.add or change.remove:  # member ids, as the IdP sent them (each request's own, bounded)
-            changes["members"] = {"before": {"removed": list(change.remove)}, "after": {"added": list(change.add)}}
+            changes["members"] = _members_moved(change.add, change.remove)
         record(conn, call, "scim.group.patch", RESOURCE, group_id,
                detail={"members_added": len(change.add), "members_removed": len(change.remove),
                        "members_replaced": change.replace is not None or change.remove_all,

@@ -2,8 +2,10 @@
 exempt, unexempt, remove, change role, invite; the plan and the assets.
 
 Each write validates (the member is open, not the automation identity, the kind can do it), writes,
-appends its audit event, re-plans the app and queues its jobs in one transaction; the worker is
-woken after the commit.
+appends its audit event, re-plans what it can affect (the slice of that member and its users:
+``incremental.reconcile_members``) and queues its jobs in one transaction; the worker is woken
+after the commit. Remove and change role only queue their job (the job's outcome is verified by
+the next check); rule changes re-plan the whole app (``services/rules.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy import Connection
 from connectors.registry import get_spec
 from mapping import ChangeRole, Invite, Remove
 from mapping.capabilities import Capability, can
-from scim_server import cursor, reconcile
+from scim_server import cursor, incremental, reconcile
 from scim_server.audit.log import append as audit
 from scim_server.auth import Principal
 from scim_server.jobs import queue
@@ -82,9 +84,12 @@ def _directory_user(conn: Connection, ws: int, user_id: str) -> Any:
     return user
 
 
-def _replan(conn: Connection, who: Principal, app: AppRecord) -> list[str]:
-    """Re-plan the app after a change; the jobs it queued (deduplicated by action)."""
-    outcome = reconcile.persist(conn, who.workspace_id, reconcile.load(conn, who.workspace_id, app), who.actor)
+def _replan(conn: Connection, who: Principal, app: AppRecord, row: Any, *user_ids: str | None) -> list[str]:
+    """Re-plan what a change to the member ``row`` can affect: the slice of it and of the users
+    it was and is linked to (``incremental.reconcile_members``; the whole app where a slice
+    cannot hold it); the jobs it queued (deduplicated by action)."""
+    users = [u for u in (row.user_id, *user_ids) if u]
+    outcome = incremental.reconcile_members(conn, who.workspace_id, app, [row.id], users, who.actor)
     return list(outcome["jobs"])
 
 
@@ -182,7 +187,7 @@ def _link(conn: Connection, who: Principal, app: AppRecord, row: Any, body: Matc
     audit(conn, who.workspace_id, who.actor, action, "AppMember", row.id,
           detail={"app_id": app.id, "email": row.email, "before": before,
                   "after": {"user_id": body.user_id, "bridge_role": body.bridge_role}})  # fmt: skip
-    jobs = _replan(conn, who, app)
+    jobs = _replan(conn, who, app, row, body.user_id)
     return _view(conn, app, row.id) | {"jobs": jobs}
 
 
@@ -227,7 +232,7 @@ async def exempt(svc: Services, who: Principal, app_id: str, member_id: str, bod
         audit(conn, who.workspace_id, who.actor, "app.member.exempt", "AppMember", row.id,
               detail={"app_id": app.id, "email": row.email, "before": {"state": row.state},
                       "after": {"state": "exempted", "reason": body.reason}})  # fmt: skip
-        _replan(conn, who, app)
+        _replan(conn, who, app, row)
         return _view(conn, app, row.id)
 
     return await _write(svc, unit)
@@ -242,7 +247,7 @@ async def unexempt(svc: Services, who: Principal, app_id: str, member_id: str) -
         member_store.set_member(conn, row.id, exempt_reason=None, exempted_by=None, exempted_at=None)
         audit(conn, who.workspace_id, who.actor, "app.member.unexempt", "AppMember", row.id,
               detail={"app_id": app.id, "email": row.email, "before": {"state": "exempted", "reason": row.exempt_reason}})  # fmt: skip
-        _replan(conn, who, app)
+        _replan(conn, who, app, row)
         return _view(conn, app, row.id)
 
     return await _write(svc, unit)

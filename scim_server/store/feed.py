@@ -1,8 +1,10 @@
 """The directory change feed: which users and groups SCIM writes changed, in commit order, and how
-far each app's reconciliation has read it (``reconcile.catch_up``).
+far each app's reconciliation has read it (``incremental.catch_up``).
 
 A SCIM write that can change a plan appends one row (``record``, in the write's transaction, one
-statement whatever the number of apps). An app's reconcile job reads the rows after its cursor up
+statement whatever the number of apps). A group write also appends one row per user who joined
+or left the group (``record_users``, ``record_group_members``: one statement whatever their
+number; ``store/groups.py`` calls them), so a membership change reaches those users only. An app's reconcile job reads the rows after its cursor up
 to the *horizon* and reconciles only the slice they reach, then moves its cursor there. Rows are
 pruned once every app of their workspace has read them.
 
@@ -56,6 +58,54 @@ def record(conn: Connection, workspace_id: int, user_id: str | None = None, grou
     fastsql.defer(conn, RECORD, params | ({"lock": FEED_LOCK} if dialect == "postgresql" else {}))
 
 
+# A group write's members who joined or left, one row each, in one statement whatever their
+# number (``record_users``): SQLite reads the ids from a JSON array, PostgreSQL from an array.
+_RECORD_USERS = (
+    "INSERT INTO directory_changes (workspace_id, user_id, group_id, created) SELECT :ws, m.value, :group_id, :at"
+    " FROM {source} WHERE EXISTS (SELECT 1 FROM apps WHERE apps.workspace_id = :ws)"
+)
+RECORD_USERS = fastsql.Statement(
+    text(_RECORD_USERS.format(source="json_each(:ids) AS m")),
+    text("WITH feed_lock AS (SELECT pg_advisory_xact_lock_shared(:lock)) "
+         + _RECORD_USERS.format(source="feed_lock, unnest(CAST(:ids AS VARCHAR[])) AS m(value)")),
+)
+# A group about to be deleted: each of its user members left it (read before its rows go).
+_RECORD_MEMBERS = (
+    "INSERT INTO directory_changes (workspace_id, user_id, group_id, created)"
+    " SELECT :ws, m.member_id, CAST(:group_id AS VARCHAR), :at"
+    " FROM {source}scim_group_members AS m WHERE m.group_id = CAST(:group_id AS VARCHAR) AND m.member_type = 'User'"
+    " AND EXISTS (SELECT 1 FROM apps WHERE apps.workspace_id = :ws)"
+)
+RECORD_MEMBERS = fastsql.Statement(
+    text(_RECORD_MEMBERS.format(source="")),
+    text("WITH feed_lock AS (SELECT pg_advisory_xact_lock_shared(:lock)) "
+         + _RECORD_MEMBERS.format(source="feed_lock, ")),
+)
+
+
+def _params(conn: Connection, workspace_id: int, **values: object) -> dict[str, object]:
+    dialect = conn.dialect.name
+    return {"ws": workspace_id, "at": fastsql.ts_in(dialect, now()), **values} | (
+        {"lock": FEED_LOCK} if dialect == "postgresql" else {})  # fmt: skip
+
+
+def record_users(conn: Connection, workspace_id: int, user_ids: Iterable[str], group_id: str) -> None:
+    """Append one change per user (those that joined or left ``group_id``), in one statement
+    deferred like ``record``'s: a group write of any size costs one statement, and each
+    app's reconcile job reaches just those users, not the whole app."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+    param: object = orjson.dumps(ids).decode() if conn.dialect.name == "sqlite" else ids
+    fastsql.defer(conn, RECORD_USERS, _params(conn, workspace_id, ids=param, group_id=group_id))
+
+
+def record_group_members(conn: Connection, workspace_id: int, group_id: str) -> None:
+    """Append one change per user member of ``group_id`` (it is being deleted: they all left),
+    read and written by one statement; call it before the member rows are deleted."""
+    fastsql.defer(conn, RECORD_MEMBERS, _params(conn, workspace_id, group_id=group_id))
+
+
 def horizon(conn: Connection) -> int | None:
     """The feed's horizon (module docstring); ``None`` when PostgreSQL writers kept the feed lock
     for a whole second (the caller reads nothing now: those writers queue a job that will). On
@@ -75,21 +125,30 @@ def horizon(conn: Connection) -> int | None:
 
 
 class Changes(NamedTuple):
-    user_ids: frozenset[str]
-    group_ids: frozenset[str]
+    user_ids: frozenset[str]  # users written
+    group_ids: frozenset[str]  # groups written (their members who moved are in ``moved``)
     unknown: bool  # a change naming neither a user nor a group: reconcile the whole app
+    moved: frozenset[tuple[str, str]] = frozenset()  # (user, group): joined or left it
+
+    def reaching(self, group_ids: Iterable[str]) -> frozenset[str]:
+        """The users an app whose rules name ``group_ids`` must reconcile: those written, and
+        those who joined or left one of those groups (a move in another group changes nothing
+        the app reads; a rule created or deleted reconciles the whole app anyway)."""
+        named = set(group_ids)
+        return self.user_ids | {u for u, g in self.moved if g in named}
 
 
 def changes(conn: Connection, workspace_id: int, after: int, upto: int) -> Changes:
-    """The users and groups written in ``(after, upto]``."""
+    """The users and groups written in ``(after, upto]``, and the users who moved in groups."""
     rows = conn.execute(
         select(changes_t.c.user_id, changes_t.c.group_id).where(
             changes_t.c.workspace_id == workspace_id, changes_t.c.seq > after, changes_t.c.seq <= upto
         )
     ).all()
-    users = frozenset(u for u, _ in rows if u is not None)
-    groups = frozenset(g for _, g in rows if g is not None)
-    return Changes(users, groups, any(u is None and g is None for u, g in rows))
+    users = frozenset(u for u, g in rows if u is not None and g is None)
+    groups = frozenset(g for u, g in rows if g is not None and u is None)
+    moved = frozenset((u, g) for u, g in rows if u is not None and g is not None)
+    return Changes(users, groups, any(u is None and g is None for u, g in rows), moved)
 
 
 class AppState(NamedTuple):

@@ -1,7 +1,13 @@
 """Group queries. Members are rows, so a PATCH that adds or removes 50 members of a
 2000-member group writes 50 rows and never reads the other 1950 (one SELECT checks which of
 the 50 ids exist, one executemany writes them, one UPDATE bumps the version); a GET with
-``excludedAttributes=members`` never touches the member table at all."""
+``excludedAttributes=members`` never touches the member table at all.
+
+Every write that moves members puts the users who joined or left on the change feed
+(``feed.record_users``, one statement), so an app's reconcile job reaches those users only:
+a create (all joined), a PATCH (the ids it adds and removes; a member replace, the difference
+with the list it replaced), a PUT (the difference; ``Moved`` also goes to its audit event) and
+a delete (all its user members left, read by the one INSERT ... SELECT)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from scim2_models import InvalidValueException, NotFoundException, PreconditionF
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from scim_server.store import fastsql as sql
+from scim_server.store import feed
 from scim_server.store.db import new_id, now
 from scim_server.store.directory import (
     GroupFields,
@@ -39,6 +46,15 @@ class MemberChange:
     remove_all: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """The member ids a write added to a group and removed from it, in request (added) and id
+    (removed) order; what ``replace_group`` reports for the audit trail."""
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
 def _group_values(fields: GroupFields) -> dict[str, Any]:
     return {
         "display_name": fields.display_name,
@@ -59,15 +75,26 @@ def _member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> di
     return {i: found[i] for i in unique}
 
 
-def _add_members(conn: Connection, workspace_id: int, group_id: str, ids: Sequence[str]) -> None:
+def _add_members(conn: Connection, workspace_id: int, group_id: str, ids: Sequence[str]) -> dict[str, str]:
+    """Insert the member rows (existing ones are kept); returns each id's type."""
     if not ids:
-        return
+        return {}
     types = _member_types(conn, workspace_id, ids)
     rows = [
         {"group_id": group_id, "member_id": i, "workspace_id": workspace_id, "member_type": kind}
         for i, kind in types.items()
     ]
     sql.insert_members(conn, rows)
+    return types
+
+
+def _users(types: dict[str, str]) -> list[str]:
+    return [i for i, kind in types.items() if kind == "User"]
+
+
+def _current(conn: Connection, group_id: str) -> dict[str, str]:
+    """The group's member ids (ordered) with their types: one SELECT."""
+    return dict(sql.fetchall(conn, sql.MEMBERS_OF_GROUP, {"id": group_id}))
 
 
 def _remove_members(conn: Connection, group_id: str, ids: Sequence[str]) -> None:
@@ -83,7 +110,7 @@ def create_group(
         "id": group_id, "workspace_id": workspace_id, "version": 1, "created": stamp, "last_modified": stamp,
     }  # fmt: skip
     sql.execute(conn, sql.INSERT_GROUP, values)
-    _add_members(conn, workspace_id, group_id, member_ids)
+    feed.record_users(conn, workspace_id, _users(_add_members(conn, workspace_id, group_id, member_ids)), group_id)
     return StoredResource(group_id, fields.doc, 1, at, at)
 
 
@@ -143,11 +170,20 @@ def replace_group(
     fields: GroupFields,
     member_ids: Sequence[str],
     if_match: str | None,
-) -> StoredResource:
-    result = _bump(conn, workspace_id, group_id, if_match, fields, None)
+    current: StoredResource | None = None,
+) -> tuple[StoredResource, Moved]:
+    """Replace the group's fields and members; also the members that moved (``Moved``, on the
+    feed too). The old members are read after the version bump, which holds the group's row
+    lock: no other writer of the group commits in between (they all bump it). ``current``: the
+    row the caller read in this transaction, if any."""
+    result = _bump(conn, workspace_id, group_id, if_match, fields, current)
+    old = _current(conn, group_id)
     sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, {"id": group_id})
-    _add_members(conn, workspace_id, group_id, member_ids)
-    return result
+    new = _add_members(conn, workspace_id, group_id, member_ids)
+    moved = Moved(tuple(i for i in new if i not in old), tuple(i for i in old if i not in new))
+    kinds = old | new
+    feed.record_users(conn, workspace_id, [i for i in (*moved.added, *moved.removed) if kinds[i] == "User"], group_id)
+    return result, moved
 
 
 def patch_group(
@@ -169,15 +205,23 @@ def patch_group(
     if if_match is not None:  # 412 before anything is written
         current = current if current is not None else get_group(conn, workspace_id, group_id)
         check_version(current.version, if_match)
-    if change.remove_all or change.replace is not None:
+    replacing = change.remove_all or change.replace is not None
+    old = _current(conn, group_id) if replacing else {}
+    if replacing:
         sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, {"id": group_id})
     try:
+        new: dict[str, str] = {}
         if change.replace is not None:
-            _add_members(conn, workspace_id, group_id, change.replace)
+            new = _add_members(conn, workspace_id, group_id, change.replace)
         if change.remove:
             _remove_members(conn, group_id, change.remove)
-        if change.add:
-            _add_members(conn, workspace_id, group_id, change.add)
+        added = _add_members(conn, workspace_id, group_id, change.add) if change.add else {}
+        if replacing:  # the difference between the members before and after
+            final = {i: k for i, k in (new | added).items() if i not in change.remove or i in added}
+            moved = [i for i in final if i not in old] + [i for i in old if i not in final]
+            feed.record_users(conn, workspace_id, [i for i in moved if (final | old)[i] == "User"], group_id)
+        else:  # the ids it names (one already in, or not, moves nobody: a few more reached)
+            feed.record_users(conn, workspace_id, [*_users(added), *change.remove], group_id)
         # On PostgreSQL the member rows go with the bump (``fastsql.defer``): a foreign-key
         # error of theirs is raised by it.
         return _bump(conn, workspace_id, group_id, if_match, fields, current)
@@ -201,6 +245,7 @@ def delete_group(
     orders and let a group delete deadlock with a member's delete."""
     found = current if current is not None else get_group(conn, workspace_id, group_id)
     key = {"ws": workspace_id, "id": group_id}
+    feed.record_group_members(conn, workspace_id, group_id)  # they all leave it
     sql.execute(conn, sql.DELETE_MEMBERS_OF_GROUP, key)
     sql.execute(conn, sql.DELETE_MEMBERSHIPS_OF, key)
     if sql.execute(conn, sql.DELETE_GROUP, key) == 0:

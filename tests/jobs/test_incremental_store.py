@@ -1,12 +1,16 @@
 """Incremental reconciliation through the store equals the full one, on SQLite and PostgreSQL.
 
-A random history: a directory (users with emails in varied case, a group some rule may name), an
-app's members (some manually matched, some exempted), reconciled in full and committed (the
-settled state: sets, report entries, queued jobs). Then random SCIM writes (users deactivated,
-reactivated, re-addressed, renamed, deleted, created; group memberships changed) go on the change
-feed. From there, in two transactions that are rolled back, ``incremental.catch_up`` (the outbox
-job's work) and a whole-app reconciliation must leave the same member rows, report entries,
-queued jobs and unsettled users.
+A random history: a directory (users with emails in varied case, a group some rule may name and
+one no rule names), an app's members (some manually matched, some exempted), reconciled in full
+and committed (the settled state: sets, report entries, queued jobs). Then random SCIM writes
+(users deactivated, reactivated, re-addressed, renamed, deleted, created; members joining and
+leaving either group, the group replaced by PUT or by a PATCH member replace, deleted) go on the
+change feed, through the store's group writes (which record the users who moved). From there,
+in two transactions that are rolled back, ``incremental.catch_up`` (the outbox job's work)
+followed by random admin actions each reconciling its slice (``incremental.reconcile_members``,
+as ``services/members.py`` seeds it), and a whole-app reconciliation followed by the same admin
+actions each reconciling the whole app, must leave the same member rows, report entries, queued
+jobs and unsettled users.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ def _fields(name: str, emails: list[str], active: bool) -> UserFields:
     return UserFields(name, None, None, active, _doc(name, emails, active))
 
 
+ADMIN_ACTIONS = ("match", "reassign", "exempt", "unexempt")
 emails_st = st.lists(st.sampled_from(EMAILS + ("P0@EXAMPLE.COM", "mailto:p1@example.com")), max_size=2, unique=True)
 
 
@@ -76,18 +81,25 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
     in_group = draw(st.sets(st.sampled_from(USERS)))
     rule = draw(st.sampled_from((None, "member", "admin")))
     policy = draw(st.sampled_from(("report", "automatic")))
+    in_other = draw(st.sets(st.sampled_from(USERS)))
     changes = draw(st.lists(st.tuples(st.sampled_from(USERS), st.sampled_from(
-        ("active", "emails", "rename", "delete", "create", "group")), emails_st), min_size=1, max_size=4))  # fmt: skip
+        ("active", "emails", "rename", "delete", "create", "group", "group", "put", "patch_replace", "delete_group",
+         "other_group")), emails_st, st.sets(st.sampled_from(USERS))), min_size=1, max_size=4))  # fmt: skip
+    admin = draw(st.lists(st.tuples(st.sampled_from(ADMIN_ACTIONS), st.integers(0, 7), st.sampled_from(USERS)),
+                          max_size=3))  # fmt: skip
     return {"users": users, "members": members, "manual": manual, "exempt": exempt, "in_group": in_group,
-            "rule": rule, "policy": policy, "changes": changes}  # fmt: skip
+            "in_other": in_other, "rule": rule, "policy": policy, "changes": changes, "admin": admin}  # fmt: skip
 
 
 def _settle(conn: Connection, w: dict[str, Any]) -> tuple[int, app_store.AppRecord, dict[str, str], str]:
-    """The world stored and reconciled in full: (workspace, app, user ids by name, group id)."""
+    """The world stored and reconciled in full: (workspace, app, user ids by name, group id);
+    ``ids["@other"]`` is the group no rule names."""
     ws = tenancy.ensure_workspace(conn, f"inc-{uuid.uuid4().hex[:10]}")
     ids = {u: directory.create_user(conn, ws, _fields(f"user-{u}", e, a)).id for u, (e, a) in w["users"].items()}
     group = groups.create_group(conn, ws, GroupFields("eng", None, {"displayName": "eng"}),
                                 [ids[u] for u in w["in_group"] if u in ids])  # fmt: skip
+    ids["@other"] = groups.create_group(conn, ws, GroupFields("ops", None, {"displayName": "ops"}),
+                                        [ids[u] for u in w.get("in_other", ()) if u in ids]).id  # fmt: skip
     app = app_store.create_app_row(conn, ws, {
         "kind": "github", "label": "gh", "business_id": uuid.uuid4().hex, "login_method": "sso",
         "account_secret": "x", "account_fields": [], "deprovision_policy": w["policy"], "schedule": "manual",
@@ -109,11 +121,31 @@ def _settle(conn: Connection, w: dict[str, Any]) -> tuple[int, app_store.AppReco
     return ws, app, ids, group.id
 
 
+def _group_write(conn: Connection, ws: int, ids: dict[str, str], group_id: str, uid: str, what: str,
+                 others: set[str]) -> None:  # fmt: skip
+    """One SCIM group write through the store (which records the users who moved), with the
+    group's own feed entry (as ``scim/changes.record`` makes)."""
+    if what in ("group", "other_group"):
+        inside = {m["value"] for m in groups.members_of(conn, [group_id])[group_id]}
+        change = MemberChange(remove=(uid,)) if uid in inside else MemberChange(add=(uid,))
+        groups.patch_group(conn, ws, group_id, None, change, None)
+    elif what == "put":
+        fields = GroupFields("eng", None, {"displayName": "eng"})
+        groups.replace_group(conn, ws, group_id, fields, [ids[u] for u in sorted(others) if u in ids], None)
+    elif what == "patch_replace":
+        change = MemberChange(replace=tuple(ids[u] for u in sorted(others) if u in ids), add=(uid,))
+        groups.patch_group(conn, ws, group_id, None, change, None)
+    else:
+        groups.delete_group(conn, ws, group_id)
+    feed.record(conn, ws, None, group_id)
+
+
 def _write(conn: Connection, ws: int, ids: dict[str, str], group_id: str, changes: list[Any]) -> set[str]:
-    """The SCIM writes, each with its feed entry (as ``scim/changes.record`` makes); returns
-    the kinds of entries made (``user``, ``group``)."""
+    """The SCIM writes, each with its feed entry; returns the kinds of entries made (``user``,
+    ``group``: the ruled one, ``other``: the group no rule names)."""
     made: set[str] = set()
-    for user, what, emails in changes:
+    gone = False
+    for user, what, emails, others in changes:
         uid = ids.get(user)
         if uid is None or what == "create":
             if uid is None:
@@ -121,12 +153,15 @@ def _write(conn: Connection, ws: int, ids: dict[str, str], group_id: str, change
                 feed.record(conn, ws, ids[user])
                 made.add("user")
             continue
-        if what == "group":
-            inside = {m["value"] for m in groups.members_of(conn, [group_id])[group_id]}
-            change = MemberChange(remove=(uid,)) if uid in inside else MemberChange(add=(uid,))
-            groups.patch_group(conn, ws, group_id, None, change, None)
-            feed.record(conn, ws, None, group_id)
-            made.add("group")
+        if what in ("group", "put", "patch_replace", "delete_group"):
+            if not gone:
+                _group_write(conn, ws, ids, group_id, uid, what, others)
+                gone = what == "delete_group"
+                made.add("group")
+            continue
+        if what == "other_group":
+            _group_write(conn, ws, ids, ids["@other"], uid, what, others)
+            made.add("other")
             continue
         current = directory.get_user(conn, ws, uid)
         doc = dict(current.doc)
@@ -168,6 +203,33 @@ def _rolled_back(engine: Engine, fn: Callable[[Connection], Any]) -> Any:
             tx.rollback()
 
 
+def _admin(conn: Connection, ws: int, app: app_store.AppRecord, ids: dict[str, str], actions: list[Any],
+           replan: Callable[[Connection, str, list[str | None]], Any]) -> list[str]:  # fmt: skip
+    """Admin actions on members as ``services/members.py`` makes them (the same checks and
+    writes), each followed by ``replan(conn, member id, users it was and is linked to)``;
+    returns how each was reconciled."""
+    hows: list[str] = []
+    for what, index, user in actions:
+        row = {r.remote_id: r for r in member_store.open_members(conn, app.id)}.get(f"r{index}")
+        uid = ids.get(user)
+        if row is None or uid is None:
+            continue
+        if what in ("match", "reassign"):
+            if row.exempt_reason is not None or (what == "reassign" and row.user_id in (None, uid)):
+                continue
+            member_store.set_member(conn, row.id, user_id=uid, bridge_role="owner", match_source="manual",
+                                    state="matched")  # fmt: skip
+            hows.append(replan(conn, row.id, [row.user_id, uid]))
+        elif what == "exempt":
+            member_store.set_member(conn, row.id, exempt_reason="contractor", exempted_by="test", exempted_at=now(),
+                                    state="exempted")  # fmt: skip
+            hows.append(replan(conn, row.id, [row.user_id]))
+        elif row.exempt_reason is not None:
+            member_store.set_member(conn, row.id, exempt_reason=None, exempted_by=None, exempted_at=None)
+            hows.append(replan(conn, row.id, [row.user_id]))
+    return hows
+
+
 @STORE
 @given(worlds())
 def test_catch_up_equals_the_whole_app_reconciled(engine: Engine, world: dict[str, Any]) -> None:
@@ -176,21 +238,33 @@ def test_catch_up_equals_the_whole_app_reconciled(engine: Engine, world: dict[st
     with engine.begin() as conn:
         made = _write(conn, ws, ids, group_id, world["changes"])
 
-    def incremental_run(conn: Connection) -> tuple[dict[str, Any], Any]:
-        outcome = incremental.catch_up(conn, ws, app, None, "test")
-        return _snapshot(conn, ws, app.id), outcome["reconciled"]
+    def sliced(conn: Connection, member_id: str, users: list[str | None]) -> str:
+        outcome = incremental.reconcile_members(conn, ws, app, [member_id], [u for u in users if u], "test")
+        return str(outcome["reconciled"])
 
-    def full_run(conn: Connection) -> dict[str, Any]:
+    def whole_app(conn: Connection, member_id: str, users: list[str | None]) -> str:
         reconcile.persist(conn, ws, reconcile.load(conn, ws, app), "test")
-        return _snapshot(conn, ws, app.id)
+        return "app"
 
-    part, how = _rolled_back(engine, incremental_run)
-    whole = _rolled_back(engine, full_run)
+    def incremental_run(conn: Connection) -> tuple[dict[str, Any], Any, dict[str, Any], list[str]]:
+        outcome = incremental.catch_up(conn, ws, app, None, "test")
+        caught_up = _snapshot(conn, ws, app.id)
+        hows = _admin(conn, ws, app, dict(ids), world["admin"], sliced)
+        return caught_up, outcome["reconciled"], _snapshot(conn, ws, app.id), hows
+
+    def full_run(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+        whole_app(conn, "", [])
+        caught_up = _snapshot(conn, ws, app.id)
+        _admin(conn, ws, app, dict(ids), world["admin"], whole_app)
+        return caught_up, _snapshot(conn, ws, app.id)
+
+    part, how, part_after, hows = _rolled_back(engine, incremental_run)
+    whole, whole_after = _rolled_back(engine, full_run)
     assert part == whole
-    if made == {"user"}:  # user writes only: never the whole app
-        assert how == "slice"
-    elif world["rule"] is None:  # a group no rule names: nothing to do for it
-        assert how == ("slice" if "user" in made else "nothing")
+    assert part_after == whole_after
+    assert how != "app" and set(hows) <= {"slice"}  # group writes and admin actions: never the whole app
+    if made <= {"other"} or (world["rule"] is None and "user" not in made):  # no move a rule reads
+        assert how == "nothing"
 
 
 def test_a_deactivation_reconciles_its_member_only(engine: Engine) -> None:

@@ -72,6 +72,22 @@ def test_concurrent_claimers_never_share_a_job(db: Database, ws: int) -> None:
     assert len(claimed) == 30 == len(set(claimed))
 
 
+def test_claim_many_fills_slots_fairly_in_one_transaction(db: Database, ws: int) -> None:
+    """One claim for several free slots takes what one claim a slot would have taken: the app with
+    the fewest running first, never past ``per_app``, never two planning jobs of one app."""
+    for app, kind, n in (("a", "reconcile", 2), ("a", "remove", 3), ("b", "remove", 3), ("c", "reconcile", 1)):
+        for i in range(n):
+            db.write_sync(lambda c, app=app, kind=kind, i=i: queue.enqueue(c, ws, kind, {"i": i}, app_id=app))
+    taken = db.write_sync(lambda c: queue.claim_many(c, "w1", 30, per_app=2, limit=10))
+    by_app = sorted((j.app_id, j.kind) for j in taken)
+    assert by_app == [("a", "reconcile"), ("a", "remove"), ("b", "remove"), ("b", "remove"), ("c", "reconcile")]
+    assert len({j.id for j in taken}) == 5 and all(j.status == "running" and j.lease_owner == "w1" for j in taken)
+    assert [j.app_id for j in taken[:3]] in (["a", "b", "c"], ["a", "c", "b"])  # one per app before any second
+    assert db.write_sync(lambda c: queue.claim_many(c, "w2", 30, per_app=2, limit=10)) == []
+    first_two = db.write_sync(lambda c: queue.claim_many(c, "w2", 30, limit=2))  # no cap: the oldest due
+    assert len(first_two) == 2
+
+
 def _run_worker(db: Database, handler, **kw) -> None:  # type: ignore[no-untyped-def]
     async def go() -> None:
         db.start()
