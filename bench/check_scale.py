@@ -36,6 +36,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from cryptography.fernet import Fernet
+
 from bench import deprovision_scale as ds
 from connectors.sandbox import SeedAsset, SeedMember, SeedSpec
 
@@ -136,7 +138,7 @@ def run(store: str, args: argparse.Namespace, sandbox: tuple[Any, str]) -> dict[
     extra = dict(kv.split("=", 1) for kv in args.env)
     out: dict[str, Any] = {}
     with ds.database(store) as url:
-        bridge = ds.Bridge(url, Path(args.code).resolve(), extra)
+        bridge = ds.Bridge(url, Path(args.code).resolve(), extra, Fernet.generate_key().decode())
         try:
             began = time.perf_counter()
             ids = ds.create_users(bridge, args.users)
