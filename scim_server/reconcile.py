@@ -223,10 +223,12 @@ def _in_flight(conn: Connection, ws: int, app_id: str) -> list[Any]:
 
 
 def member_of(row: Any, perms: dict[str, list[tuple[str, str]]]) -> AppMember:
-    """An app member row as ``mapping`` sees it, with its asset permissions."""
+    """An app member row as ``mapping`` sees it, with its asset permissions (most members hold
+    none: no grants to sort for them, once per member of a whole-app check)."""
+    grants = perms.get(row.remote_id)
     return AppMember(row.id, row.remote_id, row.email, row.username, row.display_name, row.app_role or "",
                      "pending" if row.status == "pending" else "active",
-                     asset_grants(dict(perms.get(row.remote_id, ()))))  # fmt: skip
+                     asset_grants(dict(grants)) if grants else ())  # fmt: skip
 
 
 def governance_of(rules: tuple[AssignmentRule, ...], rows: list[Any]) -> Governance:
@@ -241,7 +243,7 @@ def governance_of(rules: tuple[AssignmentRule, ...], rows: list[Any]) -> Governa
 
 def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
     """The whole app reconciled: every open member against the whole directory."""
-    rows = member_store.open_members(conn, app.id)
+    rows = member_store.open_member_states(conn, app.id)
     perms = member_store.permissions_by_member(conn, app.id)
     rules = load_rules(conn, app.id)
     linked: dict[str, set[str]] = defaultdict(set)

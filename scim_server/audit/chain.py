@@ -244,7 +244,7 @@ def verify(read: Read[Any], workspace_id: int, jwks: dict[str, Any]) -> Verifica
     expected, prev, count, last_good_checkpoint = start[0] + 1, start[1], 0, start[0]
     sha256 = hashlib.sha256
     # rows as plain tuples (``events.row_chunks``): an Event per row cost as much as the hashing
-    for chunk in row_chunks(read, sealed(workspace_id).where(c.seq > start[0])):
+    for chunk in row_chunks(read, sealed(workspace_id), after=start[0]):
         for row, time in zip(chunk, time_texts([row[1] for row in chunk]), strict=True):
             seq = int(row[0])
             if seq < expected:

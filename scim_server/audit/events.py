@@ -59,8 +59,8 @@ def _utc_text_postgresql(element: utc_text, compiler: Any, **kw: Any) -> str:
 
 
 # What exports and verification read: ``seq`` first (the keyset), then the CSV columns' order.
-ROW = (c.seq, utc_text(c.at).label("at"), c.actor, c.action, c.target_type, c.target_id, c.target_display, c.app_id, c.outcome, c.changes,
-       c.detail, c.prev_hash, c.hash)  # fmt: skip
+ROW = (c.seq, utc_text(c.at).label("at"), c.actor, c.action, c.target_type, c.target_id, c.target_display,
+       c.app_id, c.outcome, c.changes, c.detail, c.prev_hash, c.hash)  # fmt: skip
 Row = tuple[Any, ...]  # a ``ROW`` as the DBAPI returns it (``at`` as ``utc_text``)
 ReadRows = Callable[[Callable[[Connection], list[Row]]], list[Row]]
 
@@ -155,9 +155,14 @@ def rows_after(conn: Connection, query: Select[Any], after: int | None, limit: i
     """Up to ``limit`` rows (``ROW``'s columns) of ``query`` with ``seq`` above ``after``, in
     ``seq`` order, as plain tuples from the DBAPI cursor: SQLAlchemy still binds the filters
     (a ``since`` datetime becomes SQLite's stored text), but no longer processes each row."""
-    chunk = cast(Select[Any], query.with_only_columns(*ROW))
+    chunk = select(*ROW)
     if after is not None:
+        # the keyset first: of two lower bounds on ``seq`` (this and a ``since_seq`` filter),
+        # SQLite seeks the index with the first one written and only filters by the other
+        # (written after, each chunk walked the trail from that filter's start: O(n²))
         chunk = chunk.where(c.seq > after)
+    if query.whereclause is not None:
+        chunk = chunk.where(query.whereclause)
     result = conn.execute(chunk.order_by(c.seq).limit(limit))
     try:
         rows = cast(list[Row], result.cursor.fetchall())  # sqlite3 and psycopg both return a list
@@ -166,11 +171,11 @@ def rows_after(conn: Connection, query: Select[Any], after: int | None, limit: i
     return rows
 
 
-def row_chunks(read: ReadRows, query: Select[Any], limit: int = CHUNK) -> Iterator[list[Row]]:
-    """Every row of ``query`` (a sealed, one-workspace query) in ``seq`` order, a chunk of at
-    most ``limit`` at a time (each chunk its own ``read``, so memory stays flat); ``read(fn)``
-    runs ``fn(conn)`` (e.g. ``Database.read_sync``)."""
-    after: int | None = None
+def row_chunks(read: ReadRows, query: Select[Any], limit: int = CHUNK,
+               after: int | None = None) -> Iterator[list[Row]]:  # fmt: skip
+    """Every row of ``query`` (a sealed, one-workspace query on ``audit_events``) with ``seq``
+    above ``after``, in ``seq`` order, a chunk of at most ``limit`` at a time (each chunk its own
+    ``read``, so memory stays flat); ``read(fn)`` runs ``fn(conn)`` (``Database.read_sync``)."""
     while True:
         rows = read(partial(rows_after, query=query, after=after, limit=limit))
         if rows:

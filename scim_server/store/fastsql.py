@@ -230,6 +230,21 @@ def delete_members(conn: Connection, group_id: str, member_ids: Sequence[str]) -
         executemany(conn, DELETE_MEMBER, [{"id": group_id, "member_id": i} for i in member_ids])
 
 
+def recordset(columns: Sequence[str], types: Mapping[str, str] | None = None) -> str:
+    """PostgreSQL: ``json_to_recordset(CAST(:rows AS json)) AS v(<columns>)``, the rows of a
+    set-based statement passed as one JSON parameter (``json_rows``). psycopg dumps a text[]
+    parameter element by element in Python (~2 µs each: 0.2 s for the 90,000 values of a
+    10,000-member import); orjson writes the same rows in milliseconds. Columns are ``text``
+    unless ``types`` says otherwise."""
+    spec = ", ".join(f"{c} {(types or {}).get(c, 'text')}" for c in columns)
+    return f"json_to_recordset(CAST(:rows AS json)) AS v({spec})"
+
+
+def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The ``:rows`` parameter of a ``recordset`` statement."""
+    return orjson.dumps(rows).decode()
+
+
 def integrity_error(conn: Connection) -> type[Exception]:
     """The DBAPI's IntegrityError (what a unique or foreign-key violation raises here)."""
     return conn.dialect.loaded_dbapi.IntegrityError
