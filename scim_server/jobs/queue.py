@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
 
 from scim_server import notify
-from scim_server.store import paging
+from scim_server.store import fastsql, paging
 from scim_server.store.app_models import Job
 from scim_server.store.db import new_id, now
 
@@ -387,16 +387,8 @@ def prune(conn: Connection, older_than: datetime, limit: int = 2000) -> dict[int
     workspace. Their outcome is in the audit trail (``app.check``, ``app.member.remove``...) and
     in what they changed; failed and cancelled jobs are kept for an operator to read."""
     old = and_(jobs.c.status == "completed", jobs.c.finished < older_than)
-    batch = conn.execute(select(jobs.c.id, jobs.c.workspace_id).where(old).order_by(jobs.c.finished).limit(limit)).all()
-    if not batch:
-        return {}
-    ids = [row.id for row in batch]
-    for start in range(0, len(ids), 500):
-        conn.execute(delete(jobs).where(jobs.c.id.in_(ids[start:start + 500])))
-    counts: dict[int, int] = {}
-    for row in batch:
-        counts[row.workspace_id] = counts.get(row.workspace_id, 0) + 1
-    return counts
+    query = select(jobs.c.id, jobs.c.workspace_id).where(old).order_by(jobs.c.finished).limit(limit)
+    return fastsql.delete_selected(conn, jobs, query)
 
 
 def get(conn: Connection, workspace_id: int, job_id: str) -> JobRecord:

@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Table, delete, exists, insert, or_, select, update
+from sqlalchemy import Connection, exists, insert, or_, select, update
 
 from scim_server.audit.log import append as audit
 from scim_server.notify.message import Notice
 from scim_server.notify.tables import NotifyDelivery, NotifyEvent, NotifyWebhook
+from scim_server.store import fastsql
 from scim_server.store.db import Database, new_id, now
 
 events = NotifyEvent.__table__
@@ -148,21 +149,9 @@ def prune(conn: Connection, older_than: datetime, limit: int = PRUNE_BATCH) -> d
     unreferenced = select(events.c.id, events.c.workspace_id).where(
         events.c.status == "dispatched", events.c.created < older_than,
         ~exists().where(deliveries.c.event_id == events.c.id)).limit(limit)  # fmt: skip
-    gone_deliveries = _delete(conn, deliveries, old)
-    gone_events = _delete(conn, events, unreferenced)  # after the deliveries: their events go in the same batch
+    gone_deliveries = fastsql.delete_selected(conn, deliveries, old)
+    gone_events = fastsql.delete_selected(conn, events, unreferenced)  # after the deliveries: their events go in the same batch
     return {ws: (gone_deliveries.get(ws, 0), gone_events.get(ws, 0)) for ws in gone_deliveries.keys() | gone_events.keys()}
-
-
-def _delete(conn: Connection, table: Table, query: Select[Any]) -> dict[int, int]:
-    """Delete the rows ``query`` selects (``id``, ``workspace_id``); returns the count per workspace."""
-    batch = conn.execute(query).all()
-    ids = [row.id for row in batch]
-    for start in range(0, len(ids), 500):
-        conn.execute(delete(table).where(table.c.id.in_(ids[start:start + 500])))
-    counts: dict[int, int] = {}
-    for row in batch:
-        counts[row.workspace_id] = counts.get(row.workspace_id, 0) + 1
-    return counts
 
 
 def prune_batch(conn: Connection, retention_seconds: float, actor: str) -> int:

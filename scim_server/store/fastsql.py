@@ -245,6 +245,19 @@ def json_rows(rows: Sequence[Mapping[str, Any]]) -> str:
     return orjson.dumps(rows).decode()
 
 
+def delete_selected(conn: Connection, table: Any, query: Any) -> dict[int, int]:
+    """Delete the rows ``query`` selects (``id``, ``workspace_id``), 500 ids a statement; returns
+    the count per workspace (what the pruners audit)."""
+    batch = conn.execute(query).all()
+    ids = [row.id for row in batch]
+    for start in range(0, len(ids), 500):
+        conn.execute(delete(table).where(table.c.id.in_(ids[start : start + 500])))
+    counts: dict[int, int] = {}
+    for row in batch:
+        counts[row.workspace_id] = counts.get(row.workspace_id, 0) + 1
+    return counts
+
+
 def integrity_error(conn: Connection) -> type[Exception]:
     """The DBAPI's IntegrityError (what a unique or foreign-key violation raises here)."""
     return conn.dialect.loaded_dbapi.IntegrityError

@@ -51,11 +51,15 @@ RECORD = fastsql.Statement(
 )
 
 
+def _params(conn: Connection, workspace_id: int, **values: object) -> dict[str, object]:
+    dialect = conn.dialect.name
+    return {"ws": workspace_id, "at": fastsql.ts_in(dialect, now()), **values} | (
+        {"lock": FEED_LOCK} if dialect == "postgresql" else {})  # fmt: skip
+
+
 def record(conn: Connection, workspace_id: int, user_id: str | None = None, group_id: str | None = None) -> None:
     """Append one change (a user or a group written) in the writer's transaction."""
-    dialect = conn.dialect.name
-    params = {"ws": workspace_id, "user_id": user_id, "group_id": group_id, "at": fastsql.ts_in(dialect, now())}
-    fastsql.defer(conn, RECORD, params | ({"lock": FEED_LOCK} if dialect == "postgresql" else {}))
+    fastsql.defer(conn, RECORD, _params(conn, workspace_id, user_id=user_id, group_id=group_id))
 
 
 # A group write's members who joined or left, one row each, in one statement whatever their
@@ -81,12 +85,6 @@ RECORD_MEMBERS = fastsql.Statement(
     text("WITH feed_lock AS (SELECT pg_advisory_xact_lock_shared(:lock)) "
          + _RECORD_MEMBERS.format(source="feed_lock, ")),
 )
-
-
-def _params(conn: Connection, workspace_id: int, **values: object) -> dict[str, object]:
-    dialect = conn.dialect.name
-    return {"ws": workspace_id, "at": fastsql.ts_in(dialect, now()), **values} | (
-        {"lock": FEED_LOCK} if dialect == "postgresql" else {})  # fmt: skip
 
 
 def record_users(conn: Connection, workspace_id: int, user_ids: Iterable[str], group_id: str) -> None:
