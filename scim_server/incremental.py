@@ -33,7 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, select, text, union_all
 
 from mapping import (
     Actual,
@@ -43,9 +43,10 @@ from mapping import (
     closure,
 )
 from scim_server import reconcile
-from scim_server.store import feed
+from scim_server.store import fastsql, feed
 from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
+from scim_server.store.app_models import MEMBERS_ACTIVE, MEMBERS_UNSURE
 from scim_server.store.apps import AppRecord
 
 MAX_USERS = 1000
@@ -53,6 +54,9 @@ MAX_SLICE = 5000
 CHUNK = 500
 app_members = member_store.app_members
 users_t, values_t, group_members_t = reconcile.users_t, reconcile.values_t, reconcile.group_members_t
+# Both read through their partial index (migration 0019): the condition is the index's, verbatim.
+UNSURE = fastsql.Statement(text(f"SELECT id FROM app_members WHERE app_id = :app AND {MEMBERS_UNSURE}"))
+ACTIVE = fastsql.Statement(text(f"SELECT count(*) FROM app_members WHERE app_id = :app AND {MEMBERS_ACTIVE}"))
 
 
 def _forms(keys: Iterable[str]) -> list[str]:
@@ -69,6 +73,33 @@ def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
         yield items[i : i + CHUNK]
 
 
+def _in(name: str) -> Any:
+    return bindparam(name, expanding=True)
+
+
+# ``StoreSource``'s statements, built once (each slice runs a dozen of them, for each app): SQLAlchemy
+# then only binds them, instead of building and hashing a new construct each time.
+_WS: Any = bindparam("ws")
+_APP: Any = bindparam("app")
+_BY_ADDRESS = union_all(
+    select(values_t.c.user_id).where(values_t.c.workspace_id == _WS, values_t.c.path == "emails.value",
+                                     values_t.c.value_ci.in_(_in("forms"))),
+    select(users_t.c.id).where(users_t.c.workspace_id == _WS, users_t.c.user_name_ci.in_(_in("forms"))),
+)  # fmt: skip
+_USERS = reconcile.USERS.where(users_t.c.workspace_id == _WS, users_t.c.id.in_(_in("ids")))
+_EMAILS = select(values_t.c.user_id, values_t.c.elem, values_t.c.value).where(
+    values_t.c.user_id.in_(_in("ids")), values_t.c.path == "emails.value")  # fmt: skip
+_LINKED = select(app_members.c.user_id, app_members.c.email).where(
+    app_members.c.workspace_id == _WS, app_members.c.user_id.in_(_in("ids")), app_members.c.app_id == _APP,
+    member_store.OPEN)  # fmt: skip
+_OPEN_MEMBERS = select(app_members).where(app_members.c.app_id == _APP, member_store.OPEN)
+_MEMBERS_BY = (
+    _OPEN_MEMBERS.where(app_members.c.id.in_(_in("values"))),
+    _OPEN_MEMBERS.where(app_members.c.user_id.in_(_in("values")), app_members.c.workspace_id == _WS),
+    _OPEN_MEMBERS.where(app_members.c.email_ci.in_(_in("values"))),
+)
+
+
 class StoreSource:
     """``mapping.incremental.SliceSource`` over the store: what ``closure`` asks, by index."""
 
@@ -80,33 +111,17 @@ class StoreSource:
         conn, ws = self.conn, self.ws
         wanted = set(ids)
         for forms in _chunks(_forms(k[2:] for k in keys if k.startswith("e:"))):
-            wanted.update(
-                conn.execute(
-                    select(values_t.c.user_id).where(
-                        values_t.c.workspace_id == ws,
-                        values_t.c.path == "emails.value",
-                        values_t.c.value_ci.in_(forms),
-                    )
-                ).scalars()
-            )
-            wanted.update(conn.execute(select(users_t.c.id).where(
-                users_t.c.workspace_id == ws, users_t.c.user_name_ci.in_(forms))).scalars())  # fmt: skip
+            wanted.update(conn.execute(_BY_ADDRESS, {"ws": ws, "forms": forms}).scalars())
         rows: list[Any] = []
         emails: dict[str, list[str]] = {}
         for chunk in _chunks(wanted):
-            rows += conn.execute(
-                reconcile.USERS.where(users_t.c.workspace_id == ws, users_t.c.id.in_(chunk))
-            ).all()
-            emails |= reconcile.emails_of(conn, select(values_t.c.user_id, values_t.c.elem, values_t.c.value).where(
-                values_t.c.user_id.in_(chunk), values_t.c.path == "emails.value"))  # fmt: skip
+            rows += conn.execute(_USERS, {"ws": ws, "ids": chunk}).all()
+            emails |= reconcile.emails_of(conn, _EMAILS.params(ids=chunk))
         found = [reconcile.user_of(row, emails) for row in rows]
         missing = set(ids) - {u.id for u in found}
         linked: dict[str, set[str]] = defaultdict(set)
         for chunk in _chunks(missing):
-            query = select(app_members.c.user_id, app_members.c.email).where(
-                app_members.c.workspace_id == ws, app_members.c.user_id.in_(chunk),
-                app_members.c.app_id == self.app_id, member_store.OPEN)  # fmt: skip
-            for user_id, email in conn.execute(query):
+            for user_id, email in conn.execute(_LINKED, {"ws": ws, "ids": chunk, "app": self.app_id}):
                 linked[user_id].update([email] if email else [])
         return found + reconcile.tombstones(linked, missing)
 
@@ -115,16 +130,10 @@ class StoreSource:
         conn = self.conn
         forms = _forms(k[2:] for k in keys if k.startswith("e:"))
         rows: list[Any] = []
-        for field, values in (
-            (app_members.c.id, ids),
-            (app_members.c.user_id, user_ids),
-            (app_members.c.email_ci, forms),
-        ):
+        for query, values in zip(_MEMBERS_BY, (ids, user_ids, forms), strict=True):
             for chunk in _chunks(values):
-                where = [app_members.c.app_id == self.app_id, member_store.OPEN, field.in_(chunk)]
-                if field is app_members.c.user_id:
-                    where.append(app_members.c.workspace_id == self.ws)
-                rows += [r for r in conn.execute(select(app_members).where(*where)) if r.id not in self.rows]
+                found = conn.execute(query, {"app": self.app_id, "ws": self.ws, "values": chunk})
+                rows += [r for r in found if r.id not in self.rows]
         fresh = {r.id: r for r in rows}
         self.rows |= fresh
         perms = member_store.permissions_of(conn, self.app_id, [r.remote_id for r in fresh.values()])
@@ -137,9 +146,7 @@ def load_slice(conn: Connection, ws: int, app: AppRecord, user_ids: frozenset[st
     is too big."""
     # Disputed members (``mapping.incremental.unsettled``): an exempted one is stored as exempted,
     # with no user: those are seeded too (a few; the unmatched exempted among them cost little).
-    unsure = (app_members.c.state == "disputed") | ((app_members.c.state == "exempted") & app_members.c.user_id.is_(None))
-    disputed = conn.execute(select(app_members.c.id).where(
-        app_members.c.app_id == app.id, unsure, member_store.OPEN)).scalars()  # fmt: skip
+    disputed = [mid for (mid,) in fastsql.fetchall(conn, UNSURE, {"app": app.id})]
     source = StoreSource(conn, ws, app.id)
     found = closure(source, user_ids | unsettled, {*disputed, *member_ids}, limit=MAX_SLICE)
     if found is None:
@@ -155,14 +162,18 @@ def load_slice(conn: Connection, ws: int, app: AppRecord, user_ids: frozenset[st
             for member_id, group_id in conn.execute(query):
                 groups[member_id].add(group_id)
     directory = Directory(tuple(found.users.values()), {uid: frozenset(g) for uid, g in groups.items()})
-    mids = set(found.members)
-    reported = {mid: r for mid, r in report_store.reported(conn, app.id).items() if mid in mids}
-    population = conn.execute(select(func.count()).where(
-        app_members.c.app_id == app.id, member_store.OPEN, app_members.c.status != "pending")).scalar()  # fmt: skip
-    actual = Actual(tuple(found.members.values()), reported,
-                    {r.id: r.managed_user_id for r in rows if r.managed_user_id}, population=int(population or 0))  # fmt: skip
+    reported = report_store.reported(conn, app.id, found.members)
+    actual = Actual(tuple(found.members.values()), reported, {r.id: r.managed_user_id for r in rows if r.managed_user_id})
     return reconcile.planned(conn, ws, app, rows, directory, reconcile.governance_of(rules, rows), actual,
-                             found.reached)  # fmt: skip
+                             found.reached, population=lambda: population(conn, app.id))  # fmt: skip
+
+
+def population(conn: Connection, app_id: str) -> int:
+    """The app's active members (open, not pending), what the mass-removal guard weighs a slice's
+    removals against: an index-only count (``ix_app_members_active``), read only when a plan's
+    removals could trip the guard (``reconcile.planned``)."""
+    row = fastsql.fetchone(conn, ACTIVE, {"app": app_id})
+    return int(row[0]) if row else 0
 
 
 def catch_up(conn: Connection, ws: int, app: AppRecord, upto: int | None, actor: str) -> dict[str, Any]:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, select, text
 
 from connectors.registry import get_spec
 from mapping import (
@@ -55,10 +56,11 @@ from mapping import (
     unsettled,
 )
 from scim_server.jobs import queue
-from scim_server.store import feed
+from scim_server.store import fastsql, feed
 from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
 from scim_server.store import rules as rule_store
+from scim_server.store.app_models import JOBS_REMOVALS
 from scim_server.store.apps import AppRecord
 from scim_server.store.db import now
 from scim_server.store.models import ScimGroupMember, ScimUser, ScimUserValue
@@ -148,16 +150,22 @@ class Loaded:
     cursor: int | None = None  # the change feed read up to here (``incremental.catch_up``)
 
 
+# The window's removal jobs, through ``ix_jobs_removals`` (partial on the kind, spelled verbatim):
+# the window's removals are read, not every job the app had in it.
+_RECENT_REMOVALS = fastsql.Statement(text(
+    "SELECT count(*) FROM jobs WHERE app_id = :app AND workspace_id = :ws AND created >= :since"
+    f" AND {JOBS_REMOVALS} AND status != 'cancelled'"
+))  # fmt: skip
+
+
 def _recent_removals(conn: Connection, ws: int, app_id: str) -> int:
     """Removals planned for the app within the window: its removal jobs, whatever became of them
     (except cancelled ones), and the removals the guard held in the window (so once it trips,
     the rest of the burst is held too, not sent one by one)."""
-    jobs_t = queue.jobs
     since = now() - GUARD_WINDOW
-    queued = select(func.count()).where(jobs_t.c.workspace_id == ws, jobs_t.c.app_id == app_id,
-                                        jobs_t.c.created >= since, jobs_t.c.kind == "remove",
-                                        jobs_t.c.status != "cancelled")  # fmt: skip
-    return int(conn.execute(queued).scalar() or 0) + report_store.held_since(conn, app_id, since)
+    row = fastsql.fetchone(conn, _RECENT_REMOVALS, {"app": app_id, "ws": ws,
+                                                    "since": fastsql.ts_in(conn.dialect.name, since)})  # fmt: skip
+    return int(row[0] if row else 0) + report_store.held_since(conn, app_id, since)
 
 
 def _window_policy(policy: AppPolicy, recent: int, active: int) -> AppPolicy:
@@ -213,12 +221,19 @@ def action_from(payload: dict[str, Any]) -> Any | None:
     return cls(**values)
 
 
+_IN_FLIGHT = fastsql.Statement(
+    select(queue.jobs.c.payload).where(
+        queue.jobs.c.app_id == bindparam("app"), queue.jobs.c.workspace_id == bindparam("ws"),
+        queue.jobs.c.status.in_([bindparam(f"s{i}") for i in range(len(queue.LIVE))]),
+        queue.jobs.c.kind.in_([bindparam(f"k{i}") for i in range(len(APP_ACTIONS))]))
+)  # fmt: skip
+_IN_FLIGHT_PARAMS = fastsql.in_params("s", queue.LIVE) | fastsql.in_params("k", APP_ACTIONS)
+
+
 def _in_flight(conn: Connection, ws: int, app_id: str) -> list[Any]:
-    jobs_t = queue.jobs
-    rows = conn.execute(
-        select(jobs_t.c.payload).where(jobs_t.c.workspace_id == ws, jobs_t.c.app_id == app_id,
-                                       jobs_t.c.status.in_(queue.LIVE), jobs_t.c.kind.in_(list(APP_ACTIONS)))
-    )  # fmt: skip
+    """The app's app actions queued or running (an index seek on ``ix_jobs_live``: the app's
+    in-flight jobs, not its history)."""
+    rows = fastsql.fetchall(conn, _IN_FLIGHT, _IN_FLIGHT_PARAMS | {"app": app_id, "ws": ws})
     return [a for (payload,) in rows if (a := action_from(orjson.loads(payload))) is not None]
 
 
@@ -256,14 +271,38 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
     return planned(conn, ws, app, rows, directory, governance_of(rules, rows), actual)
 
 
+UNCOUNTED = 1 << 62  # an app population no guard percentage can trip on (``planned``)
+
+
 def planned(conn: Connection, ws: int, app: AppRecord, rows: list[Any], directory: Directory,
-            governance: Governance, actual: Actual, reached: frozenset[str] | None = None) -> Loaded:  # fmt: skip
+            governance: Governance, actual: Actual, reached: frozenset[str] | None = None, *,
+            population: Callable[[], int] | None = None) -> Loaded:  # fmt: skip
     """``mapping.reconcile`` of the loaded inputs (the whole app, or a slice of it with
-    ``reached``), under the windowed mass-removal guard."""
+    ``reached``), under the windowed mass-removal guard.
+
+    A slice passes ``population`` (the app's active members, counted on demand): the guard needs
+    it only when the window's removals exceed its count limit, which a lone deactivation's never
+    do. So the slice is planned first as if the app were too big for the percentage to trip, and
+    planned again with the real count only when its removals could trip the guard (the plan
+    depends on the count through the guard alone)."""
     recent = _recent_removals(conn, ws, app.id)
+    in_flight = _in_flight(conn, ws, app.id)
+    policy = policy_of(app)
+    if population is not None:
+        guess = _planned(conn, ws, app, rows, directory, governance,
+                         dataclasses.replace(actual, population=UNCOUNTED), reached, policy, recent, in_flight)  # fmt: skip
+        removals = sum(isinstance(a, Remove) for a in guess.result.plan.actions) + len(guess.result.plan.held)
+        if not policy.guard.enabled or recent + removals <= policy.guard.max_count:
+            return dataclasses.replace(guess, actual=actual)
+        actual = dataclasses.replace(actual, population=population())
+    return _planned(conn, ws, app, rows, directory, governance, actual, reached, policy, recent, in_flight)
+
+
+def _planned(conn: Connection, ws: int, app: AppRecord, rows: list[Any], directory: Directory,
+             governance: Governance, actual: Actual, reached: frozenset[str] | None, policy: AppPolicy,
+             recent: int, in_flight: list[Any]) -> Loaded:  # fmt: skip
     active = actual.active_count()
-    policy = _window_policy(policy_of(app), recent, active)
-    result = reconcile(directory, governance, policy, actual, _in_flight(conn, ws, app.id))
+    result = reconcile(directory, governance, _window_policy(policy, recent, active), actual, in_flight)
     result, withdraw = _windowed(conn, ws, app, result, recent, active)
     return Loaded(app, rows, {m.id: m for m in actual.members}, actual, result, withdraw, reached)
 

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from connectors.errors import ConnectorError
+from connectors.registry import CATALOG
 from scim_server.jobs import queue
 from scim_server.jobs.queue import JobCancelled, JobRecord, LeaseLost
 from scim_server.jobs.retry import retry_at
@@ -136,6 +137,15 @@ class JobContext:
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
 
 
+def load_connectors() -> int:
+    """Import every connector kind now (the catalog imports them on first use, ~0.4 s once per
+    process): a worker pays it as it starts, not in the first job that plans an app
+    (``reconcile.policy_of`` reads the kind's roles), so the first deactivation after a start is
+    no slower than the next. In the event loop's thread, not another: a kind's module registers
+    itself under the catalog's lock, so a second importing thread could deadlock with it."""
+    return len(CATALOG)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
@@ -164,6 +174,7 @@ class Worker:
         """Fill free slots with claimed jobs, then sleep until something can change that. On
         ``stop`` it claims nothing more; each job in flight stops at its next safe point and is
         handed back (lease released), so a restart never leaves work waiting for a lease."""
+        load_connectors()
         watcher = asyncio.create_task(self._hand_back_on(stop))
         try:
             await self._loop(stop)

@@ -44,6 +44,13 @@ class App(Base):
     updated: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+# Partial indexes' conditions (migration 0019), spelled once: the queries that use them embed the
+# same text (SQLite uses a partial index only when the query's WHERE holds its terms verbatim).
+MEMBERS_UNSURE = "closed IS NULL AND (state = 'disputed' OR (state = 'exempted' AND user_id IS NULL))"
+MEMBERS_ACTIVE = "closed IS NULL AND status != 'pending'"
+JOBS_REMOVALS = "kind = 'remove'"
+
+
 class AppMember(Base):
     """A member as imported, with its membership state. Members that vanish from the app
     are closed (``closed`` set, state ``removed``), never deleted."""
@@ -57,6 +64,8 @@ class AppMember(Base):
         # the Members tabs' sort orders (store.members.sort_key), one index each: see migration 0017
         *(Index(f"ix_app_members_sort_{name}", "app_id", "state", text(f"coalesce({column}, '')"), "id")
           for name, column in (("email", "email_ci"), ("name", "display_name"))),
+        Index("ix_app_members_unsure", "app_id", sqlite_where=text(MEMBERS_UNSURE), postgresql_where=text(MEMBERS_UNSURE)),
+        Index("ix_app_members_active", "app_id", sqlite_where=text(MEMBERS_ACTIVE), postgresql_where=text(MEMBERS_ACTIVE)),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -178,7 +187,9 @@ class Job(Base):
         Index("ix_jobs_claim", "status", "run_after"),
         Index("ix_jobs_app", "workspace_id", "app_id", "created", "id"),
         Index("ix_jobs_dedupe", "workspace_id", "dedupe_key", "status"),
-        Index("ix_jobs_live", "app_id", "status"),  # an app's in-flight jobs, not its history
+        Index("ix_jobs_live", "app_id", "status", "run_after"),  # an app's in-flight jobs, not its history
+        Index("ix_jobs_removals", "workspace_id", "app_id", "created", sqlite_where=text(JOBS_REMOVALS),
+              postgresql_where=text(JOBS_REMOVALS)),  # the mass-removal guard's window
         Index("ix_jobs_ws_created", "workspace_id", "created", "id"),  # GET /jobs newest first
         Index("ix_jobs_ws_status", "workspace_id", "status", "created", "id"),  # GET /jobs?status=
         Index("ix_jobs_finished", "status", "finished"),  # pruning

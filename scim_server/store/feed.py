@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, bindparam, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -155,13 +155,25 @@ class AppState(NamedTuple):
     exists: bool
 
 
+# Every reconcile job of every app reads and writes its state: precompiled (``fastsql``).
+STATE = fastsql.Statement(select(state_t.c.cursor, state_t.c.unsettled).where(state_t.c.app_id == bindparam("app")))
+
+
+def _save_statement(dialect_insert: Any, highest: Any) -> Any:
+    stmt = dialect_insert(state_t).values({c: bindparam(c) for c in ("app_id", "workspace_id", "cursor", "unsettled")})
+    return stmt.on_conflict_do_update(index_elements=[state_t.c.app_id], set_={
+        "unsettled": stmt.excluded.unsettled, "cursor": highest(state_t.c.cursor, stmt.excluded.cursor)})  # fmt: skip
+
+
+SAVE = fastsql.Statement(_save_statement(sqlite_insert, func.max), _save_statement(pg_insert, func.greatest))
+
+
 def state(conn: Connection, app_id: str) -> AppState:
-    row = conn.execute(
-        select(state_t.c.cursor, state_t.c.unsettled).where(state_t.c.app_id == app_id)
-    ).first()
+    row = fastsql.fetchone(conn, STATE, {"app": app_id})
     if row is None:
         return AppState(0, frozenset(), False)
-    return AppState(int(row.cursor), frozenset(orjson.loads(row.unsettled or "[]")), True)
+    cursor, unsettled = row
+    return AppState(int(cursor), frozenset(orjson.loads(unsettled or "[]")), True)
 
 
 def save(conn: Connection, workspace_id: int, app_id: str, current: AppState, cursor: int | None,
@@ -172,13 +184,8 @@ def save(conn: Connection, workspace_id: int, app_id: str, current: AppState, cu
     moved = cursor is not None and cursor > current.cursor
     if current.exists and not moved and users == current.unsettled:
         return
-    text_users = orjson.dumps(sorted(users)).decode()
-    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    stmt = dialect_insert(state_t).values(app_id=app_id, workspace_id=workspace_id,
-                                          cursor=cursor if moved else current.cursor, unsettled=text_users)  # fmt: skip
-    highest = func.greatest if conn.dialect.name == "postgresql" else func.max
-    conn.execute(stmt.on_conflict_do_update(index_elements=[state_t.c.app_id], set_={
-        "unsettled": stmt.excluded.unsettled, "cursor": highest(state_t.c.cursor, stmt.excluded.cursor)}))  # fmt: skip
+    fastsql.execute(conn, SAVE, {"app_id": app_id, "workspace_id": workspace_id, "unsettled": orjson.dumps(sorted(users)).decode(),
+                                 "cursor": cursor if moved and cursor is not None else current.cursor})  # fmt: skip
 
 
 def prune(conn: Connection) -> int:

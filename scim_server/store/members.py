@@ -302,11 +302,14 @@ def permissions_of(conn: Connection, app_id: str, remote_ids: Iterable[str]) -> 
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     if not wanted:
         return out
-    query = (select(app_permissions.c.remote_id, app_permissions.c.asset_id, app_permissions.c.permission)
-             .where(app_permissions.c.app_id == app_id, app_permissions.c.remote_id.in_(wanted))
-             .order_by(app_permissions.c.asset_id))  # fmt: skip
+    # Sorted here, not by the query: an ORDER BY asset_id made SQLite walk the app's every
+    # permission in primary-key order instead of seeking these members (ix_app_permissions_member).
+    query = select(app_permissions.c.remote_id, app_permissions.c.asset_id, app_permissions.c.permission).where(
+        app_permissions.c.app_id == app_id, app_permissions.c.remote_id.in_(wanted))  # fmt: skip
     for remote_id, asset_id, permission in conn.execute(query):
         out[remote_id].append((asset_id, permission))
+    for grants in out.values():
+        grants.sort()
     return out
 
 

@@ -14,12 +14,12 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from mapping import DeprovisionReason
 from scim_server import notify
 from scim_server.audit.log import append as audit
-from scim_server.store import paging
+from scim_server.store import fastsql, paging
 from scim_server.store.app_models import DeprovisionEntry, DeprovisionReport
 from scim_server.store.db import new_id, now
 
@@ -129,16 +129,28 @@ def hold(conn: Connection, app_id: str, reason: str) -> None:
     notify.guard_held(conn, app_id, reason)
 
 
-def reported(conn: Connection, app_id: str) -> dict[str, DeprovisionReason]:
-    """Member id -> reason, for the app's open entries (what mapping calls ``Actual.reported``)."""
+def reported(conn: Connection, app_id: str, member_ids: Iterable[str] | None = None) -> dict[str, DeprovisionReason]:
+    """Member id -> reason, for the app's open entries (what mapping calls ``Actual.reported``);
+    with ``member_ids``, those members' only (a slice: no need to carry the app's other entries)."""
     query = select(entries.c.member_id, entries.c.reason).where(entries.c.app_id == app_id, entries.c.status.in_(OPEN))
+    if member_ids is not None:
+        wanted = sorted(set(member_ids))
+        if not wanted:
+            return {}
+        query = query.where(entries.c.member_id.in_(wanted))
     return {member_id: cast(DeprovisionReason, reason) for member_id, reason in conn.execute(query)}
 
 
+_HELD_SINCE = fastsql.Statement(select(func.count()).where(
+    entries.c.app_id == bindparam("app"), entries.c.status == bindparam("held"), entries.c.created >= bindparam("since")))  # fmt: skip
+
+
 def held_since(conn: Connection, app_id: str, since: datetime) -> int:
-    """How many removals of the app the mass-removal guard held since ``since``."""
-    query = select(func.count()).where(entries.c.app_id == app_id, entries.c.status == "held", entries.c.created >= since)
-    return int(conn.execute(query).scalar() or 0)
+    """How many removals of the app the mass-removal guard held since ``since`` (every slice's
+    plan asks: precompiled)."""
+    row = fastsql.fetchone(conn, _HELD_SINCE, {"app": app_id, "held": "held",
+                                               "since": fastsql.ts_in(conn.dialect.name, since)})  # fmt: skip
+    return int(row[0] if row else 0)
 
 
 def get_report(conn: Connection, ws: int, report_id: str, *, for_update: bool = False) -> Any:
