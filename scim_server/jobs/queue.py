@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, func, insert, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, literal_column, or_, select, text, update
 
 from scim_server import notify
 from scim_server.store import fastsql, paging
@@ -96,25 +97,36 @@ def enqueue(
     dedupe_statuses: tuple[str, ...] = LIVE,
 ) -> str:
     """Queue a job in the caller's transaction; with ``dedupe_key``, a job with the same key in
-    ``dedupe_statuses`` (default: queued or running) is returned instead of a second one."""
+    ``dedupe_statuses`` (default: queued or running) is returned instead of a second one.
+
+    Precompiled (``fastsql``): a reconcile plans its actions as jobs, one enqueue each."""
     if dedupe_key is not None:
-        existing = conn.execute(
-            select(jobs.c.id).where(
-                jobs.c.workspace_id == workspace_id, jobs.c.dedupe_key == dedupe_key,
-                jobs.c.status.in_(dedupe_statuses),
-            )
-        ).scalar()
+        params = {"ws": workspace_id, "key": dedupe_key} | fastsql.in_params("s", dedupe_statuses)
+        existing = fastsql.fetchone(conn, _deduped(len(dedupe_statuses)), params)
         if existing is not None:
-            return str(existing)
+            return str(existing[0])
     job_id, at = new_id(), now()
-    conn.execute(
-        insert(jobs).values(
-            id=job_id, workspace_id=workspace_id, app_id=app_id, kind=kind, status="queued",
-            payload=orjson.dumps(payload).decode(), dedupe_key=dedupe_key, created_by=created_by,
-            max_attempts=max_attempts, attempts=0, progress_done=0, run_after=run_after or at, created=at,
-        )
-    )  # fmt: skip
+    dialect = conn.dialect.name
+    fastsql.execute(conn, _INSERT, {
+        "id": job_id, "workspace_id": workspace_id, "app_id": app_id, "kind": kind, "status": "queued",
+        "payload": orjson.dumps(payload).decode(), "dedupe_key": dedupe_key, "created_by": created_by,
+        "max_attempts": max_attempts, "attempts": 0, "progress_done": 0,
+        "run_after": fastsql.ts_in(dialect, run_after or at), "created": fastsql.ts_in(dialect, at),
+    })  # fmt: skip
     return job_id
+
+
+_INSERT = fastsql.Statement(insert(jobs).values({c: bindparam(c) for c in (
+    "id", "workspace_id", "app_id", "kind", "status", "payload", "dedupe_key", "created_by", "max_attempts",
+    "attempts", "progress_done", "run_after", "created")}))  # fmt: skip
+
+
+@lru_cache(maxsize=8)
+def _deduped(statuses: int) -> fastsql.Statement:
+    """A live job with the dedupe key, its status one of ``statuses`` bound values."""
+    return fastsql.Statement(select(jobs.c.id).where(
+        jobs.c.workspace_id == bindparam("ws"), jobs.c.dedupe_key == bindparam("key"),
+        jobs.c.status.in_([bindparam(f"s{i}") for i in range(statuses)])))  # fmt: skip
 
 
 def _claimable(at: datetime) -> Any:
@@ -204,24 +216,40 @@ def _oldest_of(conn: Connection, ws: int, app: str | None, at: datetime, kinds: 
                no_planning: bool) -> str | None:  # fmt: skip
     """The oldest claimable job of one app (or of no app): its oldest due queued job and its oldest
     running job whose lease ran out, each found by an index seek on
-    (``ix_jobs_live``, app_id and status) so that the app's finished history is never read; the earlier of the two."""
-    found: list[tuple[datetime, str]] = []
-    for claimable in (and_(jobs.c.status == "queued", jobs.c.run_after <= at),
-                      and_(jobs.c.status == "running", jobs.c.lease_until < at)):  # fmt: skip
-        query = select(jobs.c.run_after, jobs.c.id).where(
-            jobs.c.app_id.is_(None) if app is None else jobs.c.app_id == app, claimable, jobs.c.workspace_id == ws
-        )
-        if kinds:
-            query = query.where(jobs.c.kind.in_(kinds))
-        if no_planning:
-            query = query.where(jobs.c.kind.not_in(PLANNING))
-        query = query.order_by(jobs.c.run_after).limit(1)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        row = conn.execute(query).first()
+    (``ix_jobs_live``: app_id, status, run_after) so that the app's finished history is never
+    read; the earlier of the two. Precompiled (a claim runs it for each job it takes)."""
+    params = {"ws": ws, "app": app, "at": fastsql.ts_in(conn.dialect.name, at), "queued": "queued",
+              "running": "running"} | fastsql.in_params("k", kinds or ()) | _PLANNING_PARAMS  # fmt: skip
+    found: list[tuple[Any, str]] = []
+    for statement in _oldest_statements(app is None, len(kinds or ()), no_planning):
+        row = fastsql.fetchone(conn, statement, params)
         if row is not None:
-            found.append((row.run_after, row.id))
+            found.append((fastsql.ts_out(row[0]), row[1]))
     return min(found)[1] if found else None
+
+
+_PLANNING_PARAMS = fastsql.in_params("p", PLANNING)
+
+
+@lru_cache(maxsize=64)
+def _oldest_statements(no_app: bool, kinds: int, no_planning: bool) -> tuple[fastsql.Statement, ...]:
+    """``_oldest_of``'s two seeks (the oldest due queued job, the oldest expired lease) for one
+    shape of claim: on PostgreSQL each row locked, skipping those other claimers hold."""
+    at = bindparam("at", type_=jobs.c.run_after.type)
+    statements = []
+    for claimable in (and_(jobs.c.status == bindparam("queued"), jobs.c.run_after <= at),
+                      and_(jobs.c.status == bindparam("running"), jobs.c.lease_until < at)):  # fmt: skip
+        query = select(jobs.c.run_after, jobs.c.id).where(
+            jobs.c.app_id.is_(None) if no_app else jobs.c.app_id == bindparam("app"), claimable,
+            jobs.c.workspace_id == bindparam("ws"),
+        )  # fmt: skip
+        if kinds:
+            query = query.where(jobs.c.kind.in_([bindparam(f"k{i}") for i in range(kinds)]))
+        if no_planning:
+            query = query.where(jobs.c.kind.not_in([bindparam(f"p{i}") for i in range(len(PLANNING))]))
+        query = query.order_by(jobs.c.run_after).limit(literal_column("1")).offset(literal_column("0"))
+        statements.append(fastsql.Statement(query, query.with_for_update(skip_locked=True)))
+    return tuple(statements)
 
 
 def _take(conn: Connection, worker: str, lease_seconds: float, at: datetime, query: Any) -> JobRecord | None:
