@@ -331,12 +331,25 @@ def measure(bridge: Bridge, sandbox: tuple[Any, str], args: argparse.Namespace, 
     sandbox_app = sandbox[0]
     TRACE.clear()
     since = time.time()
+    cpu = [server_cpu(bridge)]
     idle = [deactivate(bridge, sandbox_app, args.apps, ids[n], n, trace=True) for n in range(first, first + args.idle)]
+    cpu.append(server_cpu(bridge))
     traced = stages(bridge, since) if args.stages else {}
+    cpu.append(server_cpu(bridge))
     removals, requests, backlog = stream(bridge, sandbox_app, args.apps, ids, first + args.idle, args.seconds,
                                          args.rate)  # fmt: skip
+    cpu.append(server_cpu(bridge))
     return {"idle": idle, "removals": removals, "requests": requests, "backlog": backlog, "checks": list(CHECKS),
-            "stages": traced}
+            "stages": traced, "cpu_idle": (cpu[1] - cpu[0]) / max(len(idle), 1), "cpu_stream": cpu[3] - cpu[2]}
+
+
+def server_cpu(bridge: Bridge) -> float:
+    """CPU seconds (user + system) the server process has used so far (Linux ``/proc``; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{bridge.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def victims(args: argparse.Namespace) -> int:
@@ -407,6 +420,9 @@ def main() -> None:
                   f"| {med('removals', 0.5):.2f} / {med('removals', 0.99):.2f} s | {med('requests', 0.99) * 1000:.0f} ms "
                   f"| {backlog[0]} / {max(backlog)} / {backlog[-1]} "
                   f"| {statistics.median(c for r in runs for c in r['checks']):.2f} s |", flush=True)  # fmt: skip
+            print(f"  {store} {code} server CPU: {statistics.median(r['cpu_idle'] for r in runs) * 1000:.0f} ms per idle "
+                  f"deactivation, {statistics.median(r['cpu_stream'] for r in runs):.1f} s over the {args.seconds:g} s stream "
+                  f"(load average {os.getloadavg()[0]:.1f})", flush=True)  # fmt: skip
             if args.stages:
                 traced = runs[-1]["stages"]
                 print(f"  {store} {code} idle stages (ms since the PATCH was sent, slowest app; p50 / max of "
