@@ -224,10 +224,15 @@ class GitHubFake(KindFake):
         role = request.query_params.get("role", "all")
         if role not in ("all", "admin", "member"):
             return self._invalid("Organization", "role", "invalid", f"role {role!r} is invalid")
-        active = [m for m in org.listing() if m.status == "active" and role in ("all", m.role)]
-        page, headers = self._page(request, active)
+        page, headers = self._page(request, self._active(org, role))
         api = self._api(request)
         return self._json([self.user_json(api, m) for m in page], headers=headers)
+
+    def _active(self, org: OrgState, role: str) -> list[StoredMember]:
+        """Active members in listing order, of ``role`` (``all``: any); filtered once per change
+        of the org, not once per page."""
+        with self.store.lock:
+            return org.view(f"active:{role}", lambda ms: [m for m in ms if m.status == "active" and role in ("all", m.role)])
 
     async def delete_member(self, request: Request) -> Response:
         org = self._org(request)
@@ -264,7 +269,8 @@ class GitHubFake(KindFake):
             return org
         api = self._api(request)
         if request.method == "GET":
-            pending = [m for m in org.listing() if m.status == "pending"]
+            with self.store.lock:
+                pending = org.view("pending", lambda ms: [m for m in ms if m.status == "pending"])
             page, headers = self._page(request, pending)
             return self._json([self.invitation_json(api, org.org, m) for m in page], headers=headers)
         return self._create_invitation(api, org, await _body(request))
@@ -316,8 +322,7 @@ class GitHubFake(KindFake):
         grants = [(org.members[uid], p) for uid, p in asset.grants.items()]
         if affiliation == "all":
             granted = set(asset.grants)
-            grants += [(m, "admin") for m in org.listing()
-                       if m.status == "active" and m.role == "admin" and m.uid not in granted]
+            grants += [(m, "admin") for m in self._active(org, "admin") if m.uid not in granted]
         elif affiliation == "outside":
             grants = []
         page, headers = self._page(request, grants)

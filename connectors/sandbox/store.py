@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 __all__ = [
     "OrgState",
@@ -29,6 +29,7 @@ __all__ = [
 ]
 
 Status = Literal["active", "pending"]
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -91,12 +92,27 @@ class OrgState:
         self._by_email: dict[str, int] = {}
         self._by_login: dict[str, int] = {}
         self._listing: list[StoredMember] | None = None
+        self._views: dict[str, object] = {}
 
     def listing(self) -> list[StoredMember]:
         """Members in listing order (cached until the next change; cheap paging over 50k)."""
         if self._listing is None:
             self._listing = list(self.members.values())
         return self._listing
+
+    def view(self, key: str, build: Callable[[list[StoredMember]], T]) -> T:
+        """``build(listing())``, cached under ``key`` until the members next change (role and
+        status included): a fake serving page after page of a filtered listing filters the org
+        once, not once per page (which was quadratic in the org's size). Call it under the store's
+        lock when another thread may change the org."""
+        if key not in self._views:
+            self._views[key] = build(self.listing())
+        return self._views[key]  # type: ignore[return-value]
+
+    def touch(self) -> None:
+        """Forget the cached listing and views: a member's role or status changed in place."""
+        self._listing = None
+        self._views.clear()
 
     def by_email(self, email: str) -> StoredMember | None:
         uid = self._by_email.get(email.casefold())
@@ -110,13 +126,13 @@ class OrgState:
         self._by_email[member.email.casefold()] = member.uid
         if member.login:
             self._by_login[member.login.casefold()] = member.uid
-        self._listing = None
+        self.touch()
 
     def _unindex(self, member: StoredMember) -> None:
         self._by_email.pop(member.email.casefold(), None)
         if member.login:
             self._by_login.pop(member.login.casefold(), None)
-        self._listing = None
+        self.touch()
 
 
 class SandboxStore:
@@ -212,6 +228,7 @@ class SandboxStore:
             state = self.org(kind, org)
             if state is not None and uid in state.members:
                 state.members[uid].role = role
+                state.touch()
 
     def accept(self, kind: str, org: str, email: str) -> StoredMember | None:
         """Turn a pending invitation active (assigning a login); ``None`` if no such member."""

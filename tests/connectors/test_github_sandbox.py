@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import httpx
 import pytest
 
@@ -81,3 +83,30 @@ def test_in_process_access_is_the_same_state() -> None:
     assert len(sandbox.state("github", "acme")["members"]) == 6
     sandbox.reset("empty")
     assert sandbox.state("github", "acme")["members"] == []
+
+
+async def test_paged_listings_follow_every_change(sandbox: SandboxClient) -> None:
+    """The fake filters an org once per change, not once per page: every change (a new member, a
+    role, a removal, an accepted invitation) still shows in the next listing, page by page."""
+    sandbox.seed("github", {"org": "o", "token": "t", "members": [
+        *({"email": f"u{n}@example.com", "role": "member"} for n in range(5)),
+        {"email": "p@example.com", "role": "member", "status": "pending"}]})  # fmt: skip
+    settings = dataclasses.replace(FAST_SETTINGS, page_size=2)
+    connector = create_connector("github", account=AutomationAccount(api_token="t"),
+                                 base_url=sandbox.kind_url("github"), business_id="o", settings=settings)  # fmt: skip
+
+    async def listing() -> list[tuple[str, str, str]]:
+        return [(m.remote_id, m.role, m.state) for m in await collect(connector.list_members())]  # type: ignore[attr-defined]
+
+    try:
+        first = await listing()
+        assert [r for r in first if r[2] == "active"] == [(f"u{n}", "member", "active") for n in range(5)]
+        await connector.change_role("u3", "admin")  # type: ignore[attr-defined]
+        await connector.remove("u1")  # type: ignore[attr-defined]
+        sandbox.seed("github", {"org": "o", "members": [{"email": "u9@example.com", "role": "member"}]})
+        sandbox.accept("github", "o", "p@example.com")
+        assert await listing() == [("u0", "member", "active"), ("u2", "member", "active"), ("u3", "admin", "active"),
+                                   ("u4", "member", "active"), ("p", "member", "active"),
+                                   ("u9", "member", "active")]  # fmt: skip
+    finally:
+        await connector.aclose()
