@@ -308,3 +308,17 @@ async def test_credentials_are_sent_but_never_in_errors(vendor: tuple[str, Scrip
     assert script.headers["authorization"] == f"Bearer {SECRET}"
     assert SECRET not in str(caught.value) and SECRET not in repr(caught.value)
     assert "***" in str(caught.value)
+
+
+def test_an_absent_sniffio_fails_to_import_at_once() -> None:
+    """httpcore imports sniffio for every lock and event of every request; when it is not
+    installed, the policy module marks it absent so that import stops failing the slow way
+    (a search of every path entry each time)."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("sniffio") is not None and sys.modules.get("sniffio") is not None:
+        pytest.skip("sniffio is installed")
+    assert "sniffio" in sys.modules and sys.modules["sniffio"] is None
+    with pytest.raises(ModuleNotFoundError):
+        import sniffio  # noqa: F401
