@@ -25,6 +25,7 @@ An ``AuthError`` is never retried, so an expired token fails at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import importlib.util
@@ -33,9 +34,10 @@ import random
 import ssl
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -57,12 +59,14 @@ __all__ = [
     "HTTPSettings",
     "VendorHTTP",
     "iter_link_pages",
+    "iter_numbered_pages",
     "raise_for_vendor",
     "retry_after_hint",
     "vendor_message",
 ]
 
 log = logging.getLogger("connectors.http")
+T = TypeVar("T")
 
 Classifier = Callable[[str, str, httpx.Response], ConnectorError | None]
 """``(kind, operation, response) -> error or None``: a kind's body-level error signals."""
@@ -79,6 +83,8 @@ class HTTPSettings:
     :param max_retry_wait: cap on a vendor's wait hint (a hint beyond it is clipped).
     :param concurrency: concurrent requests per app (per ``VendorHTTP``).
     :param page_size: page size a connector asks for; ``None`` = the vendor's maximum.
+    :param read_ahead: pages of one listing in flight at once where the vendor numbers its pages
+        (``iter_numbered_pages``), also bounded by ``concurrency``; 1 = one page at a time.
     """
 
     timeout: float = 30.0
@@ -90,6 +96,7 @@ class HTTPSettings:
     max_retry_wait: float = 120.0
     concurrency: int = 8
     page_size: int | None = None
+    read_ahead: int = 4
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before retry number ``attempt`` (0-based) when the vendor gave no hint."""
@@ -389,9 +396,80 @@ async def iter_link_pages(
     vendor advertised, which already carries the query. Stops when no ``next`` link is present.
     """
     response = await http.request("GET", path, operation=operation, params=params)
+    async for page in _follow_next(http, response, operation):
+        yield page
+
+
+async def _follow_next(http: VendorHTTP, response: httpx.Response, operation: str) -> AsyncIterator[httpx.Response]:
+    """``response``, then each page its ``rel="next"`` links lead to, one after the other."""
     while True:
         yield response
         next_url = response.links.get("next", {}).get("url")
         if not next_url:
             return
         response = await http.request("GET", next_url, operation=operation)
+
+
+async def iter_numbered_pages(
+    http: VendorHTTP,
+    path: str,
+    *,
+    operation: str,
+    params: Mapping[str, Any] | None = None,
+    page_param: str = "page",
+) -> AsyncIterator[httpx.Response]:
+    """``iter_link_pages`` for a vendor whose ``Link`` header also names the ``rel="last"`` page
+    and whose pages are numbered by a query parameter (GitHub's ``page``): once the first page
+    says how many there are, up to ``settings.read_ahead`` of the next pages are requested at
+    once and yielded in order. A listing is then paced by the slower of the two sides, not
+    by the sum of every page's round trip, vendor time and parsing.
+
+    Without a usable ``last`` link it follows ``next`` links one by one; after the advertised
+    last page it keeps following ``next`` too (members added meanwhile).
+    """
+    first = await http.request("GET", path, operation=operation, params=params)
+    yield first
+    last_url = first.links.get("last", {}).get("url")
+    last = _page_number(last_url, page_param) if last_url else None
+    if last_url is None or last is None or "next" not in first.links:
+        async for page in _follow_next(http, first, operation):
+            if page is not first:
+                yield page
+        return
+    template = httpx.URL(last_url)
+    urls = [str(template.copy_set_param(page_param, n)) for n in range(2, last + 1)]
+    final = first
+    async with contextlib.aclosing(_ahead([_getter(http, url, operation) for url in urls],
+                                          http.settings.read_ahead)) as ahead:  # fmt: skip
+        async for page in ahead:
+            final = page
+            yield page
+    async for page in _follow_next(http, final, operation):
+        if page is not final:
+            yield page
+
+
+def _page_number(url: str, page_param: str) -> int | None:
+    value = httpx.URL(url).params.get(page_param)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _getter(http: VendorHTTP, url: str, operation: str) -> Callable[[], Awaitable[httpx.Response]]:
+    return lambda: http.request("GET", url, operation=operation)
+
+
+async def _ahead(calls: Iterable[Callable[[], Awaitable[T]]], window: int) -> AsyncGenerator[T, None]:
+    """The results of ``calls`` in order, with up to ``window`` of them running at once. The
+    first failure is raised in its turn; leaving early cancels what is still running."""
+    pending: deque[asyncio.Future[T]] = deque()
+    try:
+        for call in calls:
+            pending.append(asyncio.ensure_future(call()))
+            if len(pending) >= max(1, window):
+                yield await pending.popleft()
+        while pending:
+            yield await pending.popleft()
+    finally:
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

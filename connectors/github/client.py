@@ -2,7 +2,7 @@
 
 Headers: ``Accept: application/vnd.github+json``, ``X-GitHub-Api-Version: 2022-11-28``,
 ``Authorization: Bearer <token>``. Listings page with ``per_page`` (max 100) and the RFC 8288 ``Link``
-header. Errors are ``{"message", "documentation_url"}`` mapped by ``connectors.http``: 401 Bad
+header; its ``rel="last"`` link numbers the pages, so the next few are requested ahead. Errors are ``{"message", "documentation_url"}`` mapped by ``connectors.http``: 401 Bad
 credentials -> ``AuthError``; 403/429 with ``x-ratelimit-remaining: 0`` or ``retry-after`` ->
 ``RateLimited``; 404 (also for what the token cannot see) -> ``NotFound``; 422 -> ``InvalidRequest``
 (``vendor_code`` = ``errors[0].code``).
@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from connectors.base import Secret
 from connectors.errors import NotFound
-from connectors.http import HTTPSettings, VendorHTTP, iter_link_pages
+from connectors.http import HTTPSettings, VendorHTTP, iter_numbered_pages
 
 __all__ = [
     "API_VERSION",
@@ -152,8 +154,8 @@ class GitHubClient:
 
     async def _items(self, path: str, operation: str, params: Mapping[str, Any]) -> AsyncIterator[Any]:
         query = {**params, "per_page": self.per_page}
-        async for response in iter_link_pages(self.http, path, operation=operation, params=query):
-            for item in response.json():
+        async for response in iter_numbered_pages(self.http, path, operation=operation, params=query):
+            for item in orjson.loads(response.content):
                 yield item
 
     async def get_org(self) -> GitHubOrg:

@@ -4,18 +4,22 @@ re-claimed after a crash finishes the work without doubling it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 
-from connectors.base import GrantsAssets, ListsAssets, ListsMembers, Member, require
+from connectors.base import Asset, GrantsAssets, ListsAssets, ListsMembers, Member, require
 from connectors.errors import ConnectorError, RetryableError
 from mapping import ChangeRole, Grant, Invite, Remove, Revoke, removal_of
 from scim_server import incremental, reconcile
 from scim_server.audit.log import append as audit
 from scim_server.connections import open_connector
+from scim_server.jobs.verify import bounded
 from scim_server.jobs.verify import still_present as _still_present
 from scim_server.jobs.worker import JobCancelled, JobContext
 from scim_server.store import apps as app_store
@@ -78,16 +82,35 @@ async def _import_members(ctx: JobContext, app: AppRecord, connector: ListsMembe
             await members.aclose()
 
 
-async def _import_assets(connector: Any) -> tuple[list[tuple[str, str | None, str | None]], list[tuple[str, str, str]]]:
-    assets: list[tuple[str, str | None, str | None]] = []
-    permissions: list[tuple[str, str, str]] = []
+Assets = tuple[list[tuple[str, str | None, str | None]], list[tuple[str, str, str]]]
+
+
+async def _import_assets(connector: Any) -> Assets:
+    """The app's assets (id, name, type) and permissions (asset id, remote id, permission). The
+    assets' permission listings are read a few at once (``verify.bounded``): one listing per
+    asset, one after the other, was a round trip per page of each."""
     if not isinstance(connector, ListsAssets):
-        return assets, permissions
-    async for asset in connector.list_assets():
-        assets.append((asset.id, asset.name, asset.type))
-        async for permission in connector.list_permissions(asset):
-            permissions.append((asset.id, permission.remote_id, permission.permission))
-    return assets, permissions
+        return [], []
+    assets = [asset async for asset in connector.list_assets()]
+
+    async def permissions_of(asset: Asset) -> list[tuple[str, str, str]]:
+        return [(asset.id, p.remote_id, p.permission) async for p in connector.list_permissions(asset)]
+
+    found = await bounded([functools.partial(permissions_of, asset) for asset in assets])
+    return [(a.id, a.name, a.type) for a in assets], [row for rows in found for row in rows]
+
+
+@contextlib.asynccontextmanager
+async def _reading_assets(connector: Any) -> AsyncIterator[asyncio.Future[Assets]]:
+    """``_import_assets`` started now, to run beside the members' import (the vendor answers one
+    while the bridge stores the other); cancelled if the check ends without awaiting it."""
+    task = asyncio.ensure_future(_import_assets(connector))
+    try:
+        yield task
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 def next_check(schedule: str) -> Any:
@@ -107,10 +130,10 @@ async def check(ctx: JobContext) -> dict[str, Any]:
     no member is closed, no set recomputed, no job queued, no ``app.check`` event."""
     app = await _app(ctx)
     seen_at = now()
-    async with open_connector(app, ctx.services.vault) as connector:
+    async with open_connector(app, ctx.services.vault) as connector, _reading_assets(connector) as reading:
         imported = await _import_members(ctx, app, require(connector, "list_members"), seen_at)
         async with ctx.interruptible():
-            assets, permissions = await _import_assets(connector)
+            assets, permissions = await reading
 
     def unit(conn: Connection) -> dict[str, Any]:
         ctx.guard(conn)

@@ -18,13 +18,14 @@ from typing import Any, TypeVar
 from connectors.base import Asset, ListsAssets, Member, ReadsMember, ReadsPermission
 from mapping import Read, Remove, reads_of
 
-__all__ = ["READS_IN_FLIGHT", "still_present"]
+__all__ = ["READS_IN_FLIGHT", "bounded", "still_present"]
 
 READS_IN_FLIGHT = 8  # targeted reads at once for one job: a report's batch, not a burst at the vendor
 T = TypeVar("T")
 
 
-async def _bounded(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+async def bounded(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+    """The results of ``calls``, in order, with at most ``READS_IN_FLIGHT`` running at once."""
     gate = asyncio.Semaphore(READS_IN_FLIGHT)
 
     async def one(call: Callable[[], Awaitable[T]]) -> T:
@@ -40,7 +41,7 @@ async def _members_left(connector: Any, removals: Sequence[Remove], reads: froze
         calls: list[Callable[[], Awaitable[Member | None]]] = [
             functools.partial(connector.read_member, r.remote_id) for r in removals
         ]
-        found = await _bounded(calls)
+        found = await bounded(calls)
         return {r.remote_id for r, member in zip(removals, found, strict=True) if member is not None}
     wanted = {r.remote_id for r in removals}
     return {m.remote_id async for m in connector.list_members() if m.remote_id in wanted}
@@ -55,7 +56,7 @@ async def _permissions_left(connector: Any, removals: Sequence[Remove], reads: f
         checks: list[Callable[[], Awaitable[bool]]] = [
             functools.partial(connector.holds_permission, *pair) for pair in pairs
         ]
-        held = await _bounded(checks)
+        held = await bounded(checks)
         return {pair for pair, yes in zip(pairs, held, strict=True) if yes}
     if not isinstance(connector, ListsAssets):
         return set()

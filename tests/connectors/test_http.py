@@ -4,6 +4,7 @@ timeouts and secret scrubbing. The retry tests talk to a small scripted vendor o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 import time
@@ -29,7 +30,7 @@ from connectors.errors import (
     RateLimited,
     VendorUnavailable,
 )
-from connectors.http import HTTPSettings, VendorHTTP, raise_for_vendor, retry_after_hint
+from connectors.http import HTTPSettings, VendorHTTP, iter_numbered_pages, raise_for_vendor, retry_after_hint
 from tests.connectors.conftest import _free_port
 
 SECRET = "s3cr3t-token-value"
@@ -44,6 +45,7 @@ class Script:
         self.in_flight = 0
         self.max_in_flight = 0
         self.headers: dict[str, str] = {}
+        self.events: dict[str, asyncio.Event] = {}
 
     def hit(self, key: str) -> int:
         self.calls[key] = self.calls.get(key, 0) + 1
@@ -76,7 +78,31 @@ def scripted_app(script: Script) -> Starlette:
         script.headers = dict(request.headers)
         return JSONResponse({"message": f"token {request.headers.get('authorization')} is bad"}, 400)
 
+    async def pages(request: Request) -> JSONResponse:
+        """GitHub-style numbered pages of ``total`` items with ``Link`` next/last; with ``grow``
+        the listing gains a page once the first is served. A page after the first waits (up to a
+        second) for another request of the listing to be in flight, so reading ahead is seen."""
+        q, key = request.query_params, request.path_params["key"]
+        per_page, page = int(q["per_page"]), int(q.get("page", "1"))
+        total = int(q["total"]) + (per_page if "grow" in q and script.calls.get(key) else 0)
+        script.hit(key)
+        script.in_flight += 1
+        script.max_in_flight = max(script.max_in_flight, script.in_flight)
+        together = script.events.setdefault(key, asyncio.Event())
+        if script.in_flight >= 2:
+            together.set()
+        if page > 1:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(together.wait(), 1.0)
+        script.in_flight -= 1
+        last = -(-total // per_page)
+        links = [f'<{request.url.include_query_params(page=n)}>; rel="{rel}"'
+                 for rel, n in (("next", page + 1), ("last", last)) if page < last]  # fmt: skip
+        items = list(range((page - 1) * per_page, min(total, page * per_page)))
+        return JSONResponse(items, headers={"link": ", ".join(links)} if links else {})
+
     return Starlette(routes=[
+        Route("/pages/{key}", pages),
         Route("/flaky/{key}", flaky, methods=["GET", "POST"]),
         Route("/body/{key}", body_code),
         Route("/slow", slow),
@@ -322,3 +348,41 @@ def test_an_absent_sniffio_fails_to_import_at_once() -> None:
     assert "sniffio" in sys.modules and sys.modules["sniffio"] is None
     with pytest.raises(ModuleNotFoundError):
         import sniffio  # noqa: F401
+
+
+async def _numbered(base: str, key: str, read_ahead: int, **query: object) -> list[int]:
+    http = VendorHTTP("kind", base, settings=HTTPSettings(concurrency=8, read_ahead=read_ahead))
+    try:
+        return [item async for page in iter_numbered_pages(http, f"pages/{key}", operation="op",
+                                                            params={"per_page": 3, **query})
+                for item in page.json()]  # fmt: skip
+    finally:
+        await http.aclose()
+
+
+async def test_numbered_pages_are_read_ahead_and_yielded_in_order(vendor: tuple[str, Script]) -> None:
+    base, script = vendor
+    script.max_in_flight = 0
+    assert await _numbered(base, _key(), 3, total=20) == list(range(20))
+    assert script.max_in_flight >= 2
+
+
+async def test_numbered_pages_one_at_a_time_and_past_the_advertised_last(vendor: tuple[str, Script]) -> None:
+    base, script = vendor
+    script.max_in_flight = 0
+    assert await _numbered(base, _key(), 1, total=7) == list(range(7))
+    assert script.max_in_flight == 1
+    assert await _numbered(base, _key(), 4, total=7, grow=1) == list(range(10))  # a page more than page 1 said
+    assert await _numbered(base, _key(), 4, total=2) == [0, 1]  # a single page: no Link header
+
+
+async def test_leaving_a_numbered_listing_early_cancels_the_pages_ahead(vendor: tuple[str, Script]) -> None:
+    base, _ = vendor
+    http = VendorHTTP("kind", base, settings=HTTPSettings(read_ahead=4))
+    pages = iter_numbered_pages(http, f"pages/{_key()}", operation="op", params={"per_page": 1, "total": 50})
+    try:
+        assert [(await anext(pages)).json() for _ in range(3)] == [[0], [1], [2]]
+        await pages.aclose()
+        assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    finally:
+        await http.aclose()

@@ -92,7 +92,7 @@ def test_factory_needs_token_and_org() -> None:
         (errors, {"AuthError", "BrowserFlowError", "ConnectorError", "InvalidRequest", "NotFound",
                   "PermissionDenied", "RateLimited", "RetryableError", "UnsupportedCapability",
                   "VendorUnavailable"}),
-        (http, {"Classifier", "HTTPSettings", "VendorHTTP", "iter_link_pages", "raise_for_vendor",
+        (http, {"Classifier", "HTTPSettings", "VendorHTTP", "iter_link_pages", "iter_numbered_pages", "raise_for_vendor",
                 "retry_after_hint", "vendor_message"}),
         (registry, {"CATALOG", "KIND_PACKAGES", "LOGIN_METHODS", "CatalogError", "ConnectorFactory",
                     "ConnectorSpec", "CredentialSet", "InvalidCredentials", "InvalidLoginMethod", "LoginMethod",
