@@ -4,8 +4,6 @@ re-claimed after a crash finishes the work without doubling it."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import timedelta
@@ -31,6 +29,7 @@ from scim_server.store.db import now
 from scim_server.store.members import ImportedMember
 
 BATCH = 500
+ASSET_READS = 4  # assets whose permissions are listed at once in a check
 SCHEDULE = {"hourly": timedelta(hours=1), "daily": timedelta(days=1)}
 
 
@@ -88,7 +87,9 @@ Assets = tuple[list[tuple[str, str | None, str | None]], list[tuple[str, str, st
 async def _import_assets(connector: Any) -> Assets:
     """The app's assets (id, name, type) and permissions (asset id, remote id, permission). The
     assets' permission listings are read a few at once (``verify.bounded``): one listing per
-    asset, one after the other, was a round trip per page of each."""
+    asset, one after the other, was a round trip per page of each. Not beside the members'
+    import: every idle connection a burst leaves in the client's pool is probed again on every
+    later request (httpcore), which cost more than the overlap saved."""
     if not isinstance(connector, ListsAssets):
         return [], []
     assets = [asset async for asset in connector.list_assets()]
@@ -96,21 +97,8 @@ async def _import_assets(connector: Any) -> Assets:
     async def permissions_of(asset: Asset) -> list[tuple[str, str, str]]:
         return [(asset.id, p.remote_id, p.permission) async for p in connector.list_permissions(asset)]
 
-    found = await bounded([functools.partial(permissions_of, asset) for asset in assets])
+    found = await bounded([functools.partial(permissions_of, asset) for asset in assets], ASSET_READS)
     return [(a.id, a.name, a.type) for a in assets], [row for rows in found for row in rows]
-
-
-@contextlib.asynccontextmanager
-async def _reading_assets(connector: Any) -> AsyncIterator[asyncio.Future[Assets]]:
-    """``_import_assets`` started now, to run beside the members' import (the vendor answers one
-    while the bridge stores the other); cancelled if the check ends without awaiting it."""
-    task = asyncio.ensure_future(_import_assets(connector))
-    try:
-        yield task
-    finally:
-        if not task.done():
-            task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def next_check(schedule: str) -> Any:
@@ -130,10 +118,10 @@ async def check(ctx: JobContext) -> dict[str, Any]:
     no member is closed, no set recomputed, no job queued, no ``app.check`` event."""
     app = await _app(ctx)
     seen_at = now()
-    async with open_connector(app, ctx.services.vault) as connector, _reading_assets(connector) as reading:
+    async with open_connector(app, ctx.services.vault) as connector:
         imported = await _import_members(ctx, app, require(connector, "list_members"), seen_at)
         async with ctx.interruptible():
-            assets, permissions = await reading
+            assets, permissions = await _import_assets(connector)
 
     def unit(conn: Connection) -> dict[str, Any]:
         ctx.guard(conn)

@@ -24,9 +24,9 @@ READS_IN_FLIGHT = 8  # targeted reads at once for one job: a report's batch, not
 T = TypeVar("T")
 
 
-async def bounded(calls: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
-    """The results of ``calls``, in order, with at most ``READS_IN_FLIGHT`` running at once."""
-    gate = asyncio.Semaphore(READS_IN_FLIGHT)
+async def bounded(calls: Sequence[Callable[[], Awaitable[T]]], limit: int = READS_IN_FLIGHT) -> list[T]:
+    """The results of ``calls``, in order, with at most ``limit`` running at once."""
+    gate = asyncio.Semaphore(limit)
 
     async def one(call: Callable[[], Awaitable[T]]) -> T:
         async with gate:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import (
     Connection,
     and_,
@@ -16,6 +18,7 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    null,
     or_,
     select,
     text,
@@ -51,32 +54,50 @@ def upsert_members(conn: Connection, workspace_id: int, app_id: str, batch: Sequ
                    seen_at: datetime) -> int:  # fmt: skip
     """Insert new members, refresh known ones (reopening a closed one); returns how many were new.
     PostgreSQL: one INSERT ... ON CONFLICT over arrays for the batch; SQLite: a read of the
-    batch's known ids, one INSERT and one prepared UPDATE run over the known rows."""
+    batch's known rows, then prepared statements run on the driver (``fastsql``): an INSERT of
+    the new, an UPDATE of the changed and a ``last_seen`` UPDATE of the rest (most of them, check
+    after check). Through SQLAlchemy's executemany, binding each row's values and timestamps
+    was a fifth of a first check's CPU at 50,000 members."""
     if not batch:
         return 0
     if conn.dialect.name == "postgresql":
         return _upsert_pg(conn, workspace_id, app_id, batch, seen_at)
-    known = dict(
-        conn.execute(
-            select(app_members.c.remote_id, app_members.c.id).where(
-                app_members.c.app_id == app_id, app_members.c.remote_id.in_([m.remote_id for m in batch])
-            )
-        ).all()
-    )
-    fresh = [m for m in batch if m.remote_id not in known]
-    if fresh:
-        conn.execute(insert(app_members), [
-            {"id": new_id(), "workspace_id": workspace_id, "app_id": app_id, "remote_id": m.remote_id,
-             "email": m.email, "email_ci": _email_ci(m.email), "username": m.username,
-             "display_name": m.display_name, "app_role": m.app_role, "status": m.status, "state": "unmatched",
-             "first_seen": seen_at, "last_seen": seen_at} for m in fresh])  # fmt: skip
-    _refresh(conn, [{"id": known[m.remote_id], "email": m.email, "email_ci": _email_ci(m.email), "username": m.username,
-                     "display_name": m.display_name, "app_role": m.app_role, "status": m.status}
-                    for m in batch if m.remote_id in known], seen_at)  # fmt: skip
+    ids = orjson.dumps([m.remote_id for m in batch]).decode()
+    known = {row[0]: row[1:] for row in fastsql.fetchall(conn, _KNOWN_SQLITE, {"app": app_id, "ids": ids})}
+    seen = fastsql.ts_in(fastsql.SQLITE, seen_at)
+    fresh: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    unchanged: list[str] = []
+    for m in batch:
+        values = (m.email, _email_ci(m.email), m.username, m.display_name, m.app_role, m.status)
+        row = known.get(m.remote_id)
+        if row is None:
+            fresh.append({"id": new_id(), "ws": workspace_id, "app": app_id, "remote_id": m.remote_id,
+                          "seen": seen, **dict(zip(REFRESHED, values, strict=True))})  # fmt: skip
+        elif row[1] is None and tuple(row[2:]) == values:
+            unchanged.append(row[0])
+        else:
+            changed.append({"id": row[0], "seen": seen, **dict(zip(REFRESHED, values, strict=True))})
+    fastsql.executemany(conn, _INSERT_SQLITE, fresh)
+    fastsql.executemany(conn, _REFRESH_SQLITE, changed)
+    if unchanged:
+        fastsql.execute(conn, _SEEN_SQLITE, {"seen": seen, "ids": orjson.dumps(unchanged).decode()})
     return len(fresh)
 
 
 REFRESHED = ("email", "email_ci", "username", "display_name", "app_role", "status")
+_IN_IDS = text("SELECT value FROM json_each(:ids)")
+_KNOWN_SQLITE = fastsql.Statement(
+    select(app_members.c.remote_id, app_members.c.id, app_members.c.closed, *(app_members.c[f] for f in REFRESHED))
+    .where(app_members.c.app_id == bindparam("app"), app_members.c.remote_id.in_(_IN_IDS)))  # fmt: skip
+_INSERT_SQLITE = fastsql.Statement(insert(app_members).values(
+    {f: bindparam(f) for f in ("id", "remote_id", *REFRESHED)}
+    | {"workspace_id": bindparam("ws"), "app_id": bindparam("app"), "state": literal_column("'unmatched'"),
+       "first_seen": bindparam("seen"), "last_seen": bindparam("seen")}))  # fmt: skip
+_REFRESH_SQLITE = fastsql.Statement(update(app_members).where(app_members.c.id == bindparam("id")).values(
+    {f: bindparam(f) for f in REFRESHED} | {"last_seen": bindparam("seen"), "closed": null()}))  # fmt: skip
+_SEEN_SQLITE = fastsql.Statement(
+    update(app_members).where(app_members.c.id.in_(_IN_IDS)).values(last_seen=bindparam("seen")))
 _IMPORTED = ("id", "remote_id", *REFRESHED)
 _UPSERT_PG = text(
     f"INSERT INTO app_members (workspace_id, app_id, state, first_seen, last_seen, {', '.join(_IMPORTED)}) "
@@ -98,17 +119,6 @@ def _upsert_pg(conn: Connection, workspace_id: int, app_id: str, batch: Sequence
     created = conn.execute(_UPSERT_PG, {"ws": workspace_id, "app": app_id, "seen": seen_at,
                                         "rows": fastsql.json_rows(rows)}).scalars()  # fmt: skip
     return sum(1 for new in created if new)
-
-
-def _refresh(conn: Connection, rows: Sequence[dict[str, Any]], seen_at: datetime) -> None:
-    """Known members as imported again (``REFRESHED`` columns), seen at ``seen_at`` and open (SQLite):
-    one prepared UPDATE run over the rows, not a statement built and sent per member. The history
-    trigger records only the rows whose access columns changed, as before."""
-    if not rows:
-        return
-    many = update(app_members).where(app_members.c.id == bindparam("_id")).values(
-        {f: bindparam(f"_{f}") for f in REFRESHED} | {"last_seen": seen_at, "closed": None})  # fmt: skip
-    conn.execute(many, [{f"_{k}": v for k, v in r.items()} for r in rows])
 
 
 def close_vanished(conn: Connection, app_id: str, seen_at: datetime) -> int:
@@ -260,9 +270,15 @@ def set_members(conn: Connection, changes: Sequence[dict[str, Any]], fields: Seq
                          "WHERE m.id = v.id")  # fmt: skip
         conn.execute(statement, {"rows": fastsql.json_rows([{f: c[f] for f in ("id", *fields)} for c in changes])})
         return
-    many = update(app_members).where(app_members.c.id == bindparam("_id")).values(
-        {f: bindparam(f"_{f}") for f in fields})  # fmt: skip
-    conn.execute(many, [{f"_{k}": v for k, v in c.items()} for c in changes])
+    fastsql.executemany(conn, _set_sqlite(tuple(fields)), changes)
+
+
+@functools.lru_cache(maxsize=32)
+def _set_sqlite(fields: tuple[str, ...]) -> fastsql.Statement:
+    """``set_members``' statement on SQLite, run on the driver (``fastsql``): SQLAlchemy's
+    executemany bound each row's values in Python, 5 % of a first check at 50,000 members."""
+    return fastsql.Statement(update(app_members).where(app_members.c.id == bindparam("id"))
+                             .values({f: bindparam(f) for f in fields}))  # fmt: skip
 
 
 def grant_permission(conn: Connection, workspace_id: int, app_id: str, asset_id: str, remote_id: str, permission: str) -> None:
