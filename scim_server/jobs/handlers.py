@@ -144,10 +144,11 @@ async def check(ctx: JobContext) -> dict[str, Any]:
 async def reconcile_job(ctx: JobContext) -> dict[str, Any]:
     """The outbox consumer: re-plan the slice of an app the directory changes since its cursor
     can affect (``scim_server.incremental``)."""
+    began = now()  # the claim has committed: so has every write this job was queued by
     app = await _app(ctx)
     upto = None  # SQLite: the horizon is read in the unit (one writer at a time)
     if ctx.db.dialect == "postgresql":  # under the feed lock, in a transaction of its own
-        upto = await ctx.db.write(feed.horizon)
+        upto = await feed.shared_horizon(ctx.db, began)
         if upto is None:  # writers in flight all along: the jobs they queue catch up
             return {"jobs": [], "reconciled": "later"}
 

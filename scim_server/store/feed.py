@@ -19,8 +19,12 @@ can never be skipped by a cursor that moved past it before it committed:
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
@@ -120,6 +124,38 @@ def horizon(conn: Connection) -> int | None:
             time.sleep(pause)
             pause = min(pause * 2, 0.05)
     return int(conn.execute(select(func.max(changes_t.c.seq))).scalar() or 0)
+
+
+@dataclass
+class _Shared:
+    """The last horizon this process read for one database, and when its read began."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    value: int | None = None
+    began: datetime | None = None
+
+
+_SHARED: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Shared]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def shared_horizon(db: Any, since: datetime) -> int | None:
+    """PostgreSQL: ``horizon`` for a reconcile job whose handler began at ``since`` (after its
+    claim committed, so after the write that queued it), read once for the jobs running together:
+    any horizon whose read began at or after ``since`` covers every write committed before it. So
+    the jobs one SCIM write queues for each app share one read instead of each trying the
+    exclusive feed lock while the others hold it (8 concurrent reads: 20-160 ms, measured).
+    ``db`` is the ``store.db.Database``; this process's reads of it go one at a time."""
+    shared = _SHARED.setdefault(db, weakref.WeakKeyDictionary()).setdefault(asyncio.get_running_loop(), _Shared())
+    async with shared.lock:
+        if shared.began is not None and shared.began >= since:
+            return shared.value
+        began = now()
+        value: int | None = await db.write(horizon)
+        if value is not None:
+            shared.value, shared.began = value, began
+        return value
 
 
 class Changes(NamedTuple):

@@ -5,6 +5,7 @@ whole app's reconciliation does."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from scim_server.store import directory, fastsql, feed
 from scim_server.store import members as member_store
 from scim_server.store import reports as report_store
 from scim_server.store.app_models import App
-from scim_server.store.db import now
+from scim_server.store.db import Database, now
 from scim_server.store.directory import UserFields
 from tests.jobs.test_incremental_store import _rolled_back, _settle, engine  # noqa: F401
 
@@ -147,3 +148,29 @@ def test_a_slice_weighs_its_removals_against_the_whole_app(engine: Engine, count
     _, whole_held, whole_jobs = _rolled_back(engine, lambda conn: outcome(conn, True))
     assert how == "slice"
     assert (sliced_held, sliced_jobs) == (whole_held, whole_jobs) == ((2, 0) if held else (0, 2))
+
+
+def test_reconcile_jobs_running_together_share_one_horizon(db: Database, ws: int) -> None:
+    """Eight reconcile jobs that began together read the feed's horizon once (each reading it
+    took the exclusive feed lock from the others); a job that began after that read reads again,
+    and sees the change recorded meanwhile."""
+    if db.dialect != "postgresql":
+        pytest.skip("SQLite reads the horizon in the job's own write unit")
+    db.write_sync(lambda conn: app_store.create_app_row(conn, ws, {
+        "kind": "github", "label": "gh", "business_id": "b", "login_method": "sso", "account_secret": "x",
+        "account_fields": [], "deprovision_policy": "automatic", "schedule": "manual",
+        "mass_removal_count": 10, "mass_removal_percent": 20}))  # fmt: skip
+
+    async def go() -> tuple[list[int | None], int | None, int | None]:
+        db.start()
+        began = now()
+        reads = db.calls
+        together = await asyncio.gather(*(feed.shared_horizon(db, began) for _ in range(8)))
+        assert db.calls - reads == 1
+        await db.write(lambda conn: feed.record(conn, ws, "someone"))
+        again = await feed.shared_horizon(db, now())
+        return together, again, await db.write(feed.horizon)
+
+    together, again, latest = asyncio.run(go())
+    assert len(set(together)) == 1 and together[0] is not None
+    assert again == latest and again is not None and again > together[0]
