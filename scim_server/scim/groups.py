@@ -113,15 +113,20 @@ def patch(call: ScimCall, group_id: str, body: Any, if_match: str | None, q: Lis
             replace=None if result.replace_members is None else tuple(result.replace_members),
             remove_all=result.remove_all_members,
         )
-        changes = before_after(current.doc, result.doc) or {}
-        if change.add or change.remove:  # member ids, as the IdP sent them (each request's own, bounded)
-            changes["members"] = _members_moved(change.add, change.remove)
-        record(conn, call, "scim.group.patch", RESOURCE, group_id,
-               detail={"members_added": len(change.add), "members_removed": len(change.remove),
-                       "members_replaced": change.replace is not None or change.remove_all,
-                       "attributes_changed": fields is not None}, changes=changes or None)  # fmt: skip
-        # Last: it locks the group's row until the commit (store.patch_group).
-        stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match, current)
+        attributes = before_after(current.doc, result.doc) or {}
+
+        def audit(moved: Moved) -> None:
+            """The event, before the bump (store.patch_group): the attributes changed and the
+            member ids that moved, as for a PUT (a member replace: the difference)."""
+            changes = dict(attributes)
+            if moved.added or moved.removed:  # each request's own, bounded (a replace: by its list)
+                changes["members"] = _members_moved(moved.added, moved.removed)
+            record(conn, call, "scim.group.patch", RESOURCE, group_id,
+                   detail={"members_added": len(moved.added), "members_removed": len(moved.removed),
+                           "members_replaced": change.replace is not None or change.remove_all,
+                           "attributes_changed": fields is not None}, changes=changes or None)  # fmt: skip
+
+        stored = store.patch_group(conn, call.ws, group_id, fields, change, if_match, current, audit)
         if not with_body:
             return Written(204, None, stored.version)
         return Written(200, _render(call, conn, stored, q), stored.version)

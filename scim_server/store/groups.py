@@ -11,7 +11,7 @@ a delete (all its user members left, read by the one INSERT ... SELECT)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,12 +194,15 @@ def patch_group(
     change: MemberChange,
     if_match: str | None,
     current: StoredResource | None = None,
+    before_bump: Callable[[Moved], None] | None = None,
 ) -> StoredResource:
     """Apply ``change`` to the member rows, then bump the group's version.
 
     The bump comes last: it locks the group's row until the commit, and every member change
     of a large group queues on that lock (PostgreSQL), so it is held for one statement and
-    the commit rather than for the whole unit (callers record the audit event before).
+    the commit rather than for the whole unit: ``before_bump`` (the caller's audit event)
+    runs before it, with the members that moved (a member replace: the difference with the
+    members it replaced, as ``replace_group``; otherwise the ids the change names, as sent).
     Member rows need no lock of their own: concurrent adds and removes of one member meet on
     its primary key. ``current``: the row the caller read in this transaction, if any."""
     if if_match is not None:  # 412 before anything is written
@@ -218,10 +221,15 @@ def patch_group(
         added = _add_members(conn, workspace_id, group_id, change.add) if change.add else {}
         if replacing:  # the difference between the members before and after
             final = {i: k for i, k in (new | added).items() if i not in change.remove or i in added}
-            moved = [i for i in final if i not in old] + [i for i in old if i not in final]
-            feed.record_users(conn, workspace_id, [i for i in moved if (final | old)[i] == "User"], group_id)
+            moved = Moved(tuple(i for i in final if i not in old), tuple(i for i in old if i not in final))
+            kinds = final | old
+            feed.record_users(conn, workspace_id, [i for i in (*moved.added, *moved.removed) if kinds[i] == "User"],
+                              group_id)  # fmt: skip
         else:  # the ids it names (one already in, or not, moves nobody: a few more reached)
+            moved = Moved(change.add, change.remove)
             feed.record_users(conn, workspace_id, [*_users(added), *change.remove], group_id)
+        if before_bump is not None:
+            before_bump(moved)
         # On PostgreSQL the member rows go with the bump (``fastsql.defer``): a foreign-key
         # error of theirs is raised by it.
         return _bump(conn, workspace_id, group_id, if_match, fields, current)
