@@ -3,6 +3,7 @@
 ``verify`` of N events, on SQLite and/or PostgreSQL.
 
     .venv/bin/python bench/audit_scale.py [--events 1000000] [--db sqlite postgres] [--runs 3] [--code DIR ...]
+                                          [--ops csv jsonl ocsf verify]
 
 The trail is built once per database (bulk inserts, then sealed into the chain); each
 measurement runs in a fresh child process, so its peak RSS (``ru_maxrss``) is that of the
@@ -37,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+OPS = ("csv", "jsonl", "ocsf", "verify")
 POSTGRES = os.environ.get("SCIM_BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--url")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--code", nargs="+", type=Path, default=[ROOT], help="checkouts to measure (default: this one)")
+    parser.add_argument("--ops", nargs="+", default=list(OPS), choices=OPS, help="what to measure (default: all)")
     args = parser.parse_args()
     if args.child:
         sys.path.insert(0, str(args.code[0].resolve()))  # that checkout's scim_server, not this one's
@@ -152,6 +155,8 @@ def main() -> None:
             small = max(args.events // 10, 1)
             for op, limit in (("csv", None), ("csv", small), ("jsonl", None), ("jsonl", small), ("ocsf", None),
                               ("verify", None)):  # fmt: skip
+                if op not in args.ops:
+                    continue
                 runs: dict[Path, list[dict[str, float]]] = {code: [] for code in codes}
                 for _ in range(args.runs):
                     for code in codes:

@@ -10,7 +10,6 @@ per row) took half of an export's time.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,18 +75,20 @@ def time_text(stored: Any) -> str:
     return iso_utc(ts_out(stored)) or ""
 
 
-_STORED = "[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}[.][0-9]{6}"
-_ALL_STORED = re.compile(f"(?:{_STORED}\n)*{_STORED}")
+_STORED_SHAPE = b"9999-99-99 99:99:99.999999\n"  # the storage format with every digit a 9
+_NINES = bytes.maketrans(b"0123456789", b"9" * 10)
 
 
 def time_texts(values: Sequence[Any]) -> list[str]:
     """``[time_text(v) for v in values]``, done on the column joined when every value is in the
-    storage format (the usual case: a regex check and four replaces instead of a call a row)."""
+    storage format (the usual case: its digits made 9s and the result compared with the
+    format's shape, and four replaces, instead of a call a row; a regex took twice as long)."""
     try:
         joined = "\n".join(values)
-    except TypeError:  # a datetime, or None
+        shape = joined.encode("ascii").translate(_NINES)
+    except (TypeError, UnicodeEncodeError):  # a datetime or None; or not the storage format
         return [time_text(v) for v in values]
-    if not values or not _ALL_STORED.fullmatch(joined):
+    if not values or shape != (_STORED_SHAPE * len(values))[:-1]:
         return [time_text(v) for v in values]
     joined = joined.replace(" ", "T").replace(".000000\n", "\n")  # a whole second shows no fraction
     joined = joined.removesuffix(".000000")
