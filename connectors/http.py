@@ -437,10 +437,9 @@ async def iter_numbered_pages(
                 yield page
         return
     template = httpx.URL(last_url)
-    urls = [str(template.copy_set_param(page_param, n)) for n in range(2, last + 1)]
+    calls = (_getter(http, str(template.copy_set_param(page_param, n)), operation) for n in range(2, last + 1))
     final = first
-    async with contextlib.aclosing(_ahead([_getter(http, url, operation) for url in urls],
-                                          http.settings.read_ahead)) as ahead:  # fmt: skip
+    async with contextlib.aclosing(_ahead(calls, http.settings.read_ahead)) as ahead:
         async for page in ahead:
             final = page
             yield page

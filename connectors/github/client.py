@@ -164,8 +164,13 @@ class GitHubClient:
 
     async def iter_members(self, role: str = "all") -> AsyncIterator[GitHubUser]:
         """``GET /orgs/{org}/members?role=all|admin|member`` (active members only)."""
-        async for item in self._items(f"{self._org_path}/members", "list_members", {"role": role}):
+        async for item in self.iter_member_items(role):
             yield parse_user(item)
+
+    def iter_member_items(self, role: str = "all") -> AsyncIterator[dict[str, Any]]:
+        """``iter_members`` as the decoded ``simple-user`` objects, for a listing of the whole org
+        that reads a few fields of each (no object built per member in between)."""
+        return self._items(f"{self._org_path}/members", "list_members", {"role": role})
 
     async def iter_invitations(self) -> AsyncIterator[GitHubInvitation]:
         """``GET /orgs/{org}/invitations`` (pending invitations)."""

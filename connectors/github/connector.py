@@ -34,7 +34,6 @@ from connectors.github.client import (
     GitHubClient,
     GitHubInvitation,
     GitHubMembership,
-    GitHubUser,
 )
 
 __all__ = ["INVITATION_PREFIX", "PERMISSIONS", "ROLES", "GitHubConnector"]
@@ -47,10 +46,6 @@ ROLES: tuple[Role, ...] = (
 PERMISSIONS = ("pull", "triage", "push", "maintain", "admin")
 _ROLE_NAME_TO_PERMISSION = {"read": "pull", "write": "push"}
 _INVITE_ROLE = {"admin": "admin", "member": "direct_member"}
-
-
-def _member_from_user(user: GitHubUser, role: str) -> Member:
-    return Member(user.login, user.email, user.login, user.name, role, "active")
 
 
 def _member_from_invitation(invitation: GitHubInvitation) -> Member:
@@ -126,9 +121,11 @@ class GitHubConnector(ListsMembers, ListsRoles, ListsAssets, InvitesMembers, Rem
 
     async def list_active(self) -> AsyncIterator[Member]:
         """Active members; admins come from ``?role=admin`` (few), so one more pass, no per-user call."""
-        admins = {user.login async for user in self.client.iter_members("admin")}
-        async for user in self.client.iter_members("all"):
-            yield _member_from_user(user, "admin" if user.login in admins else "member")
+        admins = {item["login"] async for item in self.client.iter_member_items("admin")}
+        async for item in self.client.iter_member_items("all"):
+            login = item["login"]
+            yield Member(login, item.get("email"), login, item.get("name"), "admin" if login in admins else "member",
+                         "active")  # fmt: skip
 
     async def remove(self, remote_id: str) -> None:
         """Cancel the invitation (``inv:<id>``) or remove the membership; already gone: success."""
