@@ -9,6 +9,7 @@ Used by ``tests/topology/`` and ``bench/scale_out.py``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -30,19 +31,57 @@ def haproxy_binary() -> str | None:
     return shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if Path(p).exists()), None)
 
 
+REQUEST_ID = "X-Request-Id"
+# What the test rendering adds, so a failed request can be explained: one line per request on
+# HAProxy's stderr (its log file here), with the request id the client sent between braces and
+# the termination state (``----`` when all went well; ``SH--``: the server closed before any
+# response header, ``CD--``: the client went away during the data phase ...).
+LOGGING = {
+    "global": ["    log stderr format raw local0"],
+    "defaults": ["    log global", "    option httplog", "    option log-health-checks"],
+    "frontend scim": [f"    http-request capture req.hdr({REQUEST_ID}) len 64"],
+}
+TERMINATION = re.compile(r" ([A-Za-z-]{4}) \d+/\d+/\d+/\d+/\d+ ")
+
+
 def render_haproxy(listen_port: int, servers: dict[str, int], stats_port: int) -> str:
-    """``deploy/haproxy.cfg`` with its ``server`` lines replaced by loopback ones."""
+    """``deploy/haproxy.cfg`` with its ``server`` lines replaced by loopback ones, in their place,
+    and with request logging (``LOGGING``), which the shipped file leaves to the operator.
+
+    In their place: ``default-server`` (check interval, fall, rise) applies only to the servers
+    declared after it. Servers written right under ``backend`` ran on HAProxy's defaults (a check
+    every 2 s, down after 3 failures), slower than the 3 s drain: a draining process was still in
+    rotation when it stopped accepting, and a request sent at that moment was lost."""
     out: list[str] = []
+    placed = False
     for line in HAPROXY_TEMPLATE.read_text().splitlines():
         stripped = line.strip()
-        if stripped.startswith(("server-template", "server ", "resolvers", "nameserver")):
+        if stripped.startswith(("resolvers", "nameserver")):
+            continue
+        if stripped.startswith(("server-template", "server ")):
+            if not placed:
+                out.extend(f"    server {name} 127.0.0.1:{port} check" for name, port in servers.items())
+                placed = True
             continue
         line = line.replace("bind :8000", f"bind 127.0.0.1:{listen_port}")
         line = line.replace("bind :8404", f"bind 127.0.0.1:{stats_port}")
         out.append(line)
-        if stripped.startswith("backend scim_bridge"):
-            out.extend(f"    server {name} 127.0.0.1:{port} check" for name, port in servers.items())
+        out.extend(LOGGING.get(stripped, []))
+    assert placed, f"{HAPROXY_TEMPLATE} declares no server to replace"
     return "\n".join(out) + "\n"
+
+
+def request_log(log: Path, request_ids: list[str]) -> list[str]:
+    """HAProxy's log lines (frontend ``scim``) for these request ids, and every line whose
+    termination state is not ``----``: a request the client saw fail may have no id logged."""
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    wanted = [f"{{{rid}}}" for rid in request_ids]
+
+    def abnormal(line: str) -> bool:
+        state = TERMINATION.search(line)
+        return state is not None and state.group(1) != "----"
+
+    return [line for line in lines if "] scim " in line and (any(w in line for w in wanted) or abnormal(line))]
 
 
 @dataclass
@@ -97,6 +136,7 @@ class Cluster:
     port: int = 0
     stats_port: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
+    left_rotation: list[float] = field(default_factory=list)  # seconds from SIGTERM, per restart
 
     @property
     def url(self) -> str:
@@ -159,9 +199,21 @@ class Cluster:
             time.sleep(0.05)
 
     def restart_api(self, index: int) -> None:
-        """SIGTERM one API process (it drains), wait for its exit, start it again on its port."""
+        """SIGTERM one API process (it drains), wait for its exit, start it again on its port.
+
+        The balancer must take the process out of rotation while it drains, before it stops
+        accepting (a request sent to it after that may be lost): checked here, and the time it
+        took is kept in ``left_rotation``."""
         old = self.apis[index]
+        signalled = time.monotonic()
         old.signal(signal.SIGTERM)
+        while old.name in self.up_servers():
+            assert old.alive(), (
+                f"{old.name} exited while HAProxy still sent it requests: the drain is shorter than the "
+                f"health check takes to mark it down. HAProxy: {self.server_states()}"
+            )
+            time.sleep(0.05)
+        self.left_rotation.append(time.monotonic() - signalled)
         old.wait(timeout=60)
         new = self.api(index, old.port).start()
         self.apis[index] = new
@@ -170,6 +222,12 @@ class Cluster:
         while new.name not in self.up_servers():
             assert time.monotonic() < deadline, "the restarted process never came back into rotation"
             time.sleep(0.05)
+
+    def server_states(self) -> list[str]:
+        """HAProxy's log lines about servers going down or up (its health checks' verdicts)."""
+        assert self.balancer is not None
+        lines = self.balancer.log.read_text(errors="replace").splitlines()
+        return [line for line in lines if line.startswith(("Server ", "Health check"))]
 
     def stop(self) -> None:
         for proc in [*(self.apis), *(self.workers), *([self.balancer] if self.balancer else [])]:
