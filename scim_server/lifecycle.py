@@ -7,6 +7,10 @@ balancer (or a Kubernetes readiness probe) polls ``/readyz``; on SIGTERM the ser
 takes it out of rotation before it stops accepting connections; then uvicorn's own shutdown
 finishes the requests in flight (up to ``shutdown_timeout_seconds``) and the lifespan hands
 running jobs back (``Worker.run``: their lease is released, not left to expire).
+
+While draining, every response also says ``Connection: close`` (``CloseWhileDraining``), so no
+idle keep-alive connection to this process is left in a balancer's pool or a client's when
+uvicorn closes them: a request sent on one at that instant would get no response at all.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from types import FrameType
+from typing import cast
 
 import uvicorn
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scim_server.store.db import Database
 from scim_server.store.migrate import MIGRATIONS
@@ -74,16 +80,53 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
+CLOSE = (b"connection", b"close")
+
+
+class CloseWhileDraining:
+    """ASGI middleware: while the process drains, every HTTP response carries ``Connection: close``.
+
+    At the end of the drain uvicorn closes its idle keep-alive connections. HAProxy keeps idle
+    server connections in a pool and reuses them; a request it writes on one as uvicorn closes
+    it gets no response, and since the server may have seen it, HAProxy neither retries it nor
+    answers 502 when it was not the first request of its client connection: it closes that
+    connection silently (the client sees "server disconnected"). Closing each connection after
+    its response during the drain leaves none idle by the time the listener closes. The check is
+    made when the response starts, so a request begun before the signal closes too.
+    """
+
+    def __init__(self, app: ASGIApp, readiness: Readiness) -> None:
+        self.app = app
+        self.readiness = readiness
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_closing(message: Message) -> None:
+            if message["type"] == "http.response.start" and self.readiness.draining:
+                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"connection"]
+                message = {**message, "headers": [*kept, CLOSE]}
+            await send(message)
+
+        await self.app(scope, receive, send_closing)
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn, with a drain period before its shutdown.
 
     The first SIGTERM/SIGINT marks the process not ready and keeps serving for
     ``drain_seconds`` (the balancer's health check sees the 503 and stops sending new
     requests); then uvicorn stops accepting, waits for the requests in flight and runs the
-    lifespan shutdown. A second signal skips what is left of the drain.
+    lifespan shutdown. A second signal skips what is left of the drain. The app is wrapped in
+    ``CloseWhileDraining``, so ``config.app`` must be the app object, not an import string.
     """
 
     def __init__(self, config: uvicorn.Config, readiness: Readiness, drain_seconds: float) -> None:
+        if isinstance(config.app, str) or config.loaded:
+            raise TypeError("DrainingServer wraps the app: pass the app object to an unloaded uvicorn.Config")
+        config.app = CloseWhileDraining(cast(ASGIApp, config.app), readiness)  # uvicorn's own ASGI types
         super().__init__(config)
         self.readiness = readiness
         self.drain_seconds = drain_seconds

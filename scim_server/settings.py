@@ -199,7 +199,10 @@ class Settings(BaseSettings):
     # while requests are still served (the balancer's health check takes the process out), then
     # the requests in flight get up to the timeout to finish, and running jobs are handed back.
     shutdown_drain_seconds: float = Field(0.0, ge=0)
-    """On SIGTERM, `/readyz` answers 503 this long while requests are still served."""
+    """On SIGTERM, `/readyz` answers 503 this long while requests are still served (each response
+    closing its connection). Must outlast the balancer's time to mark the process down, else it
+    still sends requests when the process stops accepting: with deploy/haproxy.cfg, inter +
+    (fall - 1) x fastinter = 0.75 s plus the checks' answers; the compose file drains 3 s."""
     shutdown_timeout_seconds: float = Field(30.0, gt=0)
     """Then requests in flight get this long to finish."""
 
