@@ -227,6 +227,7 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
         for thread in threads:
             thread.join(timeout=60)
     assert failures == [], explain(topology, failures)
+    print("left rotation after (s):", " ".join(f"{s:.2f}" for s in topology.left_rotation))  # shown with -s
     assert sum(sent.values()) > 100
 
     # The scheduler: whichever worker ticks first leads (a PostgreSQL advisory lock per tick).
