@@ -29,6 +29,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -165,6 +166,7 @@ class Worker:
     _running: dict[str, JobContext] = field(default_factory=dict)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _stopping: bool = False
+    _looked_at: datetime = field(default_factory=now)  # when the last claim started
 
     def wake(self) -> None:
         """Tell the worker that a job was just queued (no need to wait for the poll)."""
@@ -208,6 +210,7 @@ class Worker:
         """Claim jobs for every free slot in one transaction (``queue.claim_many``), until no more
         are claimable or the slots are full."""
         while (free := self.concurrency - len(self._tasks)) > 0 and not self._stopping:
+            self._looked_at = now()
             jobs = await self._claim(free)
             for job in jobs:
                 task = asyncio.create_task(self._execute(job))
@@ -225,7 +228,9 @@ class Worker:
     async def _idle_for(self) -> float:
         """Seconds to sleep: until the next due time when it is sooner than the poll, else the
         poll. A job already due that ``_fill`` left (its app is at the per-app cap, or every slot
-        is taken) waits for a slot to free (a wake) or, if other processes hold the app, the poll."""
+        is taken) waits for a slot to free (a wake) or, if other processes hold the app, the poll;
+        but one that fell due after the last claim looked (a slow claim on a loaded host) was
+        never seen by it: look again at once instead of sleeping a whole poll."""
         if len(self._tasks) >= self.concurrency:
             return self.poll_seconds
         kinds = tuple(self.handlers)
@@ -233,7 +238,9 @@ class Worker:
         if due is None:
             return self.poll_seconds
         wait = (due - now()).total_seconds()
-        return self.poll_seconds if wait <= 0 else min(wait + 0.001, self.poll_seconds)
+        if wait <= 0:
+            return 0.0 if due > self._looked_at else self.poll_seconds
+        return min(wait + 0.001, self.poll_seconds)
 
     async def _claim(self, limit: int = 1) -> list[JobRecord]:
         kinds = tuple(self.handlers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -220,6 +220,40 @@ def test_a_job_starts_at_its_due_time_not_at_the_poll(db: Database, ws: int, del
         enqueue(db, ws, "now")
         worker.wake()
         await gate.until(lambda: len(gate.started) == 2, timeout=POLL / 4)
+        await finish(gate, stop, task)
+
+    asyncio.run(go())
+
+
+class SlowClaimWorker(ObservedWorker):
+    """A worker whose claims return late, like a loaded host's: each claim looks (sees nothing
+    due yet) and returns only after ``late_until``."""
+
+    late_until: datetime | None = None
+
+    async def _claim(self, limit: int = 1) -> list[queue.JobRecord]:
+        jobs = await super()._claim(limit)
+        if self.late_until is not None and (late := (self.late_until - now()).total_seconds()) > 0:
+            await asyncio.sleep(late)  # the latency being simulated, not a wait for the worker
+        return jobs
+
+
+def test_a_job_that_falls_due_during_a_slow_claim_is_not_left_to_the_poll(db: Database, ws: int) -> None:
+    """The claim looked before the due time and returned after it: the worker looks again at
+    once, not after a whole poll (the flake of the test above on a loaded host)."""
+    gate = Gate()
+
+    async def go() -> None:
+        db.start()
+        worker = SlowClaimWorker(db, {"x": gate.handler(blocking=False)}, poll_seconds=POLL, concurrency=2)
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        due = now() + timedelta(seconds=0.3)
+        worker.late_until = due + timedelta(seconds=0.05)
+        db.write_sync(lambda c: queue.enqueue(c, ws, "x", {"tag": "during"}, app_id="a", run_after=due))
+        worker.wake()
+        await gate.until(lambda: len(gate.started) == 1, timeout=POLL / 4)
+        assert gate.started[0]["at"] >= due
         await finish(gate, stop, task)
 
     asyncio.run(go())
