@@ -155,10 +155,8 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from scim_server.app import create_app
-    from scim_server.lifecycle import DrainingServer
+    from scim_server.lifecycle import DrainingServer, server_config
     from scim_server.observability import configure_logging
     from scim_server.store import migrate, tenancy
 
@@ -198,10 +196,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     print(f"SCIM base URL: {base}/scim/v2", flush=True)
     app = create_app(settings, database=db, extra_routes=extra)
     freeze_startup_heap()
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                            loop="auto", http="auto",
-                            timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds))  # fmt: skip
-    DrainingServer(config, app.state.readiness, settings.shutdown_drain_seconds).run()
+    DrainingServer(server_config(app, settings), app.state.readiness, settings.shutdown_drain_seconds).run()
     return 0
 
 

@@ -10,7 +10,10 @@ running jobs back (``Worker.run``: their lease is released, not left to expire).
 
 While draining, every response also says ``Connection: close`` (``CloseWhileDraining``), so no
 idle keep-alive connection to this process is left in a balancer's pool or a client's when
-uvicorn closes them: a request sent on one at that instant would get no response at all.
+uvicorn closes them: a request sent on one at that instant would get no response at all. For
+the same reason an idle connection outlives the balancer's own idle keep-alive
+(``keep_alive_seconds``, ``server_config``): whichever side closes an idle connection first races
+the other's next request on it, so it must be the balancer, which knows not to reuse it.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scim_server.settings import Settings
 from scim_server.store.db import Database
 from scim_server.store.migrate import MIGRATIONS
 
@@ -111,6 +115,14 @@ class CloseWhileDraining:
             await send(message)
 
         await self.app(scope, receive, send_closing)
+
+
+def server_config(app: ASGIApp, settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration for ``scim-bridge serve``: the idle keep-alive and the graceful
+    shutdown's timeout from settings (module docstring), logging left to ``observability``."""
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                          loop="auto", http="auto", timeout_keep_alive=int(settings.keep_alive_seconds),
+                          timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds))  # fmt: skip
 
 
 class DrainingServer(uvicorn.Server):

@@ -205,6 +205,10 @@ class Settings(BaseSettings):
     (fall - 1) x fastinter = 0.75 s plus the checks' answers; the compose file drains 3 s."""
     shutdown_timeout_seconds: float = Field(30.0, gt=0)
     """Then requests in flight get this long to finish."""
+    keep_alive_seconds: float = Field(75.0, ge=1)
+    """An idle HTTP keep-alive connection is closed after this long. Keep it longer than the
+    balancer keeps idle connections to the process (HAProxy's pool, an AWS ALB's 60 s), so the
+    balancer closes them: a request it sends on one just as the server closes it is lost."""
 
     sqlite_synchronous: str = "FULL"
     """SQLite durability: FULL fsyncs every commit (group commit keeps it fast)."""
