@@ -20,6 +20,16 @@ from scim_server.store.db import Database
 from tests.servers import free_port
 
 
+def started(server: uvicorn.Server) -> threading.Thread:
+    """``server`` running in a thread, once it accepts connections."""
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the server did not start"
+        thread.join(timeout=0.01)
+    return thread
+
+
 @contextmanager
 def draining_server(db_url: str) -> Iterator[tuple[DrainingServer, int]]:
     """The app under ``DrainingServer`` in a thread (signals are the main thread's, so the test
@@ -30,11 +40,7 @@ def draining_server(db_url: str) -> Iterator[tuple[DrainingServer, int]]:
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
     server = DrainingServer(config, app.state.readiness, drain_seconds=600)  # ended by the test
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        thread.join(timeout=0.01)
+    thread = started(server)
     try:
         yield server, port
     finally:

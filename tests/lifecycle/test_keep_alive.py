@@ -5,7 +5,6 @@ longer than the server would send a request on one just as the server closes it 
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import uvicorn
@@ -15,7 +14,7 @@ from scim_server.lifecycle import server_config
 from scim_server.settings import Settings
 from scim_server.store import migrate
 from scim_server.store.db import Database
-from tests.lifecycle.test_drain import exchange
+from tests.lifecycle.test_drain import exchange, started
 from tests.servers import free_port
 
 
@@ -31,11 +30,7 @@ def test_an_idle_connection_is_closed_after_the_setting(db_url: str) -> None:
                         port=free_port(), keep_alive_seconds=1)  # fmt: skip
     app = create_app(settings, database=Database(settings))
     server = uvicorn.Server(server_config(app, settings))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        assert thread.is_alive(), "the server did not start"
-        thread.join(timeout=0.01)
+    thread = started(server)
     try:
         with socket.create_connection(("127.0.0.1", settings.port), timeout=30) as sock:
             status, headers = exchange(sock, "/healthz")
