@@ -150,6 +150,7 @@ def run(store: str, args: argparse.Namespace, sandbox: tuple[Any, str]) -> dict[
                 "mass_removal_guard": {"count": 1_000_000, "percent": 100}})  # fmt: skip
             response.raise_for_status()
             app_id = response.json()["id"]
+            ds.analyze(url)
             out["setup"] = time.perf_counter() - began
             out["setup_rss"] = peak_rss_mb(bridge.proc.pid)
             reset_peak(bridge.proc.pid)
