@@ -25,7 +25,7 @@ from scim_server.lifecycle import Readiness, readyz
 from scim_server.notify.loop import background as notify_background
 from scim_server.notify.routes import ROUTES as NOTIFY_ROUTES
 from scim_server.nul_guard import NulGuard
-from scim_server.observability import Metrics, ObservabilityMiddleware
+from scim_server.observability import ObservabilityMiddleware
 from scim_server.scim.discovery import build_discovery
 from scim_server.scim.routes import ROUTES as SCIM_ROUTES
 from scim_server.services import Services
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings()
     services = build_services(settings, database)
     db = services.db
-    metrics = Metrics()
+    metrics = services.metrics
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -66,6 +66,11 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.bulk_retries = Counter(
+            "scim_bridge_bulk_retries",
+            "Bulk operations run again in a new transaction after a deadlock or serialization failure",
+            registry=self.registry,
+        )
 
         self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 

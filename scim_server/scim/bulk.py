@@ -16,9 +16,12 @@ round trips on PostgreSQL, and on SQLite a copy of every page the operation chan
 than many operations cost). Input that does not validate fails before anything runs; when
 an operation fails once it has run, the chunk's transaction rolls back and the chunk runs
 again with a savepoint for that operation and each after it, so that a failure undoes that
-operation alone. A chunk holds its row locks until its commit, so on PostgreSQL concurrent
-writers can deadlock with it: the operation that meets a deadlock (or a serialization
-failure) runs again in a new transaction, once the operations before it have committed.
+operation alone. A chunk holds its row locks until its commit, so on PostgreSQL it first
+locks the existing users and groups it changes in one order (``fastsql.lock_in_order``):
+chunks that change the same groups in different orders then queue rather than deadlock. An
+operation that still meets a deadlock (with a writer outside that order) or a serialization
+failure runs again in a new transaction, once the operations before it have committed
+(counted in ``scim_bridge_bulk_retries_total``).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from sqlalchemy import Connection
 from scim_server.errors import scim_failure
 from scim_server.scim.context import ScimCall, schemas_of
 from scim_server.scim.results import Unit, Written
-from scim_server.scim.service import RESOURCE_TYPES, ResourceType
+from scim_server.scim.service import GROUPS, RESOURCE_TYPES, USERS, ResourceType
 from scim_server.store import fastsql as sql
 from scim_server.store.db import pending
 
@@ -260,12 +263,21 @@ def _run_op(conn: Connection, call: ScimCall, op: _Op, created: dict[str, str], 
         return _Outcome(None, exc, target)
 
 
+def _lock_targets(conn: Connection, call: ScimCall, ops: list[_Op]) -> None:
+    """Lock the existing resources the chunk changes, in one order, before any runs: chunks
+    that change the same groups in different orders then queue instead of deadlocking."""
+    named = [(op.kind, op.target) for op in ops if op.target and not op.target.startswith("bulkId:")]
+    sql.lock_in_order(conn, call.ws, (target for kind, target in named if kind is USERS),
+                      (target for kind, target in named if kind is GROUPS))  # fmt: skip
+
+
 def _run_chunk(conn: Connection, call: ScimCall, attempt: _Attempt) -> _Chunk:
     """Run the attempt's operations in order in the open transaction. Has no effect outside
     ``conn`` (``Database.write`` may run it twice)."""
     local: dict[str, str] = {}
     outcomes: list[tuple[_Op, _Outcome]] = []
     errors = 0
+    _lock_targets(conn, call, attempt.ops)
     for position, op in enumerate(attempt.ops):
         if attempt.budget is not None and errors >= attempt.budget:
             break
@@ -306,6 +318,8 @@ async def run(call: ScimCall, body: Any, request_id: str) -> dict[str, Any]:
             results[op.index] = _result(call, op, raw[op.index], outcome, request_id)
             errors += outcome.error is not None
         pending = pending[len(done.outcomes) :]
+        if done.retry:
+            call.services.metrics.bulk_retries.inc()
         tries, guard_from = (tries + 1 if done.retry else 0), CHUNK
     return {"schemas": [BULK_RESPONSE], "Operations": [results[i] for i in sorted(results)]}
 

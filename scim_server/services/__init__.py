@@ -7,6 +7,7 @@ from typing import Any
 
 from scim_server.auth import Authenticator
 from scim_server.jobs.pulse import Pulse
+from scim_server.observability import Metrics
 from scim_server.settings import Settings
 from scim_server.store.db import Database
 from scim_server.vault import Vault
@@ -20,6 +21,7 @@ class Services:
     vault: Vault
     worker: Any = field(default=None)  # the in-process Worker, when this process runs one
     jobs_ended: Pulse = field(default_factory=Pulse)  # fired when this process's worker ends a job attempt
+    metrics: Metrics = field(default_factory=Metrics)  # served at /metrics
 
     def wake_worker(self) -> None:
         if self.worker is not None:
