@@ -52,6 +52,7 @@ from mapping import (
     RoleVocabulary,
     asset_grants,
     capabilities_of,
+    normalize_email,
     reconcile,
     unsettled,
 )
@@ -94,14 +95,91 @@ def load_directory(conn: Connection, ws: int, linked: dict[str, set[str]], group
     users = [user_of(row, emails) for row in fastsql.fetchall(conn, _WORKSPACE_USERS, {"ws": ws})]
     present = {u.id for u in users}
     users += tombstones(linked, set(linked) - present)
-    groups: dict[str, set[str]] = defaultdict(set)
-    if group_ids:
-        members_t = ScimGroupMember.__table__
-        query = select(members_t.c.member_id, members_t.c.group_id).where(members_t.c.group_id.in_(sorted(group_ids)))
-        for member_id, group_id in conn.execute(query):
-            groups[member_id].add(group_id)
+    groups = _rule_groups(conn, ws, group_ids)
     return Directory(tuple(users), {uid: frozenset(g) for uid, g in groups.items()})
 
+
+def relevant_directory(conn: Connection, ws: int, rows: list[Any], linked: dict[str, set[str]],
+                       group_ids: set[str]) -> Directory:  # fmt: skip
+    """The users a whole-app reconciliation of the members ``rows`` can read, and no others: the
+    result is the one ``load_directory``'s whole directory gives (``mapping.incremental``'s edges,
+    followed from every member and every user a rule names), for work that grows with the app,
+    not the directory (at 100,000 users the whole directory was half of a check's time).
+
+    Those are the users linked to a member, the users in a rule's group, and every user holding a
+    matching key one of them or a member holds (the tie-breaks and the invitation address read
+    those). A key is looked up as stored (``value_ci``, ``user_name_ci``): that is the key itself
+    for an address in printable ASCII without a ``mailto:`` or a final dot; a user with any other
+    address (blanks, non-ASCII, ``mailto:``...) is loaded whatever its keys (``_IRREGULAR``: a scan
+    of the workspace's address index, a few in practice). Not for username matching: its keys
+    are not looked up this way (``load`` reads the whole directory)."""
+    groups = _rule_groups(conn, ws, group_ids)
+    users = _users_by_id(conn, ws, set(linked) | set(groups))
+    addresses = [r.email for r in rows] + [e for u in users for e in u.emails]
+    keys = {key for a in addresses if (key := normalize_email(a)) is not None}
+    dialect = conn.dialect.name
+    owners = {uid for (uid,) in fastsql.fetchall(conn, _OWNERS, {"ws": ws, "keys": _array(dialect, sorted(keys))})}
+    owners.update(uid for (uid,) in fastsql.fetchall(conn, _IRREGULAR, {"ws": ws}))
+    users += _users_by_id(conn, ws, owners - {u.id for u in users})
+    users += tombstones(linked, set(linked) - {u.id for u in users})
+    return Directory(tuple(users), {uid: frozenset(g) for uid, g in groups.items()})
+
+
+def _rule_groups(conn: Connection, ws: int, group_ids: set[str]) -> dict[str, set[str]]:
+    """member id -> the rule groups (of ``group_ids``) it is in."""
+    groups: dict[str, set[str]] = defaultdict(set)
+    if group_ids:
+        query = select(group_members_t.c.member_id, group_members_t.c.group_id).where(
+            group_members_t.c.workspace_id == ws, group_members_t.c.group_id.in_(sorted(group_ids)))  # fmt: skip
+        for member_id, group_id in conn.execute(query):
+            groups[member_id].add(group_id)
+    return groups
+
+
+def _array(dialect: str, values: list[str]) -> Any:
+    """A list bound as one parameter: a JSON text SQLite reads with ``json_each``, an array on PostgreSQL."""
+    return orjson.dumps(values).decode() if dialect == fastsql.SQLITE else values
+
+
+def _users_by_id(conn: Connection, ws: int, ids: set[str]) -> list[DirectoryUser]:
+    """The users with these ids that the workspace holds, with their emails (``user_of``)."""
+    if not ids:
+        return []
+    param = {"ws": ws, "ids": _array(conn.dialect.name, sorted(ids))}
+    emails = emails_from(fastsql.fetchall(conn, _EMAILS_BY_ID, param))
+    return [user_of(row, emails) for row in fastsql.fetchall(conn, _USERS_BY_ID, param)]
+
+
+def _by_list(name: str, sql: str) -> fastsql.Statement:
+    """``sql`` joined to the list parameter ``name`` as the relation ``j(value)``, the list
+    read first: SQLite's planner otherwise scans the table and the list for each of its rows
+    (``CROSS JOIN`` fixes its join order)."""
+    return fastsql.Statement(
+        text(sql.format(list=f"json_each(:{name}) AS j CROSS JOIN")),
+        text(sql.format(list=f"unnest(CAST(:{name} AS VARCHAR[])) AS j(value) JOIN")),
+    )
+
+
+_USERS_BY_ID = _by_list("ids", "SELECT u.id, u.user_name, u.active FROM {list} "
+                               "scim_users AS u ON u.id = j.value AND u.workspace_id = :ws")  # fmt: skip
+_EMAILS_BY_ID = _by_list("ids", "SELECT v.user_id, v.elem, v.value FROM {list} "
+                                "scim_user_values AS v ON v.user_id = j.value AND v.path = 'emails.value' "
+                                "AND v.workspace_id = :ws")  # fmt: skip
+_OWNERS = _by_list("keys", "SELECT v.user_id FROM {list} scim_user_values AS v ON v.workspace_id = :ws "
+                           "AND v.path = 'emails.value' AND v.value_ci = j.value "
+                           "UNION SELECT u.id FROM {list} scim_users AS u ON u.workspace_id = :ws "
+                           "AND u.user_name_ci = j.value")  # fmt: skip
+# An address whose stored form need not be its key: any character outside printable ASCII
+# (blanks, non-ASCII that case folding or NFKC may change), a final dot, a ``mailto:``.
+_IRREGULAR = fastsql.Statement(
+    text("SELECT user_id FROM scim_user_values WHERE workspace_id = :ws AND path = 'emails.value' AND "
+         "(value_ci GLOB '*[^!-~]*' OR value_ci GLOB '*.' OR value_ci GLOB 'mailto:*') "
+         "UNION SELECT id FROM scim_users WHERE workspace_id = :ws AND "
+         "(user_name_ci GLOB '*[^!-~]*' OR user_name_ci GLOB '*.' OR user_name_ci GLOB 'mailto:*')"),
+    text("SELECT user_id FROM scim_user_values WHERE workspace_id = :ws AND path = 'emails.value' AND "
+         "value_ci ~ '[^!-~]|[.]$|^mailto:' "
+         "UNION SELECT id FROM scim_users WHERE workspace_id = :ws AND user_name_ci ~ '[^!-~]|[.]$|^mailto:'"),
+)  # fmt: skip
 
 users_t, values_t, group_members_t = ScimUser.__table__, ScimUserValue.__table__, ScimGroupMember.__table__
 USERS = select(users_t.c.id, users_t.c.user_name, users_t.c.active)
@@ -266,8 +344,9 @@ def governance_of(rules: tuple[AssignmentRule, ...], rows: list[Any]) -> Governa
     )  # fmt: skip
 
 
-def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
-    """The whole app reconciled: every open member against the whole directory."""
+def load(conn: Connection, ws: int, app: AppRecord, *, whole_directory: bool = False) -> Loaded:
+    """The whole app reconciled: every open member against the directory, of which it reads the
+    users it can read (``relevant_directory``), or every user with ``whole_directory``."""
     rows = member_store.open_member_states(conn, app.id)
     perms = member_store.permissions_by_member(conn, app.id)
     rules = load_rules(conn, app.id)
@@ -275,7 +354,11 @@ def load(conn: Connection, ws: int, app: AppRecord) -> Loaded:
     for r in rows:
         if r.user_id:
             linked[r.user_id].update([r.email] if r.email else [])
-    directory = load_directory(conn, ws, linked, {r.group_id for r in rules})
+    group_ids = {r.group_id for r in rules}
+    if whole_directory or policy_of(app).match_usernames:
+        directory = load_directory(conn, ws, linked, group_ids)
+    else:
+        directory = relevant_directory(conn, ws, rows, linked, group_ids)
     members = tuple(member_of(r, perms) for r in rows)
     actual = Actual(members, report_store.reported(conn, app.id), {r.id: r.managed_user_id for r in rows if r.managed_user_id})
     return planned(conn, ws, app, rows, directory, governance_of(rules, rows), actual)

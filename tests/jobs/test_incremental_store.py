@@ -68,11 +68,26 @@ ADMIN_ACTIONS = ("match", "reassign", "exempt", "unexempt")
 emails_st = st.lists(st.sampled_from(EMAILS + ("P0@EXAMPLE.COM", "mailto:p1@example.com")), max_size=2, unique=True)
 
 
+# Addresses whose stored form (``value_ci``) is not their matching key: blanks, ``mailto:``, final
+# dots, and letters case folding or NFKC changes (ß folds to ss, a fullwidth p to p, the Kelvin
+# sign to k); userNames that are addresses count as one more.
+ODD = ("p0@example.com", " P0@example.com", "mailto:p0@example.com", "p0@example.com.", "p0@example.com..",
+       "mailto: p1@example.com", "P1@EXAMPLE.COM", "straße@example.com", "STRASSE@example.com",
+       "\uff502@example.com", "p2@example.com", "\u212a@example.com", "k@example.com", "u1@example.com")  # fmt: skip
+odd_emails_st = st.lists(st.sampled_from(ODD), max_size=3, unique=True)
+
+
+def _name(u: str, form: int) -> str:
+    """A userName for ``u``: plain, or an address in one of its stored forms."""
+    return (f"user-{u}", f"{u}@example.com", f"MAILTO:{u}@Example.com", f"{u}@example.com.")[form]
+
+
 @st.composite
-def worlds(draw: st.DrawFn) -> dict[str, Any]:
-    users = {u: (draw(emails_st), draw(st.booleans() | st.just(True))) for u in draw(st.sets(st.sampled_from(USERS)))}
+def worlds(draw: st.DrawFn, addresses: st.SearchStrategy[list[str]] = emails_st,
+           member_emails: tuple[str, ...] = (*EMAILS, "p0@EXAMPLE.com"), names: bool = False) -> dict[str, Any]:  # fmt: skip
+    users = {u: (draw(addresses), draw(st.booleans() | st.just(True))) for u in draw(st.sets(st.sampled_from(USERS)))}
     members = [
-        (f"r{i}", draw(st.sampled_from((*EMAILS, "p0@EXAMPLE.com", f"out{i}@vendor.test", None))),
+        (f"r{i}", draw(st.sampled_from((*member_emails, f"out{i}@vendor.test", None))),
          draw(st.sampled_from(("member", "admin"))), draw(st.sampled_from(("active", "active", "pending"))))
         for i in range(draw(st.integers(0, 7)))
     ]  # fmt: skip
@@ -87,15 +102,19 @@ def worlds(draw: st.DrawFn) -> dict[str, Any]:
          "other_group")), emails_st, st.sets(st.sampled_from(USERS))), min_size=1, max_size=4))  # fmt: skip
     admin = draw(st.lists(st.tuples(st.sampled_from(ADMIN_ACTIONS), st.integers(0, 7), st.sampled_from(USERS)),
                           max_size=3))  # fmt: skip
+    forms = {u: draw(st.integers(0, 3)) if names else 0 for u in USERS}
     return {"users": users, "members": members, "manual": manual, "exempt": exempt, "in_group": in_group,
-            "in_other": in_other, "rule": rule, "policy": policy, "changes": changes, "admin": admin}  # fmt: skip
+            "in_other": in_other, "rule": rule, "policy": policy, "changes": changes, "admin": admin,
+            "names": {u: _name(u, form) for u, form in forms.items()}}  # fmt: skip
 
 
 def _settle(conn: Connection, w: dict[str, Any]) -> tuple[int, app_store.AppRecord, dict[str, str], str]:
     """The world stored and reconciled in full: (workspace, app, user ids by name, group id);
     ``ids["@other"]`` is the group no rule names."""
     ws = tenancy.ensure_workspace(conn, f"inc-{uuid.uuid4().hex[:10]}")
-    ids = {u: directory.create_user(conn, ws, _fields(f"user-{u}", e, a)).id for u, (e, a) in w["users"].items()}
+    names = w.get("names", {})
+    ids = {u: directory.create_user(conn, ws, _fields(names.get(u, f"user-{u}"), e, a)).id
+           for u, (e, a) in w["users"].items()}  # fmt: skip
     group = groups.create_group(conn, ws, GroupFields("eng", None, {"displayName": "eng"}),
                                 [ids[u] for u in w["in_group"] if u in ids])  # fmt: skip
     ids["@other"] = groups.create_group(conn, ws, GroupFields("ops", None, {"displayName": "ops"}),
@@ -265,6 +284,27 @@ def test_catch_up_equals_the_whole_app_reconciled(engine: Engine, world: dict[st
     assert how != "app" and set(hows) <= {"slice"}  # group writes and admin actions: never the whole app
     if made <= {"other"} or (world["rule"] is None and "user" not in made):  # no move a rule reads
         assert how == "nothing"
+
+
+@STORE
+@given(worlds(odd_emails_st, ODD, names=True))
+def test_a_whole_app_reads_only_the_users_it_can_reach(engine: Engine, world: dict[str, Any]) -> None:
+    """``reconcile.load`` reads the users the app's members and rules reach
+    (``reconcile.relevant_directory``): it decides exactly as against the whole directory, odd
+    addresses, deleted and re-addressed users, stale links and manual matches included."""
+    with engine.begin() as conn:
+        ws, app, ids, group_id = _settle(conn, world)
+    with engine.begin() as conn:
+        _write(conn, ws, ids, group_id, world["changes"])
+
+    def outcome(conn: Connection, whole: bool) -> tuple[Any, ...]:
+        loaded = reconcile.load(conn, ws, app, whole_directory=whole)
+        result = loaded.result
+        views = [result.membership(m) for m in loaded.actual.members]
+        return result.plan, result.sets, dict(result.matches.user_of), dict(result.matches.disputed), views
+
+    with engine.connect() as conn:
+        assert outcome(conn, False) == outcome(conn, True)
 
 
 def test_a_deactivation_reconciles_its_member_only(engine: Engine) -> None:
