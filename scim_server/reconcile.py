@@ -64,7 +64,7 @@ from scim_server.store import rules as rule_store
 from scim_server.store.app_models import JOBS_REMOVALS
 from scim_server.store.apps import AppRecord
 from scim_server.store.db import now
-from scim_server.store.models import ScimGroupMember, ScimUser, ScimUserValue
+from scim_server.store.models import IRREGULAR_EMAIL, IRREGULAR_NAME, ScimGroupMember, ScimUser, ScimUserValue
 
 APP_ACTIONS: dict[str, type] = {"invite": Invite, "remove": Remove, "change_role": ChangeRole,
                                 "grant": Grant, "revoke": Revoke}  # fmt: skip
@@ -110,9 +110,9 @@ def relevant_directory(conn: Connection, ws: int, rows: list[Any], linked: dict[
     matching key one of them or a member holds (the tie-breaks and the invitation address read
     those). A key is looked up as stored (``value_ci``, ``user_name_ci``): that is the key itself
     for an address in printable ASCII without a ``mailto:`` or a final dot; a user with any other
-    address (blanks, non-ASCII, ``mailto:``...) is loaded whatever its keys (``_IRREGULAR``: a scan
-    of the workspace's address index, a few in practice). Not for username matching: its keys
-    are not looked up this way (``load`` reads the whole directory)."""
+    address (blanks, non-ASCII, ``mailto:``...) is loaded whatever its keys (``_IRREGULAR``: read
+    from partial indexes that hold only those, a few in practice). Not for username matching: its
+    keys are not looked up this way (``load`` reads the whole directory)."""
     groups = _rule_groups(conn, ws, group_ids)
     users = _users_by_id(conn, ws, set(linked) | set(groups))
     addresses = [r.email for r in rows] + [e for u in users for e in u.emails]
@@ -169,17 +169,15 @@ _OWNERS = _by_list("keys", "SELECT v.user_id FROM {list} scim_user_values AS v O
                            "AND v.path = 'emails.value' AND v.value_ci = j.value "
                            "UNION SELECT u.id FROM {list} scim_users AS u ON u.workspace_id = :ws "
                            "AND u.user_name_ci = j.value")  # fmt: skip
-# An address whose stored form need not be its key: any character outside printable ASCII
-# (blanks, non-ASCII that case folding or NFKC may change), a final dot, a ``mailto:``.
-_IRREGULAR = fastsql.Statement(
-    text("SELECT user_id FROM scim_user_values WHERE workspace_id = :ws AND path = 'emails.value' AND "
-         "(value_ci GLOB '*[^!-~]*' OR value_ci GLOB '*.' OR value_ci GLOB 'mailto:*') "
-         "UNION SELECT id FROM scim_users WHERE workspace_id = :ws AND "
-         "(user_name_ci GLOB '*[^!-~]*' OR user_name_ci GLOB '*.' OR user_name_ci GLOB 'mailto:*')"),
-    text("SELECT user_id FROM scim_user_values WHERE workspace_id = :ws AND path = 'emails.value' AND "
-         "value_ci ~ '[^!-~]|[.]$|^mailto:' "
-         "UNION SELECT id FROM scim_users WHERE workspace_id = :ws AND user_name_ci ~ '[^!-~]|[.]$|^mailto:'"),
-)  # fmt: skip
+# Users with an address whose stored form need not be its key (``models.irregular``), through
+# their partial indexes (the conditions spelled as the indexes spell them).
+# SQLite is told the index (``INDEXED BY``): without statistics it preferred walking the
+# workspace's addresses through ``ix_scim_user_values_lookup``.
+_IRREGULAR = fastsql.Statement(*(
+    text(f"SELECT user_id FROM scim_user_values {hint[0]} WHERE workspace_id = :ws AND {IRREGULAR_EMAIL[dialect]} "
+         f"UNION SELECT id FROM scim_users {hint[1]} WHERE workspace_id = :ws AND {IRREGULAR_NAME[dialect]}")
+    for dialect, hint in ((fastsql.SQLITE, ("INDEXED BY ix_scim_user_values_irregular", "INDEXED BY ix_scim_users_irregular")),
+                          (fastsql.POSTGRESQL, ("", "")))))  # fmt: skip
 
 users_t, values_t, group_members_t = ScimUser.__table__, ScimUserValue.__table__, ScimGroupMember.__table__
 USERS = select(users_t.c.id, users_t.c.user_name, users_t.c.active)

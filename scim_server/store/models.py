@@ -64,12 +64,28 @@ class TokenEpoch(Base):
     epoch: Mapped[int] = mapped_column(BigInteger)
 
 
+def irregular(column: str, dialect: str) -> str:
+    """The condition on a stored address (``value_ci``, ``user_name_ci``) that it may not be its own
+    matching key (``mapping.normalize_email``): a character outside printable ASCII (blanks,
+    letters case folding or NFKC may change), a final dot, a ``mailto:``. Spelled once: SQLite
+    uses a partial index only for a query that repeats its condition verbatim."""
+    if dialect == "sqlite":
+        return f"({column} GLOB '*[^!-~]*' OR {column} GLOB '*.' OR {column} GLOB 'mailto:*')"
+    return f"{column} ~ '[^!-~]|[.]$|^mailto:'"
+
+
+IRREGULAR_EMAIL = {d: f"path = 'emails.value' AND {irregular('value_ci', d)}" for d in ("sqlite", "postgresql")}
+IRREGULAR_NAME = {d: irregular("user_name_ci", d) for d in ("sqlite", "postgresql")}
+
+
 class ScimUser(Base):
     __tablename__ = "scim_users"
     __table_args__ = (
         UniqueConstraint("workspace_id", "user_name_ci", name="uq_scim_users_workspace_username"),
         Index("ix_scim_users_workspace_external", "workspace_id", "external_id"),
         Index("ix_scim_users_workspace_created", "workspace_id", "created", "id"),
+        Index("ix_scim_users_irregular", "workspace_id", sqlite_where=text(IRREGULAR_NAME["sqlite"]),
+              postgresql_where=text(IRREGULAR_NAME["postgresql"])),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -93,6 +109,8 @@ class ScimUserValue(Base):
     __table_args__ = (
         Index("ix_scim_user_values_lookup", "workspace_id", "path", "value_ci"),
         Index("ix_scim_user_values_user_path", "user_id", "path", "elem"),
+        Index("ix_scim_user_values_irregular", "workspace_id", "user_id", sqlite_where=text(IRREGULAR_EMAIL["sqlite"]),
+              postgresql_where=text(IRREGULAR_EMAIL["postgresql"])),
     )
 
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
