@@ -190,6 +190,29 @@ def test_unchanged_import_writes_no_history(db: Database) -> None:
     assert count == 1
 
 
+def test_statements_over_many_rows_record_each_change_once(db: Database) -> None:
+    """Set-based writes (a check's permission changes, its members' sets) record what changed,
+    row by row, as each row's own write would: a changed permission as its old row revoked then
+    its new one, an unchanged row not at all (PostgreSQL writes history per statement, 0021)."""
+    ws, app = _new_app(db)
+    batch = [member_store.ImportedMember(r, f"{r}@example.com", r, r, "Member", "active") for r in ("r0", "r1")]
+    db.write_sync(lambda conn: member_store.upsert_members(conn, ws, app.id, batch, now()))
+    grants = [("a0", "r0", "read"), ("a0", "r1", "read")]
+    for permissions in (grants, [("a0", "r0", "write"), ("a0", "r1", "read")]):
+        db.write_sync(lambda conn, p=permissions: member_store.replace_assets(conn, ws, app.id, [("a0", "a0", "repo")], p))
+    ids = {r.remote_id: r.id for r in db.read_sync(lambda conn: member_store.open_members(conn, app.id))}
+    db.write_sync(lambda conn: member_store.set_members(conn, [{"id": ids["r0"], "state": "matched"},
+                                                               {"id": ids["r1"], "state": "unmatched"}], ("state",)))  # fmt: skip
+
+    def history(sql: str) -> list[tuple[Any, ...]]:
+        return db.read_sync(lambda conn: [tuple(r) for r in conn.execute(text(sql), {"a": app.id})])
+
+    assert history("SELECT remote_id, permission FROM permission_history WHERE app_id = :a ORDER BY remote_id, id") == [
+        ("r0", "read"), ("r0", None), ("r0", "write"), ("r1", "read")]
+    assert history("SELECT remote_id, state FROM member_history WHERE app_id = :a ORDER BY remote_id, id") == [
+        ("r0", "unmatched"), ("r0", "matched"), ("r1", "unmatched")]
+
+
 @pytest.mark.parametrize("when", ["2026-13-01T00:00:00Z", "2026-01-01T00:00:00", "yesterday"])
 def test_bad_instants_are_refused(when: str) -> None:
     from scim_server.audit.service import BadQuery, parse_time
