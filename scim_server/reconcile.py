@@ -117,8 +117,8 @@ def relevant_directory(conn: Connection, ws: int, rows: list[Any], linked: dict[
     users = _users_by_id(conn, ws, set(linked) | set(groups))
     addresses = [r.email for r in rows] + [e for u in users for e in u.emails]
     keys = {key for a in addresses if (key := normalize_email(a)) is not None}
-    dialect = conn.dialect.name
-    owners = {uid for (uid,) in fastsql.fetchall(conn, _OWNERS, {"ws": ws, "keys": _array(dialect, sorted(keys))})}
+    param = {"ws": ws, "keys": fastsql.list_param(conn.dialect.name, sorted(keys))}
+    owners = {uid for (uid,) in fastsql.fetchall(conn, _OWNERS, param)}
     owners.update(uid for (uid,) in fastsql.fetchall(conn, _IRREGULAR, {"ws": ws}))
     users += _users_by_id(conn, ws, owners - {u.id for u in users})
     users += tombstones(linked, set(linked) - {u.id for u in users})
@@ -136,16 +136,11 @@ def _rule_groups(conn: Connection, ws: int, group_ids: set[str]) -> dict[str, se
     return groups
 
 
-def _array(dialect: str, values: list[str]) -> Any:
-    """A list bound as one parameter: a JSON text SQLite reads with ``json_each``, an array on PostgreSQL."""
-    return orjson.dumps(values).decode() if dialect == fastsql.SQLITE else values
-
-
 def _users_by_id(conn: Connection, ws: int, ids: set[str]) -> list[DirectoryUser]:
     """The users with these ids that the workspace holds, with their emails (``user_of``)."""
     if not ids:
         return []
-    param = {"ws": ws, "ids": _array(conn.dialect.name, sorted(ids))}
+    param = {"ws": ws, "ids": fastsql.list_param(conn.dialect.name, sorted(ids))}
     emails = emails_from(fastsql.fetchall(conn, _EMAILS_BY_ID, param))
     return [user_of(row, emails) for row in fastsql.fetchall(conn, _USERS_BY_ID, param)]
 

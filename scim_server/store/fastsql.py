@@ -300,15 +300,19 @@ _MEMBER_TYPES = Statement(
 )
 
 
+def list_param(dialect: str, values: Sequence[Any]) -> Any:
+    """A list bound as one parameter: a JSON text SQLite reads with ``json_each``, an array on
+    PostgreSQL (``unnest``, ``= ANY``)."""
+    return orjson.dumps(list(values)).decode() if dialect == SQLITE else list(values)
+
+
 def member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> list[tuple[str, str | None]]:
     """Each id with ``'User'``, ``'Group'`` (a user wins) or None (neither, in this workspace).
 
     One statement over any number of ids, each probed by primary key: SQLite reads them from
     a JSON array (``json_each``), PostgreSQL from an array. An IN list of bound parameters
     cost three times as much in SQLite for 50 ids, and needed chunking."""
-    dialect = conn.dialect.name
-    param: Any = orjson.dumps(list(ids)).decode() if dialect == SQLITE else list(ids)
-    return fetchall(conn, _MEMBER_TYPES, {"ws": workspace_id, "ids": param})
+    return fetchall(conn, _MEMBER_TYPES, {"ws": workspace_id, "ids": list_param(conn.dialect.name, ids)})
 
 
 @lru_cache(maxsize=1024)

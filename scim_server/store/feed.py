@@ -98,8 +98,8 @@ def record_users(conn: Connection, workspace_id: int, user_ids: Iterable[str], g
     ids = sorted(set(user_ids))
     if not ids:
         return
-    param: object = orjson.dumps(ids).decode() if conn.dialect.name == "sqlite" else ids
-    fastsql.defer(conn, RECORD_USERS, _params(conn, workspace_id, ids=param, group_id=group_id))
+    fastsql.defer(conn, RECORD_USERS, _params(conn, workspace_id, ids=fastsql.list_param(conn.dialect.name, ids),
+                                               group_id=group_id))  # fmt: skip
 
 
 def record_group_members(conn: Connection, workspace_id: int, group_id: str) -> None:
