@@ -212,6 +212,8 @@ class Settings(BaseSettings):
 
     sqlite_synchronous: str = "FULL"
     """SQLite durability: FULL fsyncs every commit (group commit keeps it fast)."""
+    sqlite_cache_mib: int = Field(16, ge=1)
+    """Each SQLite connection's page cache, in MiB. The operating system caches the file too, and each of the process's readers and writers keeps a cache of its own: at 64 MiB a check of 50,000 members peaked 56 MB higher, and no faster."""
     write_batch_max: int = 256
     """Most SQLite write units committed in one transaction (group commit)."""
 

@@ -82,7 +82,7 @@ class Base(DeclarativeBase):
     __table__: ClassVar[Table]
 
 
-def _sqlite_pragmas(synchronous: str, immediate: bool) -> Callable[..., None]:
+def _sqlite_pragmas(synchronous: str, cache_mib: int) -> Callable[..., None]:
     def on_connect(dbapi_conn: Any, _record: Any) -> None:
         # pysqlite's own transaction handling breaks SAVEPOINT; we emit BEGIN ourselves.
         dbapi_conn.isolation_level = None
@@ -91,7 +91,7 @@ def _sqlite_pragmas(synchronous: str, immediate: bool) -> Callable[..., None]:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
-        cur.execute("PRAGMA cache_size=-65536")
+        cur.execute(f"PRAGMA cache_size=-{cache_mib * 1024}")  # in KiB when negative
         cur.execute("PRAGMA temp_store=MEMORY")
         cur.close()
 
@@ -118,7 +118,7 @@ def make_engine(settings: Settings, *, writer: bool = True) -> Engine:
         pool_size=1 if writer else 8,
         max_overflow=4 if writer else 8,
     )
-    event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_synchronous, writer))
+    event.listen(engine, "connect", _sqlite_pragmas(settings.sqlite_synchronous, settings.sqlite_cache_mib))
     begin_sql = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
     @event.listens_for(engine, "begin")

@@ -130,3 +130,14 @@ def test_start_compiles_every_hot_statement(db_url: str) -> None:
         db.close()
     assert fastsql.GROUP_BY_ID in statements and outbox.ENQUEUE_RECONCILES in statements
     assert len(statements) >= 30 and all(db.dialect in s._sql for s in statements)
+
+
+def test_sqlite_page_cache_follows_the_setting(tmp_path: Path) -> None:
+    """Every connection, reader and writer, caches at most ``sqlite_cache_mib`` (in KiB, negative)."""
+    db = Database(Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", sqlite_cache_mib=3))
+    try:
+        read = db.read_sync(lambda conn: conn.exec_driver_sql("PRAGMA cache_size").scalar())
+        written = db.write_sync(lambda conn: conn.exec_driver_sql("PRAGMA cache_size").scalar())
+    finally:
+        db.close()
+    assert (read, written) == (-3072, -3072)
