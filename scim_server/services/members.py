@@ -275,7 +275,9 @@ async def remove(svc: Services, who: Principal, app_id: str, member_id: str) -> 
 
 
 async def change_roles(svc: Services, who: Principal, app_id: str, member_id: str, body: RolesBody) -> dict[str, Any]:
-    """Change the member's app role (a job, where the kind can) and/or its bridge role."""
+    """Change the member's app role (a job, where the kind can) and/or its bridge role. A bridge
+    role an admin gives makes the member's match manual (``match``): kept at every check, the
+    link and the role, whatever the rules or the member's app role would give."""
 
     def unit(conn: Connection) -> dict[str, Any]:
         app = app_store.get_app(conn, who.workspace_id, app_id)
@@ -292,7 +294,10 @@ async def change_roles(svc: Services, who: Principal, app_id: str, member_id: st
         if body.bridge_role is not None and body.bridge_role != row.bridge_role:
             if row.user_id is None:
                 raise Conflict("Only a matched member has a bridge role; match it first.", code="not_matched")
-            member_store.set_member(conn, row.id, bridge_role=body.bridge_role)
+            # the admin's decision, kept as a manual match to the member's user with that role:
+            # a match by email takes its role from the rules or the app role at each reconcile
+            member_store.set_member(conn, row.id, bridge_role=body.bridge_role, match_source="manual")
+            _replan(conn, who, app, row)
         audit(conn, who.workspace_id, who.actor, "app.member.roles", "AppMember", row.id,
               detail={"app_id": app.id, "email": row.email,
                       "before": {"app_role": row.app_role, "bridge_role": row.bridge_role},

@@ -194,3 +194,21 @@ def test_a_kind_that_cannot_change_roles_is_refused_not_queued(
     refused = admin.patch(f"/apps/{app_id}/members/{ann['id']}", json={"app_role": "admin"})
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "unsupported", refused.text
     assert admin.get("/jobs", params={"app_id": app_id, "status": "queued"}).json()["items"] == []
+
+
+def test_a_bridge_role_an_admin_gives_outlasts_the_next_check(
+    admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any], scim_client: httpx.Client
+) -> None:
+    """An admin's bridge role is a decision, like a manual match: a later check (which re-derives
+    the roles of members matched by email) keeps it."""
+    scim_user(scim_client, "grace@example.com")
+    app_id = connect(admin, sandbox, github)
+    check(admin, app_id)
+    grace = members(admin, app_id, "matched")["grace@example.com"]
+    assert grace["bridge_role"] == "collaborator" and grace["app_role"] == "member"
+    changed = admin.patch(f"/apps/{app_id}/members/{grace['id']}", json={"bridge_role": "owner"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["bridge_role"], changed.json()["match_source"]) == ("owner", "manual")
+    check(admin, app_id)
+    wait_idle(admin, app_id)
+    assert members(admin, app_id, "matched")["grace@example.com"]["bridge_role"] == "owner"
