@@ -79,6 +79,17 @@ def _json(value: dict[str, Any] | None) -> str | None:
     return orjson.dumps(redact(value), option=orjson.OPT_SORT_KEYS).decode() if value else None
 
 
+def _app_of(app_id: str | None, target_type: str, target_id: str | None, detail: dict[str, Any] | None) -> str | None:
+    """The app an event is about: events on an app, its members, rules and reports name it as
+    their target or in their detail, and the trail's app filter must find them all."""
+    if app_id is not None:
+        return app_id
+    if target_type == "App" and target_id is not None:
+        return str(target_id)
+    named = (detail or {}).get("app_id")
+    return named if isinstance(named, str) else None
+
+
 def append(
     conn: Connection,
     workspace_id: int,
@@ -99,6 +110,8 @@ def append(
 
     ``changes`` is ``{"field": {"before": ..., "after": ...}}``; or pass ``before``/``after``
     (the fields a change touched) and the differing ones are recorded. Secrets are removed.
+    The event's app (what the trail is filtered by) is ``app_id``, else the target when it is
+    an app, else the ``app_id`` its detail names (``_app_of``).
     """
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {OUTCOMES}")
@@ -114,7 +127,7 @@ def append(
         "outcome": outcome,
         "detail": _json(detail),
         "target_display": None if target_display is None else redact(str(target_display))[:200],
-        "app_id": app_id,
+        "app_id": _app_of(app_id, target_type, target_id, detail),
         "changes": _json(changes),
     }
     fastsql.defer(conn, fastsql.INSERT_AUDIT, row)  # with the change's next round trip (PostgreSQL)

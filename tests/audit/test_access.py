@@ -86,3 +86,21 @@ def test_access_review(server: RunningServer, admin: httpx.Client, sandbox: Sand
                      headers={"Authorization": f"Bearer {other}"}).status_code == 404  # fmt: skip
     reads = admin.get("/audit", params={"action": "access.read"}).json()["items"]
     assert len(reads) == 6 and reads[0]["app_id"] == app_id
+
+
+def test_the_trail_filtered_by_app_holds_the_events_on_the_app_and_its_members(
+    admin: httpx.Client, sandbox: SandboxClient, github: dict[str, Any], scim_client: httpx.Client,  # noqa: F811
+) -> None:  # fmt: skip
+    """``GET /audit?app_id=`` finds the app's own events (its target), its members' and rules'
+    (the app named in their detail), from the admin and from its jobs, and nothing else."""
+    _manager_user(scim_client)
+    app_id = connect(admin, sandbox, github)
+    check(admin, app_id)
+    bot = members(admin, app_id, "unmatched")["bot@example.com"]
+    assert admin.post(f"/apps/{app_id}/members/{bot['id']}/exempt", json={"reason": "CI account"}).status_code == 200
+    events = admin.get("/audit", params={"app_id": app_id, "limit": 200}).json()["items"]
+    actions = {e["action"] for e in events}
+    assert {"app.connect", "app.check.request", "app.check", "app.member.exempt"} <= actions, actions
+    assert {e["app_id"] for e in events} == {app_id}
+    everything = admin.get("/audit", params={"limit": 200}).json()["items"]
+    assert any(e["action"].startswith("scim.") and e["app_id"] is None for e in everything)  # not about an app
