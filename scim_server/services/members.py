@@ -283,6 +283,7 @@ async def change_roles(svc: Services, who: Principal, app_id: str, member_id: st
         app = app_store.get_app(conn, who.workspace_id, app_id)
         row = _member(conn, app, member_id, "changed")
         out: dict[str, Any] = {}
+        after = body.model_dump(exclude_none=True)
         if body.app_role is not None and body.app_role != row.app_role:
             _not_automation(row, "given another role")
             _require(app, "change_role", "change a member's role")
@@ -297,11 +298,13 @@ async def change_roles(svc: Services, who: Principal, app_id: str, member_id: st
             # the admin's decision, kept as a manual match to the member's user with that role:
             # a match by email takes its role from the rules or the app role at each reconcile
             member_store.set_member(conn, row.id, bridge_role=body.bridge_role, match_source="manual")
+            after["match_source"] = "manual"
             _replan(conn, who, app, row)
         audit(conn, who.workspace_id, who.actor, "app.member.roles", "AppMember", row.id,
               detail={"app_id": app.id, "email": row.email,
-                      "before": {"app_role": row.app_role, "bridge_role": row.bridge_role},
-                      "after": body.model_dump(exclude_none=True)})  # fmt: skip
+                      "before": {"app_role": row.app_role, "bridge_role": row.bridge_role,
+                                 "match_source": row.match_source},
+                      "after": after})  # fmt: skip
         return _view(conn, app, row.id) | out
 
     return await _write(svc, unit)

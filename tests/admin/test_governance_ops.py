@@ -209,6 +209,9 @@ def test_a_bridge_role_an_admin_gives_outlasts_the_next_check(
     changed = admin.patch(f"/apps/{app_id}/members/{grace['id']}", json={"bridge_role": "owner"})
     assert changed.status_code == 200, changed.text
     assert (changed.json()["bridge_role"], changed.json()["match_source"]) == ("owner", "manual")
+    [event] = admin.get("/audit", params={"action": "app.member.roles", "app_id": app_id}).json()["items"]
+    assert event["detail"]["before"] == {"app_role": "member", "bridge_role": "collaborator", "match_source": "auto"}
+    assert event["detail"]["after"] == {"bridge_role": "owner", "match_source": "manual"}
     check(admin, app_id)
     wait_idle(admin, app_id)
     assert members(admin, app_id, "matched")["grace@example.com"]["bridge_role"] == "owner"
