@@ -150,8 +150,8 @@ def _by_list(name: str, sql: str) -> fastsql.Statement:
     read first: SQLite's planner otherwise scans the table and the list for each of its rows
     (``CROSS JOIN`` fixes its join order)."""
     return fastsql.Statement(
-        text(sql.format(list=f"json_each(:{name}) AS j CROSS JOIN")),
-        text(sql.format(list=f"unnest(CAST(:{name} AS VARCHAR[])) AS j(value) JOIN")),
+        text(sql.format(list=f"{fastsql.list_relation(fastsql.SQLITE, name)} CROSS JOIN")),
+        text(sql.format(list=f"{fastsql.list_relation(fastsql.POSTGRESQL, name)} JOIN")),
     )
 
 

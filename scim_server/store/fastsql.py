@@ -294,16 +294,23 @@ _TYPE_OF_ID = (
     "CASE WHEN EXISTS (SELECT 1 FROM scim_users AS u WHERE u.id = j.value AND u.workspace_id = :ws) THEN 'User' "
     "WHEN EXISTS (SELECT 1 FROM scim_groups AS g WHERE g.id = j.value AND g.workspace_id = :ws) THEN 'Group' END"
 )
-_MEMBER_TYPES = Statement(
-    text(f"SELECT j.value, {_TYPE_OF_ID} FROM json_each(:ids) AS j"),
-    text(f"SELECT j.value, {_TYPE_OF_ID} FROM unnest(CAST(:ids AS VARCHAR[])) AS j(value)"),
-)
 
 
 def list_param(dialect: str, values: Sequence[Any]) -> Any:
     """A list bound as one parameter: a JSON text SQLite reads with ``json_each``, an array on
-    PostgreSQL (``unnest``, ``= ANY``)."""
+    PostgreSQL (``unnest``, ``= ANY``); ``list_relation`` reads it in SQL."""
     return orjson.dumps(list(values)).decode() if dialect == SQLITE else list(values)
+
+
+def list_relation(dialect: str, name: str, alias: str = "j") -> str:
+    """The list parameter ``:name`` (``list_param``, of strings) as the relation ``alias(value)``."""
+    if dialect == SQLITE:
+        return f"json_each(:{name}) AS {alias}"
+    return f"unnest(CAST(:{name} AS VARCHAR[])) AS {alias}(value)"
+
+
+_MEMBER_TYPES = Statement(*(text(f"SELECT j.value, {_TYPE_OF_ID} FROM {list_relation(d, 'ids')}")
+                            for d in (SQLITE, POSTGRESQL)))  # fmt: skip
 
 
 def member_types(conn: Connection, workspace_id: int, ids: Sequence[str]) -> list[tuple[str, str | None]]:

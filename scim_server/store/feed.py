@@ -73,9 +73,9 @@ _RECORD_USERS = (
     " FROM {source} WHERE EXISTS (SELECT 1 FROM apps WHERE apps.workspace_id = :ws)"
 )
 RECORD_USERS = fastsql.Statement(
-    text(_RECORD_USERS.format(source="json_each(:ids) AS m")),
+    text(_RECORD_USERS.format(source=fastsql.list_relation(fastsql.SQLITE, "ids", "m"))),
     text("WITH feed_lock AS (SELECT pg_advisory_xact_lock_shared(:lock)) "
-         + _RECORD_USERS.format(source="feed_lock, unnest(CAST(:ids AS VARCHAR[])) AS m(value)")),
+         + _RECORD_USERS.format(source="feed_lock, " + fastsql.list_relation(fastsql.POSTGRESQL, "ids", "m"))),
 )
 # A group about to be deleted: each of its user members left it (read before its rows go).
 _RECORD_MEMBERS = (
