@@ -7,24 +7,23 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from connectors.sandbox import SandboxClient
+from scim_server.store.db import now
 from tests.admin.conftest import admin, github, sandbox, scim_client  # noqa: F401  (fixtures)
 from tests.admin.helpers import check, connect, members
+from tests.clock import leave_millisecond
 from tests.servers import RunningServer
 
 
 def _instant() -> str:
-    """Now, as ISO 8601, once the clock has left this millisecond (SQLite stamps access history
-    in ms): a change made after this call is strictly later than the instant returned."""
-    at = datetime.now(UTC)
-    while datetime.now(UTC) < at.replace(microsecond=at.microsecond // 1000 * 1000) + timedelta(milliseconds=1):
-        time.sleep(0.0002)
+    """Now, as ISO 8601, once the clock has left this millisecond: a change made after this call
+    is strictly later than the instant returned."""
+    at = now()
+    leave_millisecond(at)
     return at.isoformat()
 
 

@@ -5,10 +5,9 @@ between two changes, the report equals a model of the access after the first of 
 
 from __future__ import annotations
 
-import time
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from scim_server.store import apps as app_store
 from scim_server.store import members as member_store
 from scim_server.store.db import Database, now
 from tests.audit.conftest import new_workspace
+from tests.clock import leave_millisecond
 
 REMOTES = ("r0", "r1", "r2", "r3")
 ASSETS = ("a0", "a1")
@@ -115,14 +115,6 @@ def _apply(conn: Connection, ws: int, app_id: str, step: tuple[Any, ...], model:
         del model[r]
 
 
-def _tick(after: datetime) -> None:
-    """Wait until the clock has left ``after``'s millisecond (SQLite stamps history in ms), so the
-    next change is strictly later than every instant asked about before it."""
-    boundary = after.replace(microsecond=after.microsecond // 1000 * 1000) + timedelta(milliseconds=1)
-    while now() < boundary:
-        time.sleep(0.0002)
-
-
 def _report(db: Database, app: access.AppRef, at: datetime, limit: int) -> dict[str, tuple[Any, ...]]:
     """The report at ``at``, read ``limit`` accounts a page (paging is part of what is tested)."""
     out: dict[str, tuple[Any, ...]] = {}
@@ -152,14 +144,14 @@ def test_report_at_any_instant_is_the_access_that_held(db: Database, history_ste
                                                        limit: int) -> None:  # fmt: skip
     ws, app = _new_app(db)
     before = now()
-    _tick(before)
+    leave_millisecond(before)
     model: dict[str, Account] = {}
     snapshots: list[tuple[datetime, dict[str, tuple[Any, ...]]]] = []
     for step in history_steps:
         db.write_sync(lambda conn, s=step: _apply(conn, ws, app.id, s, model))  # type: ignore[misc]
         at = now()  # after the commit, before the next change
         snapshots.append((at, {r: a.view() for r, a in model.items()}))
-        _tick(at)
+        leave_millisecond(at)
     assert _report(db, app, before, limit) == {}
     for at, expected in snapshots:
         assert _report(db, app, at, limit) == expected

@@ -4,7 +4,6 @@ prefix may be deleted."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta
 
 import httpx
@@ -18,6 +17,7 @@ from scim_server.cli import main as cli_main
 from scim_server.settings import Settings
 from scim_server.store.db import Database, now
 from tests.audit.conftest import add_events, new_workspace, tamper
+from tests.clock import leave_millisecond
 from tests.servers import RunningServer
 
 
@@ -29,8 +29,7 @@ def _verify(db: Database, settings: Settings, ws: int) -> chain.Verification:
 def _instant() -> datetime:
     """Now, once the clock has moved on (events appended after it are strictly younger)."""
     at = now()
-    while now() <= at:
-        time.sleep(0.0002)
+    leave_millisecond(at)
     return at
 
 
