@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from connectors.sandbox import SandboxClient
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique
 from tests.servers import free_port
+from tests.waiting import wait_for
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 CLI = [sys.executable, "-m", "scim_server.cli"]
@@ -88,13 +89,6 @@ def _clients(process: Process) -> tuple[httpx.Client, httpx.Client]:
     return scim, admin
 
 
-def _wait(predicate, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "not reached before the deadline"
-        time.sleep(0.1)
-
-
 def _setup(process: Process, sandbox: SandboxClient) -> tuple[httpx.Client, httpx.Client, str, dict[str, str]]:
     org, token = unique("org"), unique("ghp")
     sandbox.seed("github", {"org": org, "token": token, "members": [
@@ -116,14 +110,16 @@ def test_kill9_loses_no_deprovision(process: Process, sandbox: SandboxClient, mo
     body = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
     assert scim.patch(f"/Users/{user}", json=body).status_code == 200  # acknowledged
     if moment == "while_the_removal_runs":
-        _wait(lambda: any(j["kind"] == "remove" and j["status"] == "running"
-                          for j in admin.get("/jobs", params={"app_id": ids["app_id"]}).json()["items"]))  # fmt: skip
+        wait_for(lambda: any(j["kind"] == "remove" and j["status"] == "running"
+                             for j in admin.get("/jobs", params={"app_id": ids["app_id"]}).json()["items"]),
+                 timeout=60)  # fmt: skip
     process.kill9()
     sandbox.clear_faults()
     process.start()
-    _wait(lambda: "grace@example.com" not in remote_emails(sandbox, ids["org"]))
-    _wait(lambda: any(j["kind"] == "remove" and j["status"] == "completed"
-                      for j in admin.get("/jobs", params={"app_id": ids["app_id"]}).json()["items"]))  # fmt: skip
+    wait_for(lambda: "grace@example.com" not in remote_emails(sandbox, ids["org"]), timeout=60)
+    wait_for(lambda: any(j["kind"] == "remove" and j["status"] == "completed"
+                         for j in admin.get("/jobs", params={"app_id": ids["app_id"]}).json()["items"]),
+             timeout=60)  # fmt: skip
     assert "ada@example.com" in remote_emails(sandbox, ids["org"])
 
 
@@ -156,7 +152,7 @@ def test_kill9_with_jobs_of_several_kinds_in_flight(process: Process, sandbox: S
     off = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": False}]}
     for p in ("grace", "linus"):
         assert scim.patch(f"/Users/{users[p]}", json=off).status_code == 200
-    _wait(lambda: sorted(j["kind"] for j in running()) == ["check", "remove", "remove"])
+    wait_for(lambda: sorted(j["kind"] for j in running()) == ["check", "remove", "remove"], timeout=60)
     process.kill9()
     sandbox.clear_faults()
     process.start()
@@ -167,12 +163,12 @@ def test_kill9_with_jobs_of_several_kinds_in_flight(process: Process, sandbox: S
         return all(j["status"] in ("completed", "cancelled") for j in jobs)
 
     for org, _ in orgs:
-        _wait(lambda org=org: remote_emails(sandbox, org) == {"joan@example.com", "ada@example.com"}, 120)
+        wait_for(lambda org=org: remote_emails(sandbox, org) == {"joan@example.com", "ada@example.com"}, timeout=120)
     for app_id in apps:
-        _wait(lambda app_id=app_id: settled(app_id), 120)
+        wait_for(lambda app_id=app_id: settled(app_id), timeout=120)
         removals = [j for j in admin.get("/jobs", params={"app_id": app_id, "limit": 100}).json()["items"]
                     if j["kind"] == "remove"]  # fmt: skip
         assert sorted(j["status"] for j in removals) == ["completed", "completed"], removals
     assert scim.patch(f"/Users/{users['joan']}", json=off).status_code == 200
     for org, _ in orgs:
-        _wait(lambda org=org: remote_emails(sandbox, org) == {"ada@example.com"}, 120)
+        wait_for(lambda org=org: remote_emails(sandbox, org) == {"ada@example.com"}, timeout=120)

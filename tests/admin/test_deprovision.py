@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import httpx
 
 from connectors.sandbox import SandboxClient
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, wait_idle, wait_job
+from tests.waiting import wait_for
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -22,14 +22,6 @@ def deactivate(scim: httpx.Client, user_id: str, active: bool = False) -> None:
 def pending_entries(admin: httpx.Client, app_id: str) -> dict[str, dict[str, Any]]:
     reports = admin.get("/reports", params={"app_id": app_id, "status": "pending"}).json()["items"]
     return {e["member_id"]: e | {"report_id": r["id"]} for r in reports for e in r["entries"] if e["status"] in ("pending", "held")}
-
-
-def wait_for(predicate: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.05)
-    return value
 
 
 def test_report_policy_deactivate_report_apply(admin: httpx.Client, sandbox: SandboxClient,

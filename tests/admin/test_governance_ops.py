@@ -10,7 +10,8 @@ import httpx
 
 from connectors.sandbox import SandboxClient
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique, wait_idle, wait_job
-from tests.admin.test_deprovision import deactivate, pending_entries, wait_for
+from tests.admin.test_deprovision import deactivate, pending_entries
+from tests.waiting import wait_for
 
 
 def _report(admin: httpx.Client, app_id: str) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +31,7 @@ from scim_server.store.reports import reports as reports_t
 from scim_server.store.rules import rules as rules_t
 from tests.admin.helpers import TERMINAL, scim_user, unique, wait_job
 from tests.servers import RunningServer
+from tests.waiting import wait_for
 
 LIMIT = 2
 N = 5  # rows per list: 3 pages of at most LIMIT
@@ -61,14 +61,6 @@ class World:
 def _ok(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, (response.request.method, str(response.request.url), response.text)
     return response.json() if response.content else None
-
-
-def _wait(predicate: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return value
 
 
 def _seed_users(scim: httpx.Client) -> set[str]:
@@ -155,8 +147,8 @@ def _build(server: RunningServer, sandbox_url: str) -> Iterator[World]:
         deactivate = {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "active", "value": False}]}
         match0 = next(iter(_ok(scim.get("/Users", params={"filter": 'userName eq "match-0@example.com"'}))["Resources"]))
         _ok(scim.patch(f"/Users/{match0['id']}", json=deactivate))
-        reports = _wait(lambda: _ids_if(admin, "/reports", lambda r: r["status"] == "pending", N), "a report per app")
-        _wait(lambda: _ids_if(admin, "/jobs", lambda j: j["status"] in TERMINAL), "every job to end")
+        reports = wait_for(lambda: _ids_if(admin, "/reports", lambda r: r["status"] == "pending", N), "a report per app", 60)
+        wait_for(lambda: _ids_if(admin, "/jobs", lambda j: j["status"] in TERMINAL), "every job to end", 60)
         for table in (apps_t, jobs_t, reports_t, rules_t):
             _tie(server, workspace, cast(Table, table))
         yield World(

@@ -18,8 +18,9 @@ from scim_server.audit.bundle import BundleMismatch, verify_bundle
 from scim_server.cli import main as cli_main
 from tests.admin.conftest import admin, github, sandbox, scim_client  # noqa: F401  (fixtures)
 from tests.admin.helpers import check, connect, members, scim_user, wait_job
-from tests.admin.test_deprovision import deactivate, pending_entries, wait_for
+from tests.admin.test_deprovision import deactivate, pending_entries
 from tests.servers import RunningServer
+from tests.waiting import wait_for
 
 
 def test_evidence_bundle_of_an_applied_report(server: RunningServer, admin: httpx.Client, sandbox: SandboxClient,  # noqa: F811

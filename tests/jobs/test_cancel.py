@@ -22,8 +22,9 @@ from scim_server.jobs.queue import JobRecord
 from scim_server.jobs.worker import Handler, JobContext, Worker
 from scim_server.store.db import Database, now
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique, wait_idle, wait_job
-from tests.admin.test_deprovision import deactivate, pending_entries, wait_for
+from tests.admin.test_deprovision import deactivate, pending_entries
 from tests.servers import RunningServer
+from tests.waiting import wait_for
 
 # Two import batches (handlers.BATCH = 500): the cancel lands after the first is committed,
 # while the last pages are read.

@@ -13,8 +13,6 @@ import hashlib
 import hmac
 import socketserver
 import threading
-import time
-from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -180,13 +178,4 @@ class SyslogReceiver:
         self._server.server_close()
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Wait on a condition another thread makes true (bounded); returns its value."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.02)
-    return value
-
-
-__all__ = ["HecReceiver", "MailSink", "SyslogReceiver", "WebhookReceiver", "wait_until"]
+__all__ = ["HecReceiver", "MailSink", "SyslogReceiver", "WebhookReceiver"]

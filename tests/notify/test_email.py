@@ -15,8 +15,9 @@ from scim_server.notify.message import Notice
 from scim_server.notify.send import build_email, send_email
 from scim_server.settings import Settings
 from scim_server.store import tenancy
-from tests.notify.receivers import MailSink, wait_until
+from tests.notify.receivers import MailSink
 from tests.servers import RunningServer
+from tests.waiting import wait_for
 
 PASSWORD = "smtp-pass-9c1e77f0"
 
@@ -40,11 +41,11 @@ def test_a_stopped_mail_server_gets_the_message_once_it_is_back(
     mail.stop()
     try:
         event_id = notify_server.db.write_sync(failed_job)
-        failing = wait_until(lambda: [d for d in emails(api) if d["attempts"] >= 2])
+        failing = wait_for(lambda: [d for d in emails(api) if d["attempts"] >= 2])
         assert failing[0]["status"] == "pending" and failing[0]["last_error"] == "ConnectionRefusedError"
     finally:
         mail.start()
-    wait_until(lambda: [d for d in emails(api) if d["status"] == "delivered"])
+    wait_for(lambda: [d for d in emails(api) if d["status"] == "delivered"])
     with mail.lock:
         ours = [(to, m) for to, m in mail.messages if event_id in m["Message-ID"]]
     assert len(ours) == 1 and len(emails(api)) == 1

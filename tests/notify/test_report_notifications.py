@@ -14,8 +14,9 @@ import orjson
 from connectors.sandbox import SandboxClient
 from scim_server.notify import reminders
 from tests.admin.helpers import check, connect, members, scim_user, wait_idle
-from tests.notify.receivers import MailSink, WebhookReceiver, wait_until
+from tests.notify.receivers import MailSink, WebhookReceiver
 from tests.servers import RunningServer
+from tests.waiting import wait_for
 
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SECRET = "whsec-test-0123456789-abcdef"
@@ -62,13 +63,13 @@ def test_report_opened_emails_owners_and_webhook_survives_a_stopped_receiver(
 
     receiver.stop()
     deactivate(scim, grace)
-    failing = wait_until(lambda: [d for d in deliveries(api, hook["id"]) if d["attempts"] >= 2])
+    failing = wait_for(lambda: [d for d in deliveries(api, hook["id"]) if d["attempts"] >= 2])
     assert failing[0]["status"] == "pending" and failing[0]["last_error"] == "ConnectError"
     assert receiver.received == []
 
     receiver.start()
     try:
-        done = wait_until(lambda: [d for d in deliveries(api, hook["id"]) if d["status"] == "delivered"])
+        done = wait_for(lambda: [d for d in deliveries(api, hook["id"]) if d["status"] == "delivered"])
     finally:
         receiver.stop()
     assert len(done) == 1 and len(deliveries(api, hook["id"])) == 1
@@ -84,7 +85,7 @@ def test_report_opened_emails_owners_and_webhook_survives_a_stopped_receiver(
         with mail.lock:
             return [(to, m) for to, m in mail.messages if report["id"] in m.get_content()]
 
-    to, message = wait_until(mail_for_report)[0]
+    to, message = wait_for(mail_for_report)[0]
     assert sorted(to) == ["ada@example.com", "instance-ops@example.com", "secops@example.com"]
     assert message["Subject"] == "[scim-bridge] New deprovision report in Eng: 1 person"
     text = message.get_content()
@@ -105,7 +106,7 @@ def test_reminders_follow_the_ladder_while_the_report_stays_pending(
     check(api, app_id)
     wait_idle(api, app_id)
     deactivate(scim, grace)
-    report = wait_until(lambda: api.get("/reports", params={"app_id": app_id, "status": "pending"}).json()["items"])[0]
+    report = wait_for(lambda: api.get("/reports", params={"app_id": app_id, "status": "pending"}).json()["items"])[0]
     opened = datetime.fromisoformat(report["created"])
     opened = opened if opened.tzinfo else opened.replace(tzinfo=UTC)
     ladder = reminders.Ladder.from_settings(notify_server.settings)

@@ -22,8 +22,9 @@ from scim_server.notify.siem import SplunkSink, Streamer, SyslogSink, position
 from scim_server.settings import Settings
 from scim_server.store import migrate, tenancy
 from scim_server.store.db import Database
-from tests.notify.receivers import HecReceiver, SyslogReceiver, wait_until
+from tests.notify.receivers import HecReceiver, SyslogReceiver
 from tests.servers import scim_bridge
+from tests.waiting import wait_for
 
 TOKEN = "hec-token-5b1e0c8e-test"
 RFC5424 = re.compile(rb'^<(\d{1,3})>1 (\S+) (\S+) scim-bridge - (\S+) \[scim-bridge@32473 ws="(\d+)" seq="(\d+)" '
@@ -154,7 +155,7 @@ def test_the_server_streams_its_trail(db_url: str) -> None:
             put = httpx.put(f"{server.url}/api/v1/notifications/settings", json={"emails": ["soc@example.com"]},
                             headers={"Authorization": f"Bearer {token}"})  # fmt: skip
             assert put.status_code == 200
-            wait_until(lambda: [e for e in list(hec.received) if e["event"]["action"] == "notify.settings.update"])
+            wait_for(lambda: [e for e in list(hec.received) if e["event"]["action"] == "notify.settings.update"])
     finally:
         hec.stop()
     event = next(e for e in hec.received if e["event"]["action"] == "notify.settings.update")

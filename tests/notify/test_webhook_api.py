@@ -13,8 +13,9 @@ from sqlalchemy import Connection, select
 from scim_server.notify import enqueue
 from scim_server.notify.deliveries import deliveries
 from scim_server.store import tenancy
-from tests.notify.receivers import WebhookReceiver, wait_until
+from tests.notify.receivers import WebhookReceiver
 from tests.servers import RunningServer
+from tests.waiting import wait_for
 
 SECRET = "whsec-api-test-secret-4f1c9a"
 
@@ -65,7 +66,7 @@ def test_wrong_signature_is_refused_retried_and_cancelled_on_delete(
         return enqueue(conn, ws, "job.failed", {"job_id": "j-1", "job_kind": "remove", "error": "HTTP 500", "people": []})
 
     notify_server.db.write_sync(failed_job)
-    retried = wait_until(lambda: [d for d in api.get(f"/webhooks/{hook['id']}/deliveries").json()["items"]
+    retried = wait_for(lambda: [d for d in api.get(f"/webhooks/{hook['id']}/deliveries").json()["items"]
                                   if d["attempts"] >= 2])  # fmt: skip
     assert retried[0]["status"] == "pending" and retried[0]["last_error"] == "HTTP 401"
     assert retried[0]["response_status"] == 401 and receiver.refused >= 1 and receiver.received == []  # attempt 2 claimed
