@@ -8,7 +8,6 @@ import csv
 import io
 import itertools
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from scim_server.audit.log import append
 from scim_server.cli import main as cli_main
 from scim_server.store import tenancy
 from tests.servers import RunningServer
+from tests.waiting import wait_for
 
 PASSWORD = "Tr0ub4dor-&-3-audit-secret"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -124,10 +124,12 @@ def test_events_are_sealed_without_a_read(server: RunningServer, clients: dict[s
     """The background sealer chains committed events by itself (no API read seals them here)."""
     (uid,) = _create_users(clients["scim"], 1, "sealed")
     query = text("SELECT seq, hash FROM audit_events WHERE target_id = :id")
-    deadline = time.monotonic() + 60
-    while (row := server.db.read_sync(lambda conn: conn.execute(query, {"id": uid}).first())) is None or row[0] is None:
-        assert time.monotonic() < deadline, "the event was never sealed"
-        time.sleep(0.05)
+
+    def sealed() -> Any:
+        row = server.db.read_sync(lambda conn: conn.execute(query, {"id": uid}).first())
+        return row if row is not None and row[0] is not None else None
+
+    row = wait_for(sealed, "the event sealed", timeout=60)
     assert len(row[1]) == 64
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from connectors.sandbox import SandboxClient
 from tests.admin.helpers import check, connect, members, remote_emails, scim_user, unique
-from tests.admin.test_crash import PATCH, Process, _clients, _wait
+from tests.admin.test_crash import PATCH, Process, _clients
+from tests.waiting import wait_for
 
 APPS = 3
 
@@ -48,13 +49,13 @@ def test_kill9_with_several_removals_in_flight(process: Process, sandbox: Sandbo
     sandbox.faults("github", latency_ms=1500)  # each removal stays in flight long enough
     body = {"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
     assert scim.patch(f"/Users/{user}", json=body).status_code == 200
-    _wait(lambda: running_removals() >= 2)  # several at once in one process
+    wait_for(lambda: running_removals() >= 2, timeout=60)  # several at once in one process
     process.kill9()
     sandbox.clear_faults()
     process.start()
     scim, admin = _clients(process)
     for (org, _), app_id in zip(orgs, apps, strict=True):
-        _wait(lambda org=org: "grace@example.com" not in remote_emails(sandbox, org))
-        _wait(lambda app_id=app_id: [j["status"] for j in admin.get("/jobs", params={"app_id": app_id}).json()["items"]
-                                     if j["kind"] == "remove"] == ["completed"])  # fmt: skip
+        wait_for(lambda org=org: "grace@example.com" not in remote_emails(sandbox, org), timeout=60)
+        wait_for(lambda app_id=app_id: [j["status"] for j in admin.get("/jobs", params={"app_id": app_id}).json()["items"]
+                                        if j["kind"] == "remove"] == ["completed"], timeout=60)  # fmt: skip
         assert "ada@example.com" in remote_emails(sandbox, org)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 import signal
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from scim_server.store.db import Database
 from tests.db import postgres_database
 from tests.servers import serve_asgi
 from tests.topology.cluster import REQUEST_ID, Cluster, haproxy_binary, request_log
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # not beside timing tests
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -63,13 +63,6 @@ class VendorLog:
     def removed(self) -> Counter[str]:
         with self.lock:
             return Counter(login for login, status in self.deletes if 200 <= status < 300)
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"not reached in {timeout} s: {what}"
-        time.sleep(0.05)
 
 
 def job_status(admin: httpx.Client, job_id: str) -> str:
@@ -157,7 +150,7 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
     app_id = app.json()["id"]
     check = admin.post(f"/apps/{app_id}/check")
     assert check.status_code == 202, check.text
-    wait_for(lambda: job_status(admin, check.json()["job_id"]) == "completed", "the check")
+    wait_for(lambda: job_status(admin, check.json()["job_id"]) == "completed", "the check", timeout=120)
     matched = admin.get(f"/apps/{app_id}/members", params={"state": "matched", "limit": 500}).json()["items"]
     assert len(matched) == MEMBERS
 
@@ -166,7 +159,7 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
     for email in emails:
         body = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "active", "value": False}]}
         assert scim.patch(f"/Users/{users[email]}", json=body).status_code == 200
-    wait_for(lambda: sum(vendor_log.removed().values()) >= 3, "the first removals")
+    wait_for(lambda: sum(vendor_log.removed().values()) >= 3, "the first removals", timeout=120)
     victim = topology.workers[0]
     victim.signal(signal.SIGKILL)
     victim.wait()
@@ -217,11 +210,11 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
     for thread in threads:
         thread.start()
     try:
-        wait_for(lambda: sum(sent.values()) >= 50, "load running")
+        wait_for(lambda: sum(sent.values()) >= 50, "load running", timeout=120)
         for index in range(len(topology.apis)):
             topology.restart_api(index)
             target = sum(sent.values()) + 50
-            wait_for(lambda target=target: sum(sent.values()) >= target, "load after the restart")
+            wait_for(lambda target=target: sum(sent.values()) >= target, "load after the restart", timeout=120)
     finally:
         done.set()
         for thread in threads:
@@ -250,16 +243,16 @@ def test_two_apis_two_workers_behind_haproxy(cluster: tuple[Cluster, str, str],
     try:
         before = len(scheduled_checks())
         fall_due()
-        wait_for(lambda: len(scheduled_checks()) == before + 1, "the first scheduled check")
+        wait_for(lambda: len(scheduled_checks()) == before + 1, "the first scheduled check", timeout=120)
         # (A check still queued or running absorbs the next due time: that is the dedupe.)
-        wait_for(lambda: all(status == "completed" for _, status in scheduled_checks()), "the first check run")
+        wait_for(lambda: all(status == "completed" for _, status in scheduled_checks()), "the first check run", timeout=120)
         topology.workers[1].signal(signal.SIGKILL)
         topology.workers[1].wait()
         fall_due()
         # (The survivor was started at the top of this section; on a loaded host it may still be
         # importing when the other dies, so the bound is the default's, not a few ticks.)
-        wait_for(lambda: len(scheduled_checks()) == before + 2, "a check scheduled by the survivor")
-        wait_for(lambda: all(status == "completed" for _, status in scheduled_checks()), "the checks run")
+        wait_for(lambda: len(scheduled_checks()) == before + 2, "a check scheduled by the survivor", timeout=120)
+        wait_for(lambda: all(status == "completed" for _, status in scheduled_checks()), "the checks run", timeout=120)
         assert len(scheduled_checks()) == before + 2, "a due check was queued twice"
     finally:
         engine.dispose()
